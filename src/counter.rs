@@ -1,0 +1,196 @@
+//! The counter: one slot per client, merged by pointwise maximum.
+//!
+//! Each client only ever writes its own slot, a pair `(p, n)` of increments and
+//! decrements that only grow. Two tabs that both click "+1" write two different
+//! slots, so nothing is lost; the value is `Σp − Σn`. Merging takes the maximum
+//! of each slot, which is commutative, associative and idempotent, and a late
+//! or duplicated update can never move a counter backwards.
+//!
+//! ```
+//! use slotkv::{ClientId, Counter};
+//! let (a, b) = (ClientId::new("a").unwrap(), ClientId::new("b").unwrap());
+//! let mut x = Counter::default();
+//! x.increment(&a, 5, 1).unwrap();
+//! let mut y = x.clone();
+//! x.increment(&a, 1, 2).unwrap();
+//! y.increment(&b, 1, 1).unwrap();
+//! x.merge(&y);
+//! assert_eq!(x.value(), 7);
+//! ```
+
+use std::collections::BTreeMap;
+
+use crate::client::ClientId;
+use crate::error::Error;
+
+/// The largest integer JavaScript numbers hold exactly: 2^53 − 1.
+pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// One client's contribution to one counter.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Slot {
+    /// Sum of this client's increments.
+    pub p: u64,
+    /// Sum of this client's decrements (as a positive number).
+    pub n: u64,
+    /// The seq of this client's latest change to the slot: the slot is sent to
+    /// peers that have not seen that dot.
+    pub seq: u64,
+}
+
+impl Slot {
+    /// The client's net contribution, `p − n`.
+    pub fn net(&self) -> i64 {
+        self.p as i64 - self.n as i64
+    }
+
+    /// Pointwise maximum. Returns whether `self` changed.
+    pub fn merge(&mut self, other: &Slot) -> bool {
+        let merged = Slot { p: self.p.max(other.p), n: self.n.max(other.n), seq: self.seq.max(other.seq) };
+        let changed = merged != *self;
+        *self = merged;
+        changed
+    }
+}
+
+/// A counter: the sum of per-client slots.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counter {
+    slots: BTreeMap<ClientId, Slot>,
+}
+
+impl Counter {
+    /// `Σp − Σn` over all slots. Wide enough that no slot values overflow it.
+    pub fn value(&self) -> i128 {
+        self.slots.values().map(|s| s.p as i128 - s.n as i128).sum()
+    }
+
+    /// Adds `delta` (negative to decrement) to `client`'s slot as change `seq`.
+    ///
+    /// Refused, with nothing changed, when `delta`, the slot or the counter's
+    /// value would leave the safe-integer range.
+    pub fn increment(&mut self, client: &ClientId, delta: i64, seq: u64) -> Result<(), Error> {
+        if delta.unsigned_abs() > MAX_SAFE_INTEGER {
+            return Err(Error::UnsafeInteger { what: "a counter delta" });
+        }
+        let value = self.value() + delta as i128;
+        if value.unsigned_abs() > MAX_SAFE_INTEGER as u128 {
+            return Err(Error::UnsafeInteger { what: "the counter's value after this change" });
+        }
+        let mut slot = self.slots.get(client).copied().unwrap_or_default();
+        let total = if delta >= 0 { &mut slot.p } else { &mut slot.n };
+        *total += delta.unsigned_abs();
+        if *total > MAX_SAFE_INTEGER {
+            return Err(Error::UnsafeInteger { what: "this client's total of increments or decrements" });
+        }
+        slot.seq = seq;
+        self.slots.insert(client.clone(), slot);
+        Ok(())
+    }
+
+    /// Merges one slot from a peer. Returns whether anything changed.
+    pub fn merge_slot(&mut self, client: &ClientId, slot: &Slot) -> bool {
+        match self.slots.get_mut(client) {
+            Some(mine) => mine.merge(slot),
+            None => {
+                self.slots.insert(client.clone(), *slot);
+                true
+            }
+        }
+    }
+
+    /// Merges a whole counter. Returns whether anything changed.
+    pub fn merge(&mut self, other: &Counter) -> bool {
+        let mut changed = false;
+        for (client, slot) in &other.slots {
+            changed |= self.merge_slot(client, slot);
+        }
+        changed
+    }
+
+    /// Each client's slot, ordered by client id.
+    pub fn slots(&self) -> impl Iterator<Item = (&ClientId, &Slot)> {
+        self.slots.iter()
+    }
+
+    pub fn slot(&self, client: &ClientId) -> Option<&Slot> {
+        self.slots.get(client)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn c(s: &str) -> ClientId {
+        ClientId::new(s).unwrap()
+    }
+
+    #[test]
+    fn two_clients_increment_from_five_concurrently_to_seven() {
+        let mut base = Counter::default();
+        base.increment(&c("a"), 5, 1).unwrap();
+        let mut a = base.clone();
+        let mut b = base.clone();
+        a.increment(&c("a"), 1, 2).unwrap();
+        b.increment(&c("b"), 1, 1).unwrap();
+        let mut a2 = a.clone();
+        a2.merge(&b);
+        b.merge(&a);
+        assert_eq!(a2.value(), 7);
+        assert_eq!(b.value(), 7);
+    }
+
+    #[test]
+    fn a_late_update_never_moves_the_counter_backwards() {
+        let mut a = Counter::default();
+        a.increment(&c("a"), 3, 1).unwrap();
+        let old = a.clone();
+        a.increment(&c("a"), 4, 2).unwrap();
+        assert!(!a.merge(&old));
+        assert_eq!(a.value(), 7);
+    }
+
+    #[test]
+    fn decrements_use_the_negative_half_of_the_slot() {
+        let mut x = Counter::default();
+        x.increment(&c("a"), 2, 1).unwrap();
+        x.increment(&c("a"), -5, 2).unwrap();
+        assert_eq!(x.value(), -3);
+        assert_eq!(x.slot(&c("a")).unwrap(), &Slot { p: 2, n: 5, seq: 2 });
+    }
+
+    #[test]
+    fn unsafe_integers_are_refused_and_change_nothing() {
+        let mut x = Counter::default();
+        x.increment(&c("a"), MAX_SAFE_INTEGER as i64, 1).unwrap();
+        let before = x.clone();
+        assert!(x.increment(&c("a"), 1, 2).is_err());
+        assert!(x.increment(&c("b"), 1, 1).is_err());
+        assert!(x.increment(&c("a"), i64::MIN, 2).is_err());
+        assert_eq!(x, before);
+        x.increment(&c("b"), -1, 1).unwrap();
+        assert_eq!(x.value(), MAX_SAFE_INTEGER as i128 - 1);
+    }
+
+    fn counter() -> impl Strategy<Value = Counter> {
+        prop::collection::btree_map(0u8..4, (0u64..100, 0u64..100, 1u64..50), 0..4).prop_map(|m| Counter {
+            slots: m.into_iter().map(|(k, (p, n, seq))| (c(&format!("c{k}")), Slot { p, n, seq })).collect(),
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn merge_is_a_semilattice(a in counter(), b in counter(), x in counter()) {
+            let merged = |l: &Counter, r: &Counter| { let mut m = l.clone(); m.merge(r); m };
+            prop_assert_eq!(merged(&a, &b), merged(&b, &a));
+            prop_assert_eq!(merged(&merged(&a, &b), &x), merged(&a, &merged(&b, &x)));
+            prop_assert_eq!(merged(&a, &a), a.clone());
+        }
+    }
+}

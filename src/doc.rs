@@ -1,0 +1,544 @@
+//! The document: three independent key spaces (counters, registers, sets), one
+//! version vector, transactions, and sync by states and deltas.
+//!
+//! How updates work: every local change gets a dot `(client, seq)`. Counter
+//! slots, register writes and set tags each remember the dot of the change
+//! that last wrote them, so `encode_delta(since)` sends exactly the entries
+//! whose dots `since` lacks, plus the dots themselves. A delta that carries a
+//! set removal also carries the sender's whole version, so the receiver can
+//! tell removed tags from unsent ones (see `set.rs`). Purged tombstones and
+//! removal records raise a "horizon": a peer that has not seen up to it gets
+//! the full state, whose absences speak for themselves.
+//!
+//! ```
+//! use slotkv::{Doc, Options};
+//! let mut a = Doc::new(Options::with_client_id("a")).unwrap();
+//! let mut b = Doc::new(Options::with_client_id("b")).unwrap();
+//! a.increment("clicks", 1).unwrap();
+//! b.increment("clicks", 1).unwrap();
+//! let to_b = a.encode_delta(Some(&b.version())).unwrap();
+//! let to_a = b.encode_delta(Some(&a.version())).unwrap();
+//! b.apply_update(&to_b).unwrap();
+//! a.apply_update(&to_a).unwrap();
+//! assert_eq!((a.counter("clicks"), b.counter("clicks")), (2, 2));
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use crate::client::ClientId;
+use crate::clock::{Hlc, SystemClock, WallClock};
+use crate::counter::Counter;
+use crate::error::Error;
+use crate::limits::Limits;
+use crate::register::{self, Register, Value};
+use crate::set::Set;
+use crate::update::{decode_version, encode_version, Update};
+use crate::version::VersionVector;
+
+/// How long a deleted register's tombstone (and a set's removal record) is
+/// kept by default: 30 days, as y-lwwmap does.
+pub const DEFAULT_TOMBSTONE_RETENTION_MS: u64 = 30 * 24 * 60 * 60 * 1000;
+
+/// The three value kinds, each with its own key space.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Register,
+    Set,
+}
+
+/// How to create a document.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// This replica's id; random (64 bits as hex) when `None`.
+    pub client_id: Option<String>,
+    /// How long tombstones are kept, on the document's clock.
+    pub tombstone_retention_ms: u64,
+    pub limits: Limits,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { client_id: None, tombstone_retention_ms: DEFAULT_TOMBSTONE_RETENTION_MS, limits: Limits::default() }
+    }
+}
+
+impl Options {
+    pub fn with_client_id(id: &str) -> Self {
+        Options { client_id: Some(id.to_owned()), ..Options::default() }
+    }
+}
+
+/// Keys changed by a transaction or an update, per kind, sorted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub counters: BTreeSet<String>,
+    pub registers: BTreeSet<String>,
+    pub sets: BTreeSet<String>,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.counters.is_empty() && self.registers.is_empty() && self.sets.is_empty()
+    }
+}
+
+/// A finished local transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Committed {
+    pub changes: Changes,
+    /// The delta carrying exactly this transaction, when asked for.
+    pub update: Option<Vec<u8>>,
+}
+
+/// The local changes not yet committed.
+#[derive(Debug, Default)]
+struct Txn {
+    /// Our seq before the first change.
+    start: u64,
+    changes: Changes,
+}
+
+/// A replicated key-value document.
+pub struct Doc {
+    me: ClientId,
+    /// Our latest dot's seq.
+    seq: u64,
+    hlc: Hlc,
+    clock: Box<dyn WallClock>,
+    retention_ms: u64,
+    limits: Limits,
+    /// Every dot whose effect this document holds.
+    seen: VersionVector,
+    /// Per client, the newest dot whose record was purged.
+    horizon: BTreeMap<ClientId, u64>,
+    counters: BTreeMap<String, Counter>,
+    registers: BTreeMap<String, Register>,
+    sets: BTreeMap<String, Set>,
+    txn: Option<Txn>,
+}
+
+impl Doc {
+    /// A new, empty document on the system clock.
+    pub fn new(options: Options) -> Result<Doc, Error> {
+        Doc::with_clock(options, Box::new(SystemClock))
+    }
+
+    /// A new, empty document reading wall-clock time from `clock`.
+    pub fn with_clock(options: Options, clock: Box<dyn WallClock>) -> Result<Doc, Error> {
+        let me = match &options.client_id {
+            Some(id) => ClientId::new(id)?,
+            None => ClientId::random()?,
+        };
+        Ok(Doc {
+            me,
+            seq: 0,
+            hlc: Hlc::new(),
+            clock,
+            retention_ms: options.tombstone_retention_ms,
+            limits: options.limits,
+            seen: VersionVector::new(),
+            horizon: BTreeMap::new(),
+            counters: BTreeMap::new(),
+            registers: BTreeMap::new(),
+            sets: BTreeMap::new(),
+            txn: None,
+        })
+    }
+
+    /// A document holding `state` (any update from `encode_state` or `encode_delta`).
+    pub fn load(state: &[u8], options: Options, clock: Box<dyn WallClock>) -> Result<Doc, Error> {
+        let mut doc = Doc::with_clock(options, clock)?;
+        doc.apply_update(state)?;
+        Ok(doc)
+    }
+
+    pub fn client_id(&self) -> &ClientId {
+        &self.me
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The document's notion of now: wall clock, never before the newest
+    /// timestamp it has seen.
+    fn now(&mut self) -> u64 {
+        let wall = self.clock.now_ms();
+        self.hlc.now(wall)
+    }
+
+    fn open(&mut self) -> &mut Txn {
+        let start = self.seq;
+        self.txn.get_or_insert_with(|| Txn { start, changes: Changes::default() })
+    }
+
+    fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seen.insert(&self.me, self.seq);
+        self.seq
+    }
+
+    // ----- counters -----
+
+    /// Adds `delta` (negative to decrement) to this replica's slot of counter
+    /// `key`. A zero delta changes nothing.
+    pub fn increment(&mut self, key: &str, delta: i64) -> Result<(), Error> {
+        self.limits.check_key(key)?;
+        if delta == 0 {
+            return Ok(());
+        }
+        let seq = self.seq + 1;
+        match self.counters.get_mut(key) {
+            Some(counter) => counter.increment(&self.me, delta, seq)?,
+            None => {
+                let mut counter = Counter::default();
+                counter.increment(&self.me, delta, seq)?;
+                self.counters.insert(key.to_owned(), counter);
+            }
+        }
+        self.next_seq();
+        insert_key(&mut self.open().changes.counters, key);
+        Ok(())
+    }
+
+    /// The counter's value, 0 when absent.
+    pub fn counter(&self, key: &str) -> i128 {
+        self.counters.get(key).map_or(0, Counter::value)
+    }
+
+    /// The counter, if any client has a slot in it.
+    pub fn counter_state(&self, key: &str) -> Option<&Counter> {
+        self.counters.get(key)
+    }
+
+    // ----- registers -----
+
+    /// Writes `value` to register `key`, timestamped later than anything seen.
+    pub fn set(&mut self, key: &str, value: Value) -> Result<(), Error> {
+        self.limits.check_key(key)?;
+        match &value {
+            Value::Json(text) => self.limits.check_json(text)?,
+            Value::Bytes(b) => self.limits.check_value_len(b.len())?,
+        }
+        self.write_register(key, Some(value));
+        Ok(())
+    }
+
+    /// Deletes register `key` with a timestamped tombstone. Deleting a register
+    /// that holds no value changes nothing.
+    pub fn delete(&mut self, key: &str) -> Result<(), Error> {
+        self.limits.check_key(key)?;
+        if self.get(key).is_some() {
+            self.write_register(key, None);
+        }
+        Ok(())
+    }
+
+    fn write_register(&mut self, key: &str, value: Option<Value>) {
+        let wall = self.clock.now_ms();
+        let ts = self.hlc.tick(wall);
+        let seq = self.next_seq();
+        self.registers.insert(key.to_owned(), Register::new(value, ts, self.me.clone(), seq));
+        insert_key(&mut self.open().changes.registers, key);
+    }
+
+    /// The register's value; `None` when absent or deleted.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.registers.get(key).and_then(Register::value)
+    }
+
+    /// The register's latest write (value or tombstone), with timestamp and writer.
+    pub fn register(&self, key: &str) -> Option<&Register> {
+        self.registers.get(key)
+    }
+
+    // ----- sets -----
+
+    /// Adds `element` to set `key` (a new tag even if already present, so a
+    /// concurrent remove elsewhere does not undo this add).
+    pub fn add(&mut self, key: &str, element: &str) -> Result<(), Error> {
+        self.limits.check_key(key)?;
+        self.limits.check_element(element)?;
+        let seq = self.next_seq();
+        let me = self.me.clone();
+        self.sets.entry(key.to_owned()).or_default().add(element, &me, seq);
+        insert_key(&mut self.open().changes.sets, key);
+        Ok(())
+    }
+
+    /// Removes `element` from set `key`: the additions seen here. Removing a
+    /// non-member changes nothing.
+    pub fn remove(&mut self, key: &str, element: &str) -> Result<(), Error> {
+        self.limits.check_key(key)?;
+        if !self.has(key, element) {
+            return Ok(());
+        }
+        let now = self.now();
+        let seq = self.seq + 1;
+        let me = self.me.clone();
+        if let Some(set) = self.sets.get_mut(key) {
+            if set.remove(element, &me, seq, now) {
+                self.next_seq();
+                insert_key(&mut self.open().changes.sets, key);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn has(&self, key: &str, element: &str) -> bool {
+        self.sets.get(key).is_some_and(|s| s.contains(element))
+    }
+
+    /// Members of set `key` in UTF-8 byte order.
+    pub fn members(&self, key: &str) -> Vec<&str> {
+        self.sets.get(key).map_or_else(Vec::new, |s| s.members().collect())
+    }
+
+    pub fn set_state(&self, key: &str) -> Option<&Set> {
+        self.sets.get(key)
+    }
+
+    // ----- whole document -----
+
+    /// Live keys of one kind, sorted: counters with any slot, registers
+    /// holding a value, sets with a member.
+    pub fn keys(&self, kind: Kind) -> Vec<&str> {
+        match kind {
+            Kind::Counter => self.counters.iter().filter(|(_, c)| !c.is_empty()).map(|(k, _)| k.as_str()).collect(),
+            Kind::Register => self.registers.iter().filter(|(_, r)| !r.is_tombstone()).map(|(k, _)| k.as_str()).collect(),
+            Kind::Set => self.sets.iter().filter(|(_, s)| !s.is_empty()).map(|(k, _)| k.as_str()).collect(),
+        }
+    }
+
+    /// Whether local changes are waiting for `commit`.
+    pub fn has_pending(&self) -> bool {
+        self.txn.as_ref().is_some_and(|t| t.start != self.seq)
+    }
+
+    /// Ends the current transaction: every local change since the last commit.
+    /// Returns `None` if there was none; with `encode`, the delta carrying
+    /// exactly those changes.
+    pub fn commit(&mut self, encode: bool) -> Option<Committed> {
+        let txn = self.txn.take()?;
+        if txn.start == self.seq {
+            return None;
+        }
+        let update = encode.then(|| {
+            let mut mine = VersionVector::new();
+            mine.insert_range(&self.me, txn.start + 1, self.seq);
+            let since = self.seen.difference(&mine);
+            self.build_delta(&since, Some(&txn.changes)).encode()
+        });
+        Some(Committed { changes: txn.changes, update })
+    }
+
+    // ----- sync -----
+
+    /// This replica's version vector, encoded (a version message).
+    pub fn version(&self) -> Vec<u8> {
+        encode_version(&self.seen)
+    }
+
+    pub fn version_vector(&self) -> &VersionVector {
+        &self.seen
+    }
+
+    /// The whole state. Purges expired tombstones first.
+    pub fn encode_state(&mut self) -> Vec<u8> {
+        self.purge();
+        self.full_update().encode()
+    }
+
+    /// What a replica at version `since` lacks (the whole state without
+    /// `since`). Never larger than the state, and equal to it in effect.
+    pub fn encode_delta(&mut self, since: Option<&[u8]>) -> Result<Vec<u8>, Error> {
+        let Some(since) = since else {
+            return Ok(self.encode_state());
+        };
+        let since = decode_version(since, &self.limits)?;
+        self.purge();
+        let state = self.full_update().encode();
+        if self.horizon.iter().any(|(c, &seq)| since.contiguous(c) < seq) {
+            return Ok(state);
+        }
+        let delta = self.build_delta(&since, None).encode();
+        Ok(if delta.len() < state.len() { delta } else { state })
+    }
+
+    fn full_update(&self) -> Update {
+        Update {
+            full: true,
+            ctx: self.seen.clone(),
+            seen: None,
+            horizon: self.horizon.clone(),
+            counters: self
+                .counters
+                .iter()
+                .map(|(k, c)| (k.clone(), c.slots().map(|(id, s)| (id.clone(), *s)).collect()))
+                .collect(),
+            registers: self.registers.iter().map(|(k, r)| (k.clone(), r.clone())).collect(),
+            sets: self.sets.iter().filter(|(_, s)| !s.is_vacant()).map(|(k, s)| (k.clone(), s.clone())).collect(),
+        }
+    }
+
+    /// The entries whose dots `since` lacks, limited to `only`'s keys if given.
+    fn build_delta(&self, since: &VersionVector, only: Option<&Changes>) -> Update {
+        let mut u = Update { ctx: self.seen.difference(since), ..Update::default() };
+        for (key, counter) in select(&self.counters, only.map(|c| &c.counters)) {
+            let slots: Vec<_> =
+                counter.slots().filter(|(c, s)| !since.contains(c, s.seq)).map(|(c, s)| (c.clone(), *s)).collect();
+            if !slots.is_empty() {
+                u.counters.push((key.clone(), slots));
+            }
+        }
+        for (key, reg) in select(&self.registers, only.map(|c| &c.registers)) {
+            if !since.contains(&reg.writer, reg.seq) {
+                u.registers.push((key.clone(), reg.clone()));
+            }
+        }
+        let mut removals = false;
+        for (key, set) in select(&self.sets, only.map(|c| &c.sets)) {
+            if let Some((delta, needs_seen)) = set.delta(since) {
+                removals |= needs_seen;
+                u.sets.push((key.clone(), delta));
+            }
+        }
+        if removals {
+            u.seen = Some(self.seen.clone());
+        }
+        u
+    }
+
+    /// Merges a state or delta from a peer. Atomic: the whole input is
+    /// validated first, and on error nothing changes. Returns the changed keys
+    /// if the update had any effect (new data or new dots), `None` if it was a
+    /// no-op (a duplicate, say).
+    pub fn apply_update(&mut self, bytes: &[u8]) -> Result<Option<Changes>, Error> {
+        let u = Update::decode(bytes, &self.limits)?;
+        let mut changes = Changes::default();
+
+        for (key, slots) in &u.counters {
+            let counter = self.counters.entry(key.clone()).or_default();
+            let mut changed = false;
+            for (client, slot) in slots {
+                changed |= counter.merge_slot(client, slot);
+            }
+            if changed {
+                changes.counters.insert(key.clone());
+            }
+        }
+        if self.counters.values().any(Counter::is_empty) {
+            self.counters.retain(|_, c| !c.is_empty());
+        }
+
+        for (key, reg) in &u.registers {
+            self.hlc.observe(reg.ts);
+            let mut entry = self.registers.remove(key);
+            if register::merge_incoming(&mut entry, reg, &self.seen) {
+                changes.registers.insert(key.clone());
+            }
+            if let Some(entry) = entry {
+                self.registers.insert(key.clone(), entry);
+            }
+        }
+
+        let their_seen = u.sender_seen();
+        for (key, theirs) in &u.sets {
+            let mine = self.sets.entry(key.clone()).or_default();
+            if mine.merge(theirs, &self.seen, their_seen) {
+                changes.sets.insert(key.clone());
+            }
+            if mine.is_vacant() {
+                self.sets.remove(key);
+            }
+        }
+
+        if u.full {
+            self.merge_absences(&u, &mut changes);
+        }
+
+        let mut horizon_moved = false;
+        for (client, &seq) in &u.horizon {
+            let mine = self.horizon.entry(client.clone()).or_insert(0);
+            if seq > *mine {
+                *mine = seq;
+                horizon_moved = true;
+            }
+        }
+        let new_dots = !self.seen.covers(&u.ctx);
+        self.seen.union(&u.ctx);
+        self.seq = self.seq.max(self.seen.max(&self.me));
+
+        Ok((new_dots || horizon_moved || !changes.is_empty()).then_some(changes))
+    }
+
+    /// A full state lists every live entry: registers and set tags here that
+    /// its sender has seen but does not hold were removed there.
+    fn merge_absences(&mut self, u: &Update, changes: &mut Changes) {
+        let listed_registers: HashSet<&str> = u.registers.iter().map(|(k, _)| k.as_str()).collect();
+        let listed_sets: HashSet<&str> = u.sets.iter().map(|(k, _)| k.as_str()).collect();
+        self.registers.retain(|key, reg| {
+            let gone = !listed_registers.contains(key.as_str()) && register::purged_by_peer(reg, &u.ctx);
+            if gone {
+                changes.registers.insert(key.clone());
+            }
+            !gone
+        });
+        let empty = Set::default();
+        let seen = &self.seen;
+        self.sets.retain(|key, set| {
+            if !listed_sets.contains(key.as_str()) && set.merge(&empty, seen, Some(&u.ctx)) {
+                changes.sets.insert(key.clone());
+            }
+            !set.is_vacant()
+        });
+    }
+
+    /// Drops tombstones and set removal records older than the retention
+    /// period, raising the horizon past their dots.
+    fn purge(&mut self) {
+        let now = self.now();
+        let Some(cutoff) = now.checked_sub(self.retention_ms) else {
+            return;
+        };
+        let horizon = &mut self.horizon;
+        let mut raise = |client: &ClientId, seq: u64| {
+            let h = horizon.entry(client.clone()).or_insert(0);
+            *h = (*h).max(seq);
+        };
+        self.registers.retain(|_, reg| {
+            let expired = reg.is_tombstone() && reg.ts.wall <= cutoff;
+            if expired {
+                raise(&reg.writer, reg.seq);
+            }
+            !expired
+        });
+        self.sets.retain(|_, set| {
+            set.purge_removals(cutoff, &mut raise);
+            !set.is_vacant()
+        });
+    }
+
+    /// Counters, registers and sets as plain maps, for comparing replicas.
+    pub fn entries(&self) -> (&BTreeMap<String, Counter>, &BTreeMap<String, Register>, &BTreeMap<String, Set>) {
+        (&self.counters, &self.registers, &self.sets)
+    }
+}
+
+fn insert_key(keys: &mut BTreeSet<String>, key: &str) {
+    if !keys.contains(key) {
+        keys.insert(key.to_owned());
+    }
+}
+
+/// All of `map`, or only the entries named in `keys`.
+fn select<'a, V>(
+    map: &'a BTreeMap<String, V>,
+    keys: Option<&'a BTreeSet<String>>,
+) -> Box<dyn Iterator<Item = (&'a String, &'a V)> + 'a> {
+    match keys {
+        None => Box::new(map.iter()),
+        Some(keys) => Box::new(keys.iter().filter_map(move |k| map.get_key_value(k))),
+    }
+}

@@ -1,0 +1,161 @@
+//! Byte-level primitives of the binary format: LEB128 varints and
+//! length-prefixed bytes. Readers return errors, never panic, and check a
+//! length against the bytes that remain before allocating anything.
+//! The message layout built on these is in `update.rs`; both are described
+//! byte by byte in `docs/FORMAT.md`.
+
+use crate::error::DecodeError;
+
+/// The first byte of every slotkv message.
+pub const MAGIC: u8 = 0xb7;
+/// The format version this build writes, and the newest it reads.
+pub const FORMAT_VERSION: u64 = 1;
+
+/// Appends encoded fields to a byte buffer.
+#[derive(Default)]
+pub struct Writer {
+    pub buf: Vec<u8>,
+}
+
+impl Writer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn u8(&mut self, b: u8) {
+        self.buf.push(b);
+    }
+
+    /// Unsigned LEB128: 7 bits a byte, low bits first, high bit = "more".
+    pub fn varint(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.buf.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        self.buf.push(v as u8);
+    }
+
+    pub fn usize(&mut self, v: usize) {
+        self.varint(v as u64);
+    }
+
+    /// A varint length, then the bytes.
+    pub fn bytes(&mut self, b: &[u8]) {
+        self.usize(b.len());
+        self.buf.extend_from_slice(b);
+    }
+
+    pub fn finish(self) -> Vec<u8> {
+        self.buf
+    }
+}
+
+/// Reads fields from a byte slice.
+pub struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(buf: &'a [u8]) -> Self {
+        Reader { buf, pos: 0 }
+    }
+
+    pub fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    pub fn u8(&mut self, what: &'static str) -> Result<u8, DecodeError> {
+        let b = *self.buf.get(self.pos).ok_or(DecodeError::Truncated { what })?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    pub fn varint(&mut self, what: &'static str) -> Result<u64, DecodeError> {
+        let mut v: u64 = 0;
+        for shift in (0..64).step_by(7) {
+            let b = self.u8(what)?;
+            let bits = (b & 0x7f) as u64;
+            if shift == 63 && bits > 1 {
+                return Err(DecodeError::Invalid { what: format!("{what} does not fit in 64 bits") });
+            }
+            v |= bits << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(DecodeError::Invalid { what: format!("{what} is an over-long varint") })
+    }
+
+    /// A count of items that each take at least one byte: refused if more
+    /// items are claimed than bytes remain, so no forged count can make a
+    /// decoder allocate.
+    pub fn count(&mut self, what: &'static str) -> Result<usize, DecodeError> {
+        let n = self.varint(what)?;
+        if n > self.remaining() as u64 {
+            return Err(DecodeError::Truncated { what });
+        }
+        Ok(n as usize)
+    }
+
+    /// A varint length, then that many bytes.
+    pub fn bytes(&mut self, what: &'static str) -> Result<&'a [u8], DecodeError> {
+        let len = self.varint(what)?;
+        if len > self.remaining() as u64 {
+            return Err(DecodeError::Truncated { what });
+        }
+        let start = self.pos;
+        self.pos += len as usize;
+        Ok(&self.buf[start..self.pos])
+    }
+
+    pub fn str(&mut self, what: &'static str) -> Result<&'a str, DecodeError> {
+        let b = self.bytes(what)?;
+        std::str::from_utf8(b).map_err(|_| DecodeError::Invalid { what: format!("{what} is not valid UTF-8") })
+    }
+
+    /// Fails unless every byte was read.
+    pub fn end(&self) -> Result<(), DecodeError> {
+        match self.remaining() {
+            0 => Ok(()),
+            count => Err(DecodeError::TrailingBytes { count }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn varints_are_leb128() {
+        let mut w = Writer::new();
+        w.varint(0);
+        w.varint(127);
+        w.varint(128);
+        w.varint(300);
+        assert_eq!(w.buf, [0x00, 0x7f, 0x80, 0x01, 0xac, 0x02]);
+    }
+
+    #[test]
+    fn forged_lengths_fail_before_allocating() {
+        let mut w = Writer::new();
+        w.varint(u64::MAX);
+        assert!(Reader::new(&w.buf).bytes("x").is_err());
+        assert!(Reader::new(&w.buf).count("x").is_err());
+        assert!(Reader::new(&[0xff; 11]).varint("x").is_err());
+        assert!(Reader::new(&[0x80]).varint("x").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn varints_round_trip(v in any::<u64>()) {
+            let mut w = Writer::new();
+            w.varint(v);
+            let mut r = Reader::new(&w.buf);
+            prop_assert_eq!(r.varint("v").unwrap(), v);
+            prop_assert!(r.end().is_ok());
+        }
+    }
+}

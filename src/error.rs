@@ -1,0 +1,123 @@
+//! Everything that can go wrong, as one typed enum.
+//!
+//! The wasm binding maps each variant to the JavaScript error class a web
+//! developer expects (see [`Error::kind`]); the messages are written for them.
+
+use std::fmt;
+
+/// Which JavaScript error class an [`Error`] becomes at the boundary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A wrong type of argument: `TypeError`.
+    Type,
+    /// A number or length outside what is allowed: `RangeError`.
+    Range,
+    /// Bad bytes or a misuse of the document: plain `Error`.
+    Other,
+}
+
+/// An error from the slotkv core. Nothing is changed when one is returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Error {
+    /// A key was empty.
+    EmptyKey,
+    /// A key was longer than 1024 bytes of UTF-8.
+    KeyTooLong { len: usize },
+    /// A client id was not 1 to 64 bytes of UTF-8.
+    InvalidClientId { len: usize },
+    /// The platform gave no random bytes for a client id.
+    NoRandomness,
+    /// A counter delta or the counter it would produce is not a safe integer.
+    UnsafeInteger { what: &'static str },
+    /// A register value was not valid JSON text.
+    InvalidJson { reason: String },
+    /// A register value is larger or deeper than allowed.
+    ValueTooLarge { reason: String },
+    /// An update or version could not be decoded; says where and why.
+    Decode(DecodeError),
+    /// A transaction was started inside another one, or ended outside one.
+    Transaction(&'static str),
+}
+
+/// Why bytes given to `apply_update` (or as a version) were refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    /// The input ended in the middle of a field.
+    Truncated { what: &'static str },
+    /// The first byte is not slotkv's magic byte.
+    BadMagic { found: u8 },
+    /// Written by a newer slotkv than this one.
+    UnsupportedVersion { found: u64 },
+    /// A field holds a value that no encoder writes.
+    Invalid { what: String },
+    /// The input is bigger than the configured limit.
+    TooLarge { what: &'static str, limit: u64 },
+    /// Bytes were left over after a complete message.
+    TrailingBytes { count: usize },
+}
+
+impl Error {
+    /// The JavaScript error class this error becomes.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::EmptyKey | Error::KeyTooLong { .. } | Error::InvalidClientId { .. } => ErrorKind::Range,
+            Error::UnsafeInteger { .. } | Error::ValueTooLarge { .. } => ErrorKind::Range,
+            Error::InvalidJson { .. } => ErrorKind::Type,
+            Error::NoRandomness | Error::Decode(_) | Error::Transaction(_) => ErrorKind::Other,
+        }
+    }
+
+    pub(crate) fn invalid(what: impl Into<String>) -> Error {
+        Error::Decode(DecodeError::Invalid { what: what.into() })
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::EmptyKey => write!(f, "slotkv: a key must not be empty"),
+            Error::KeyTooLong { len } => {
+                write!(f, "slotkv: a key may be at most 1024 bytes of UTF-8, this one is {len}")
+            }
+            Error::InvalidClientId { len } => {
+                write!(f, "slotkv: clientId must be 1 to 64 bytes of UTF-8, got {len}")
+            }
+            Error::NoRandomness => write!(f, "slotkv: no random source for a client id (crypto.getRandomValues)"),
+            Error::UnsafeInteger { what } => {
+                write!(f, "slotkv: {what} must be a safe integer (|x| <= 2^53 - 1)")
+            }
+            Error::InvalidJson { reason } => write!(f, "slotkv: register value is not valid JSON: {reason}"),
+            Error::ValueTooLarge { reason } => write!(f, "slotkv: register value is too large: {reason}"),
+            Error::Decode(e) => write!(f, "slotkv: cannot apply update: {e}"),
+            Error::Transaction(why) => write!(f, "slotkv: {why}"),
+        }
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::Truncated { what } => write!(f, "input is truncated (it ends inside {what})"),
+            DecodeError::BadMagic { found } => {
+                write!(f, "not a slotkv update (first byte is 0x{found:02x}, expected 0x{:02x})", crate::encoding::MAGIC)
+            }
+            DecodeError::UnsupportedVersion { found } => write!(
+                f,
+                "format version {found} is newer than this slotkv understands (version {}); upgrade slotkv",
+                crate::encoding::FORMAT_VERSION
+            ),
+            DecodeError::Invalid { what } => write!(f, "malformed input: {what}"),
+            DecodeError::TooLarge { what, limit } => write!(f, "{what} exceeds the limit of {limit}"),
+            DecodeError::TrailingBytes { count } => write!(f, "{count} unexpected bytes after the end of the update"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+impl std::error::Error for DecodeError {}
+
+impl From<DecodeError> for Error {
+    fn from(e: DecodeError) -> Error {
+        Error::Decode(e)
+    }
+}

@@ -1,0 +1,187 @@
+//! A strict JSON checker for register values that arrive as bytes.
+//!
+//! Register values travel as JSON text (`JSON.stringify` in the browser). Text
+//! from a peer is checked before it is accepted, so `get` can never meet
+//! something `JSON.parse` rejects. Nesting is bounded to keep the check (and
+//! the parse on the JS side) safe on hostile input.
+
+/// Checks that `text` is exactly one JSON value, nested at most `max_depth` deep.
+pub fn validate(text: &str, max_depth: usize) -> Result<(), String> {
+    let mut p = Parser { s: text.as_bytes(), i: 0, max_depth };
+    p.ws();
+    p.value(0)?;
+    p.ws();
+    if p.i != p.s.len() {
+        return Err(format!("unexpected text at byte {}", p.i));
+    }
+    Ok(())
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    i: usize,
+    max_depth: usize,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+    }
+
+    fn err<T>(&self, what: &str) -> Result<T, String> {
+        Err(format!("{what} at byte {}", self.i))
+    }
+
+    fn value(&mut self, depth: usize) -> Result<(), String> {
+        match self.peek() {
+            Some(b'{') | Some(b'[') if depth >= self.max_depth => {
+                self.err(&format!("nesting deeper than {}", self.max_depth))
+            }
+            Some(b'{') => self.container(depth, b'}', true),
+            Some(b'[') => self.container(depth, b']', false),
+            Some(b'"') => self.string(),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(_) => self.err("unexpected character"),
+            None => self.err("unexpected end"),
+        }
+    }
+
+    fn container(&mut self, depth: usize, close: u8, object: bool) -> Result<(), String> {
+        self.i += 1;
+        self.ws();
+        if self.peek() == Some(close) {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            if object {
+                if self.peek() != Some(b'"') {
+                    return self.err("expected a string key");
+                }
+                self.string()?;
+                self.ws();
+                if self.peek() != Some(b':') {
+                    return self.err("expected ':'");
+                }
+                self.i += 1;
+                self.ws();
+            }
+            self.value(depth + 1)?;
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(c) if c == close => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => return self.err("expected ',' or a closing bracket"),
+            }
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Result<(), String> {
+        if self.s.get(self.i..self.i + word.len()) == Some(word) {
+            self.i += word.len();
+            Ok(())
+        } else {
+            self.err("invalid literal")
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.i;
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.i += 1;
+        }
+        self.i - start
+    }
+
+    fn number(&mut self) -> Result<(), String> {
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.i += 1,
+            Some(b'1'..=b'9') => {
+                self.digits();
+            }
+            _ => return self.err("invalid number"),
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            if self.digits() == 0 {
+                return self.err("invalid number");
+            }
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            if self.digits() == 0 {
+                return self.err("invalid number");
+            }
+        }
+        Ok(())
+    }
+
+    fn string(&mut self) -> Result<(), String> {
+        self.i += 1;
+        loop {
+            match self.peek() {
+                None => return self.err("unterminated string"),
+                Some(b'"') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                Some(b'\\') => {
+                    self.i += 1;
+                    match self.peek() {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 1,
+                        Some(b'u') => {
+                            let hex = self.s.get(self.i + 1..self.i + 5);
+                            if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                                return self.err("invalid \\u escape");
+                            }
+                            self.i += 5;
+                        }
+                        _ => return self.err("invalid escape"),
+                    }
+                }
+                Some(c) if c < 0x20 => return self.err("control character in string"),
+                Some(_) => self.i += 1,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate;
+
+    #[test]
+    fn accepts_what_json_stringify_writes() {
+        for ok in ["null", "true", "0", "-1.5e+3", "\"a\\u00e9\\n\"", "[]", "{}", "{\"a\":[1,{\"b\":null}]}", " [1, 2] "] {
+            assert_eq!(validate(ok, 8), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn refuses_malformed_text_and_deep_nesting() {
+        for bad in ["", "01", "1.", "[1,]", "{\"a\"}", "\"\\x\"", "tru", "[1] 2", "\"\u{1}\"", "NaN", "{1:2}"] {
+            assert!(validate(bad, 8).is_err(), "{bad}");
+        }
+        assert!(validate(&"[".repeat(9).to_string().chars().chain("]".repeat(9).chars()).collect::<String>(), 8).is_err());
+        assert!(validate(&format!("{}{}", "[".repeat(8), "]".repeat(8)), 8).is_ok());
+    }
+}

@@ -1,0 +1,38 @@
+//! slotkv: a replicated key-value document for web apps.
+//!
+//! Each replica (a browser tab, say) holds a full [`Doc`], writes locally and
+//! exchanges small binary updates with the others. Replicas that have seen
+//! the same updates hold the same state, whatever the order, duplication or
+//! delay of delivery, and no write is ever lost. Values are per-client
+//! [`Counter`]s, last-writer-wins [`Register`]s on a hybrid logical clock, and
+//! add-wins observed-remove [`Set`]s.
+//!
+//! This crate is plain Rust; `wasm.rs` is the one module that speaks to
+//! JavaScript, built only for `wasm32`.
+
+mod client;
+mod clock;
+mod counter;
+mod doc;
+mod encoding;
+mod error;
+mod json;
+mod limits;
+mod register;
+mod set;
+mod update;
+mod version;
+
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+
+pub use client::{ClientId, Dot, MAX_CLIENT_ID_BYTES};
+pub use clock::{Hlc, SystemClock, Timestamp, WallClock};
+pub use counter::{Counter, Slot, MAX_SAFE_INTEGER};
+pub use doc::{Changes, Committed, Doc, Kind, Options, DEFAULT_TOMBSTONE_RETENTION_MS};
+pub use encoding::{FORMAT_VERSION, MAGIC};
+pub use error::{DecodeError, Error, ErrorKind};
+pub use limits::{Limits, MAX_KEY_BYTES};
+pub use register::{Register, Value};
+pub use set::{Set, Tags};
+pub use version::VersionVector;

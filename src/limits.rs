@@ -1,0 +1,93 @@
+//! Bounds on what a document accepts, locally and from peers.
+//!
+//! Every length and count read from an update is checked against these before
+//! anything is allocated or changed, so a hostile or corrupt update cannot
+//! exhaust memory or nest deep enough to exhaust the stack.
+
+use crate::error::{DecodeError, Error};
+use crate::json;
+
+/// The longest key, in UTF-8 bytes (fixed by the format, not configurable).
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// Configurable limits, with defaults that suit a web app's document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest update (or version) `apply_update` decodes, in bytes.
+    pub max_update_bytes: u64,
+    /// Longest set element (and any string in an update), in UTF-8 bytes.
+    pub max_string_bytes: u64,
+    /// Largest register value (JSON text or bytes), in bytes.
+    pub max_value_bytes: u64,
+    /// Deepest nesting of arrays and objects in a register's JSON.
+    pub max_value_depth: usize,
+    /// Most client ids one update may name.
+    pub max_clients: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_update_bytes: 64 << 20,
+            max_string_bytes: 64 << 10,
+            max_value_bytes: 8 << 20,
+            max_value_depth: 128,
+            max_clients: 1 << 16,
+        }
+    }
+}
+
+impl Limits {
+    /// Keys are non-empty UTF-8 of at most 1024 bytes.
+    pub fn check_key(&self, key: &str) -> Result<(), Error> {
+        if key.is_empty() {
+            return Err(Error::EmptyKey);
+        }
+        if key.len() > MAX_KEY_BYTES {
+            return Err(Error::KeyTooLong { len: key.len() });
+        }
+        Ok(())
+    }
+
+    pub fn check_element(&self, element: &str) -> Result<(), Error> {
+        if element.len() as u64 > self.max_string_bytes {
+            return Err(Error::ValueTooLarge {
+                reason: format!("a set element may be at most {} bytes, this one is {}", self.max_string_bytes, element.len()),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn check_value_len(&self, len: usize) -> Result<(), Error> {
+        if len as u64 > self.max_value_bytes {
+            return Err(Error::ValueTooLarge {
+                reason: format!("at most {} bytes, this one is {len}", self.max_value_bytes),
+            });
+        }
+        Ok(())
+    }
+
+    /// Size, nesting and syntax of a register's JSON text.
+    pub fn check_json(&self, text: &str) -> Result<(), Error> {
+        self.check_value_len(text.len())?;
+        json::validate(text, self.max_value_depth).map_err(|reason| {
+            if reason.starts_with("nesting") {
+                Error::ValueTooLarge { reason }
+            } else {
+                Error::InvalidJson { reason }
+            }
+        })
+    }
+}
+
+/// Turns a rule broken inside an update into a decode error, so a bad update
+/// always surfaces as "cannot apply update: …".
+pub(crate) fn in_update(e: Error) -> Error {
+    match e {
+        Error::Decode(_) => e,
+        other => {
+            let text = other.to_string();
+            Error::Decode(DecodeError::Invalid { what: text.trim_start_matches("slotkv: ").to_owned() })
+        }
+    }
+}

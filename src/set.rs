@@ -1,0 +1,342 @@
+//! The set: observed-remove, add wins (an ORSWOT: no tombstones per element).
+//!
+//! Every add tags its element with the add's dot. A remove drops the tags this
+//! replica has seen; an add it has not seen (a concurrent one) survives, so
+//! concurrent add and remove resolve to "present". Nothing is kept for removed
+//! elements: the document's version vector says which dots a replica has seen,
+//! so a tag that one side has seen and the other lacks was removed (Bieniusa et
+//! al., 2012). Per element, only each client's latest tag is kept: a later add
+//! by the same client supersedes its earlier ones.
+//!
+//! To carry a removal in a *delta* (which does not list unchanged keys), a set
+//! keeps a small removal record: each client's latest remove seq on this key
+//! and when it happened. The document purges the record after the tombstone
+//! retention period, like a register tombstone.
+//!
+//! ```
+//! use slotkv::{ClientId, Set, VersionVector};
+//! let (a, b) = (ClientId::new("a").unwrap(), ClientId::new("b").unwrap());
+//! let (mut x, mut y) = (Set::default(), Set::default());
+//! let (mut seen_x, mut seen_y) = (VersionVector::new(), VersionVector::new());
+//! x.add("👍", &a, 1); seen_x.insert(&a, 1);
+//! y.add("👍", &b, 1); seen_y.insert(&b, 1);
+//! y.merge(&x, &seen_y, Some(&seen_x)); seen_y.insert(&a, 1);
+//! x.remove("👍", &a, 2, 0); seen_x.insert(&a, 2); // a removes only what it saw
+//! y.merge(&x, &seen_y, Some(&seen_x));
+//! assert!(y.contains("👍")); // b's add was concurrent: it wins
+//! ```
+
+use std::collections::BTreeMap;
+
+use crate::client::ClientId;
+use crate::version::VersionVector;
+
+/// Each client's latest add tag (seq) for one element.
+pub type Tags = BTreeMap<ClientId, u64>;
+
+/// An add-wins observed-remove set of strings.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Set {
+    elements: BTreeMap<String, Tags>,
+    /// Each client's latest remove on this set (its dot's seq).
+    removes: BTreeMap<ClientId, u64>,
+    /// Wall-clock milliseconds (document clock) of the latest remove.
+    removed_at: u64,
+}
+
+impl Set {
+    /// Adds `element` with the tag `(client, seq)`.
+    pub fn add(&mut self, element: &str, client: &ClientId, seq: u64) {
+        let tags = match self.elements.get_mut(element) {
+            Some(tags) => tags,
+            None => self.elements.entry(element.to_owned()).or_default(),
+        };
+        tags.insert(client.clone(), seq);
+    }
+
+    /// Removes `element` (every tag seen here) as change `(client, seq)` at
+    /// `now_ms`. Returns false, changing nothing, if it is not a member.
+    pub fn remove(&mut self, element: &str, client: &ClientId, seq: u64, now_ms: u64) -> bool {
+        if self.elements.remove(element).is_none() {
+            return false;
+        }
+        self.removes.insert(client.clone(), seq);
+        self.removed_at = self.removed_at.max(now_ms);
+        true
+    }
+
+    pub fn contains(&self, element: &str) -> bool {
+        self.elements.contains_key(element)
+    }
+
+    /// Members in UTF-8 byte order.
+    pub fn members(&self) -> impl Iterator<Item = &str> {
+        self.elements.keys().map(String::as_str)
+    }
+
+    /// Members with their tags.
+    pub fn elements(&self) -> impl Iterator<Item = (&str, &Tags)> {
+        self.elements.iter().map(|(e, t)| (e.as_str(), t))
+    }
+
+    pub fn len(&self) -> usize {
+        self.elements.len()
+    }
+
+    /// No members (the set may still hold a removal record).
+    pub fn is_empty(&self) -> bool {
+        self.elements.is_empty()
+    }
+
+    /// Each client's latest remove seq, and when the latest remove happened.
+    pub fn removal_record(&self) -> (&BTreeMap<ClientId, u64>, u64) {
+        (&self.removes, self.removed_at)
+    }
+
+    /// Builds a set from decoded parts (tags must be non-empty per element).
+    pub fn from_parts(elements: BTreeMap<String, Tags>, removes: BTreeMap<ClientId, u64>, removed_at: u64) -> Set {
+        Set { elements, removes, removed_at }
+    }
+
+    /// Drops the removal record once it is older than the retention period,
+    /// reporting each purged remove dot to `purged`.
+    pub fn purge_removals(&mut self, horizon_ms: u64, mut purged: impl FnMut(&ClientId, u64)) {
+        if !self.removes.is_empty() && self.removed_at <= horizon_ms {
+            for (client, &seq) in &self.removes {
+                purged(client, seq);
+            }
+            self.removes.clear();
+            self.removed_at = 0;
+        }
+    }
+
+    /// Nothing left: no members and no removal record.
+    pub fn is_vacant(&self) -> bool {
+        self.elements.is_empty() && self.removes.is_empty()
+    }
+
+    /// What a replica that has seen `since` lacks of this set, and whether the
+    /// receiver must apply removals (then the set is sent whole, with the
+    /// sender's version, so the receiver can tell removed tags from unsent ones).
+    pub fn delta(&self, since: &VersionVector) -> Option<(Set, bool)> {
+        let removals = self.removes.iter().any(|(c, &s)| s > since.contiguous(c));
+        if removals {
+            return Some((self.clone(), true));
+        }
+        let mut elements = BTreeMap::new();
+        for (element, tags) in &self.elements {
+            let fresh: Tags = tags.iter().filter(|(c, &s)| !since.contains(c, s)).map(|(c, &s)| (c.clone(), s)).collect();
+            if !fresh.is_empty() {
+                elements.insert(element.clone(), fresh);
+            }
+        }
+        (!elements.is_empty()).then(|| (Set { elements, removes: BTreeMap::new(), removed_at: 0 }, false))
+    }
+
+    /// Merges a peer's set into this one.
+    ///
+    /// A tag survives if both sides hold it, or if the side lacking it has not
+    /// seen its dot. `their_seen` is the peer's version when the peer sent this
+    /// set whole; without it (a delta that only adds), nothing here is removed.
+    /// Returns whether anything changed.
+    pub fn merge(&mut self, theirs: &Set, my_seen: &VersionVector, their_seen: Option<&VersionVector>) -> bool {
+        let mut changed = false;
+        if let Some(their_seen) = their_seen {
+            // Elements only we hold: keep the tags the peer has not seen.
+            self.elements.retain(|element, tags| {
+                if theirs.elements.contains_key(element) {
+                    return true;
+                }
+                let before = tags.len();
+                tags.retain(|c, s| !their_seen.contains(c, *s));
+                changed |= tags.len() != before;
+                !tags.is_empty()
+            });
+        }
+        for (element, their_tags) in &theirs.elements {
+            let empty = Tags::new();
+            let my_tags = self.elements.get(element).unwrap_or(&empty);
+            let merged = merge_tags(my_tags, their_tags, my_seen, their_seen);
+            if &merged != my_tags {
+                changed = true;
+                if merged.is_empty() {
+                    self.elements.remove(element);
+                } else {
+                    self.elements.insert(element.clone(), merged);
+                }
+            }
+        }
+        for (client, &seq) in &theirs.removes {
+            let mine = self.removes.entry(client.clone()).or_insert(0);
+            if seq > *mine {
+                *mine = seq;
+                changed = true;
+            }
+        }
+        if theirs.removed_at > self.removed_at && !theirs.removes.is_empty() {
+            self.removed_at = theirs.removed_at;
+            changed = true;
+        }
+        changed
+    }
+}
+
+/// The join of one element's tags: per client, the latest tag that survives.
+fn merge_tags(mine: &Tags, theirs: &Tags, my_seen: &VersionVector, their_seen: Option<&VersionVector>) -> Tags {
+    let mut out = Tags::new();
+    let clients = mine.keys().chain(theirs.keys().filter(|c| !mine.contains_key(*c)));
+    for client in clients {
+        let m = mine.get(client).copied();
+        let t = theirs.get(client).copied();
+        let keep_m = m.filter(|&m| t == Some(m) || their_seen.is_none_or(|seen| !seen.contains(client, m)));
+        let keep_t = t.filter(|&t| m == Some(t) || !my_seen.contains(client, t));
+        if let Some(seq) = keep_m.max(keep_t) {
+            out.insert(client.clone(), seq);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn c(s: &str) -> ClientId {
+        ClientId::new(s).unwrap()
+    }
+
+    /// A replica of one set with its version vector, for the scenarios.
+    #[derive(Clone, Debug, Default)]
+    struct Replica {
+        set: Set,
+        seen: VersionVector,
+        id: Option<ClientId>,
+        seq: u64,
+    }
+
+    impl Replica {
+        fn new(id: &str) -> Self {
+            Replica { id: Some(c(id)), ..Default::default() }
+        }
+        fn me(&self) -> ClientId {
+            self.id.clone().unwrap()
+        }
+        fn add(&mut self, e: &str) {
+            self.seq += 1;
+            let me = self.me();
+            self.set.add(e, &me, self.seq);
+            self.seen.insert(&me, self.seq);
+        }
+        fn remove(&mut self, e: &str) {
+            let me = self.me();
+            if self.set.remove(e, &me, self.seq + 1, 0) {
+                self.seq += 1;
+                self.seen.insert(&me, self.seq);
+            }
+        }
+        fn receive(&mut self, other: &Replica) {
+            self.set.merge(&other.set, &self.seen, Some(&other.seen));
+            self.seen.union(&other.seen);
+        }
+    }
+
+    #[test]
+    fn concurrent_add_survives_a_remove_that_did_not_see_it() {
+        let mut a = Replica::new("a");
+        let mut b = Replica::new("b");
+        a.add("👍");
+        b.add("👍");
+        a.receive(&b);
+        b.receive(&a);
+        a.remove("👍");
+        b.add("👍"); // concurrent re-add
+        a.receive(&b);
+        b.receive(&a);
+        assert!(a.set.contains("👍"));
+        assert_eq!(a.set, b.set);
+    }
+
+    #[test]
+    fn a_and_b_add_a_removes_after_seeing_only_its_own_add_the_element_stays() {
+        let mut a = Replica::new("a");
+        let mut b = Replica::new("b");
+        a.add("👍");
+        b.add("👍");
+        a.remove("👍");
+        a.receive(&b);
+        b.receive(&a);
+        assert!(a.set.contains("👍") && b.set.contains("👍"));
+    }
+
+    #[test]
+    fn a_seen_remove_removes_everywhere() {
+        let mut a = Replica::new("a");
+        let mut b = Replica::new("b");
+        a.add("x");
+        b.receive(&a);
+        b.remove("x");
+        a.receive(&b);
+        assert!(!a.set.contains("x"));
+        b.receive(&a);
+        assert!(!b.set.contains("x"));
+    }
+
+    #[test]
+    fn per_user_elements_are_independent() {
+        let mut a = Replica::new("a");
+        let mut b = Replica::new("b");
+        a.add("alice:👍");
+        b.add("bob:👍");
+        a.receive(&b);
+        a.remove("alice:👍");
+        b.receive(&a);
+        assert_eq!(b.set.members().collect::<Vec<_>>(), vec!["bob:👍"]);
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Add(usize, u8),
+        Remove(usize, u8),
+        Sync(usize, usize),
+    }
+
+    fn ops() -> impl Strategy<Value = Vec<Op>> {
+        let op = prop_oneof![
+            (0usize..3, 0u8..4).prop_map(|(r, e)| Op::Add(r, e)),
+            (0usize..3, 0u8..4).prop_map(|(r, e)| Op::Remove(r, e)),
+            (0usize..3, 0usize..3).prop_map(|(a, b)| Op::Sync(a, b)),
+        ];
+        prop::collection::vec(op, 0..40)
+    }
+
+    fn run(ops: &[Op]) -> Vec<Replica> {
+        let mut rs = vec![Replica::new("r0"), Replica::new("r1"), Replica::new("r2")];
+        for op in ops {
+            match *op {
+                Op::Add(r, e) => rs[r].add(&e.to_string()),
+                Op::Remove(r, e) => rs[r].remove(&e.to_string()),
+                Op::Sync(a, b) => {
+                    let from = rs[a].clone();
+                    rs[b].receive(&from);
+                }
+            }
+        }
+        rs
+    }
+
+    proptest! {
+        /// Whole-state merges of reachable states are commutative,
+        /// associative and idempotent.
+        #[test]
+        fn merge_is_a_semilattice(ops in ops()) {
+            let rs = run(&ops);
+            let join = |l: &Replica, r: &Replica| { let mut m = l.clone(); m.receive(r); m };
+            let (a, b, x) = (&rs[0], &rs[1], &rs[2]);
+            let (ab, ba) = (join(a, b), join(b, a));
+            prop_assert_eq!(&ab.set, &ba.set);
+            prop_assert_eq!(&join(&join(a, b), x).set.elements, &join(a, &join(b, x)).set.elements);
+            prop_assert_eq!(&join(a, a).set, &a.set);
+        }
+    }
+}

@@ -1,0 +1,442 @@
+//! The messages replicas exchange: a version, a full state, or a delta.
+//!
+//! [`Update`] is the decoded form of a state or a delta; [`Update::decode`]
+//! validates every field (indices, lengths, key rules, safe integers, JSON,
+//! limits) before the document sees any of it, which is what makes
+//! `apply_update` atomic. The layout is documented in `docs/FORMAT.md`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::client::ClientId;
+use crate::clock::Timestamp;
+use crate::counter::{Slot, MAX_SAFE_INTEGER};
+use crate::encoding::{Reader, Writer, FORMAT_VERSION, MAGIC};
+use crate::error::{DecodeError, Error};
+use crate::limits::{in_update, Limits};
+use crate::register::{Register, Value};
+use crate::set::{Set, Tags};
+use crate::version::VersionVector;
+
+/// Message type byte: an encoded version vector (`Doc::version`).
+pub const TYPE_VERSION: u8 = 0;
+/// Message type byte: a full state (`encode_state`).
+pub const TYPE_STATE: u8 = 1;
+/// Message type byte: a delta (`encode_delta`, transaction updates).
+pub const TYPE_DELTA: u8 = 2;
+
+const VALUE_TOMBSTONE: u8 = 0;
+const VALUE_JSON: u8 = 1;
+const VALUE_BYTES: u8 = 2;
+
+/// A decoded state or delta.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Update {
+    /// A full state lists every live entry: what it lacks, its sender removed.
+    pub full: bool,
+    /// The dots whose effects this update carries (a state: all its sender saw).
+    pub ctx: VersionVector,
+    /// A delta carrying removals: everything its sender had seen, so a
+    /// receiver can tell a removed set tag from one that was simply not sent.
+    pub seen: Option<VersionVector>,
+    /// The newest purged removal per client: a peer that has not seen up to
+    /// here must be sent full states (see `Doc::encode_delta`).
+    pub horizon: BTreeMap<ClientId, u64>,
+    pub counters: Vec<(String, Vec<(ClientId, Slot)>)>,
+    pub registers: Vec<(String, Register)>,
+    pub sets: Vec<(String, Set)>,
+}
+
+impl Update {
+    /// The version a receiver uses to decide what the sender has seen.
+    pub fn sender_seen(&self) -> Option<&VersionVector> {
+        if self.full {
+            Some(&self.ctx)
+        } else {
+            self.seen.as_ref()
+        }
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut t = Tables::default();
+        let mut body = Writer::new();
+        if !self.full {
+            match &self.seen {
+                Some(seen) => {
+                    body.u8(1);
+                    write_vv(&mut body, &mut t, seen);
+                }
+                None => body.u8(0),
+            }
+        }
+        write_vv(&mut body, &mut t, &self.ctx);
+        body.usize(self.horizon.len());
+        for (client, &seq) in &self.horizon {
+            body.usize(t.intern_client(client));
+            body.varint(seq);
+        }
+        body.usize(self.counters.len());
+        for (key, slots) in &self.counters {
+            body.usize(t.intern_string(key));
+            body.usize(slots.len());
+            for (client, slot) in slots {
+                body.usize(t.intern_client(client));
+                body.varint(slot.seq);
+                body.varint(slot.p);
+                body.varint(slot.n);
+            }
+        }
+        body.usize(self.registers.len());
+        for (key, reg) in &self.registers {
+            body.usize(t.intern_string(key));
+            body.usize(t.intern_client(&reg.writer));
+            body.varint(reg.seq);
+            body.varint(reg.ts.wall);
+            body.varint(reg.ts.logical as u64);
+            match reg.value() {
+                None => body.u8(VALUE_TOMBSTONE),
+                Some(Value::Json(s)) => {
+                    body.u8(VALUE_JSON);
+                    body.bytes(s.as_bytes());
+                }
+                Some(Value::Bytes(b)) => {
+                    body.u8(VALUE_BYTES);
+                    body.bytes(b);
+                }
+            }
+        }
+        body.usize(self.sets.len());
+        for (key, set) in &self.sets {
+            body.usize(t.intern_string(key));
+            body.usize(set.len());
+            for (element, tags) in set.elements() {
+                body.usize(t.intern_string(element));
+                body.usize(tags.len());
+                for (client, &seq) in tags {
+                    body.usize(t.intern_client(client));
+                    body.varint(seq);
+                }
+            }
+            let (removes, removed_at) = set.removal_record();
+            body.usize(removes.len());
+            for (client, &seq) in removes {
+                body.usize(t.intern_client(client));
+                body.varint(seq);
+            }
+            body.varint(removed_at);
+        }
+
+        let mut out = Writer::new();
+        write_header(&mut out, if self.full { TYPE_STATE } else { TYPE_DELTA });
+        t.write(&mut out);
+        out.buf.extend_from_slice(&body.buf);
+        out.finish()
+    }
+
+    /// Decodes and validates a state or a delta.
+    pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Update, Error> {
+        if bytes.len() as u64 > limits.max_update_bytes {
+            return Err(DecodeError::TooLarge { what: "the update's size in bytes", limit: limits.max_update_bytes }.into());
+        }
+        let mut r = Reader::new(bytes);
+        let kind = read_header(&mut r)?;
+        let full = match kind {
+            TYPE_STATE => true,
+            TYPE_DELTA => false,
+            TYPE_VERSION => return Err(Error::invalid("this is a version (from version()), not an update")),
+            other => return Err(Error::invalid(format!("unknown message type {other}"))),
+        };
+        let t = Tables::read(&mut r, limits)?;
+        let mut u = Update { full, ..Update::default() };
+        if !full {
+            u.seen = match r.u8("the seen flag")? {
+                0 => None,
+                1 => Some(read_vv(&mut r, &t)?),
+                other => return Err(Error::invalid(format!("seen flag must be 0 or 1, got {other}"))),
+            };
+        }
+        u.ctx = read_vv(&mut r, &t)?;
+        let covered = |c: &ClientId, seq: u64| -> Result<(), Error> {
+            if u.ctx.contains(c, seq) || u.seen.as_ref().is_some_and(|s| s.contains(c, seq)) {
+                Ok(())
+            } else {
+                Err(Error::invalid(format!("change {seq} of client {c:?} is not in the update's version")))
+            }
+        };
+
+        for _ in 0..r.count("the horizon")? {
+            let client = t.client(&mut r)?;
+            let seq = read_seq(&mut r)?;
+            let entry = u.horizon.entry(client).or_insert(0);
+            *entry = (*entry).max(seq);
+        }
+
+        let mut counters = Vec::new();
+        for _ in 0..r.count("the counters")? {
+            let key = t.key(&mut r, limits)?;
+            let mut slots = Vec::new();
+            for _ in 0..r.count("a counter's slots")? {
+                let client = t.client(&mut r)?;
+                let seq = read_seq(&mut r)?;
+                covered(&client, seq)?;
+                let p = read_safe(&mut r, "a counter slot's increments")?;
+                let n = read_safe(&mut r, "a counter slot's decrements")?;
+                slots.push((client, Slot { p, n, seq }));
+            }
+            counters.push((key, slots));
+        }
+
+        let mut registers = Vec::new();
+        for _ in 0..r.count("the registers")? {
+            let key = t.key(&mut r, limits)?;
+            let writer = t.client(&mut r)?;
+            let seq = read_seq(&mut r)?;
+            covered(&writer, seq)?;
+            let wall = r.varint("a register's timestamp")?;
+            let logical = u32::try_from(r.varint("a register's timestamp")?)
+                .map_err(|_| Error::invalid("a register timestamp's logical part exceeds 32 bits"))?;
+            let value = match r.u8("a register's value type")? {
+                VALUE_TOMBSTONE => None,
+                VALUE_JSON => {
+                    let text = r.str("a register's JSON value")?;
+                    limits.check_json(text).map_err(in_update)?;
+                    Some(Value::Json(text.to_owned()))
+                }
+                VALUE_BYTES => {
+                    let b = r.bytes("a register's bytes value")?;
+                    limits.check_value_len(b.len()).map_err(in_update)?;
+                    Some(Value::Bytes(b.to_vec()))
+                }
+                other => return Err(Error::invalid(format!("unknown register value type {other}"))),
+            };
+            registers.push((key, Register::new(value, Timestamp { wall, logical }, writer, seq)));
+        }
+
+        let mut sets = Vec::new();
+        for _ in 0..r.count("the sets")? {
+            let key = t.key(&mut r, limits)?;
+            let mut elements = BTreeMap::new();
+            for _ in 0..r.count("a set's elements")? {
+                let element = t.element(&mut r)?;
+                let mut tags = Tags::new();
+                for _ in 0..r.count("an element's tags")? {
+                    let client = t.client(&mut r)?;
+                    let seq = read_seq(&mut r)?;
+                    covered(&client, seq)?;
+                    let tag = tags.entry(client).or_insert(0);
+                    *tag = (*tag).max(seq);
+                }
+                if tags.is_empty() {
+                    return Err(Error::invalid("a set element without tags"));
+                }
+                elements.insert(element, tags);
+            }
+            let mut removes = BTreeMap::new();
+            for _ in 0..r.count("a set's removals")? {
+                let client = t.client(&mut r)?;
+                let seq = read_seq(&mut r)?;
+                covered(&client, seq)?;
+                let rm = removes.entry(client).or_insert(0);
+                *rm = (*rm).max(seq);
+            }
+            let removed_at = r.varint("a set's removal time")?;
+            let removed_at = if removes.is_empty() { 0 } else { removed_at };
+            sets.push((key, Set::from_parts(elements, removes, removed_at)));
+        }
+        r.end()?;
+        u.counters = counters;
+        u.registers = registers;
+        u.sets = sets;
+        Ok(u)
+    }
+}
+
+/// Encodes a version vector as a version message (`Doc::version`).
+pub fn encode_version(vv: &VersionVector) -> Vec<u8> {
+    let mut t = Tables::default();
+    let mut body = Writer::new();
+    write_vv(&mut body, &mut t, vv);
+    let mut out = Writer::new();
+    write_header(&mut out, TYPE_VERSION);
+    t.write(&mut out);
+    out.buf.extend_from_slice(&body.buf);
+    out.finish()
+}
+
+/// Decodes a version message.
+pub fn decode_version(bytes: &[u8], limits: &Limits) -> Result<VersionVector, Error> {
+    if bytes.len() as u64 > limits.max_update_bytes {
+        return Err(DecodeError::TooLarge { what: "the version's size in bytes", limit: limits.max_update_bytes }.into());
+    }
+    let mut r = Reader::new(bytes);
+    match read_header(&mut r)? {
+        TYPE_VERSION => {}
+        TYPE_STATE | TYPE_DELTA => return Err(Error::invalid("this is an update, not a version (from version())")),
+        other => return Err(Error::invalid(format!("unknown message type {other}"))),
+    }
+    let t = Tables::read(&mut r, limits)?;
+    let vv = read_vv(&mut r, &t)?;
+    r.end()?;
+    Ok(vv)
+}
+
+fn write_header(w: &mut Writer, kind: u8) {
+    w.u8(MAGIC);
+    w.varint(FORMAT_VERSION);
+    w.u8(kind);
+}
+
+fn read_header(r: &mut Reader) -> Result<u8, Error> {
+    let magic = r.u8("the header")?;
+    if magic != MAGIC {
+        return Err(DecodeError::BadMagic { found: magic }.into());
+    }
+    let version = r.varint("the header")?;
+    if version > FORMAT_VERSION {
+        return Err(DecodeError::UnsupportedVersion { found: version }.into());
+    }
+    if version == 0 {
+        return Err(Error::invalid("format version 0 does not exist"));
+    }
+    Ok(r.u8("the header")?)
+}
+
+fn read_seq(r: &mut Reader) -> Result<u64, Error> {
+    match r.varint("a change number")? {
+        0 => Err(Error::invalid("change numbers start at 1")),
+        seq => Ok(seq),
+    }
+}
+
+fn read_safe(r: &mut Reader, what: &'static str) -> Result<u64, Error> {
+    let v = r.varint(what)?;
+    if v > MAX_SAFE_INTEGER {
+        return Err(Error::invalid(format!("{what} is above 2^53 - 1")));
+    }
+    Ok(v)
+}
+
+/// Each client: its table index, then its ranges as (gap, length - 1) pairs,
+/// each range starting `gap + 1` after the previous one ended (or after 0).
+fn write_vv(w: &mut Writer, t: &mut Tables, vv: &VersionVector) {
+    w.usize(vv.clients().count());
+    for (client, ranges) in vv.iter() {
+        w.usize(t.intern_client(client));
+        w.usize(ranges.len());
+        let mut prev = 0;
+        for &(lo, hi) in ranges {
+            w.varint(lo - prev - 1);
+            w.varint(hi - lo);
+            prev = hi;
+        }
+    }
+}
+
+fn read_vv(r: &mut Reader, t: &Tables) -> Result<VersionVector, Error> {
+    let mut vv = VersionVector::new();
+    for _ in 0..r.count("a version vector")? {
+        let client = t.client(r)?;
+        let mut prev: u64 = 0;
+        for _ in 0..r.count("a version vector's ranges")? {
+            let gap = r.varint("a version range")?;
+            let len = r.varint("a version range")?;
+            let lo = prev.checked_add(gap).and_then(|v| v.checked_add(1));
+            let hi = lo.and_then(|lo| lo.checked_add(len));
+            let (Some(lo), Some(hi)) = (lo, hi) else {
+                return Err(Error::invalid("a version range overflows 64 bits"));
+            };
+            vv.insert_range(&client, lo, hi);
+            prev = hi;
+        }
+    }
+    Ok(vv)
+}
+
+/// The client ids and strings of one message, each written once and
+/// referred to by index.
+#[derive(Default)]
+struct Tables {
+    clients: Vec<ClientId>,
+    client_index: HashMap<ClientId, usize>,
+    strings: Vec<String>,
+    string_index: HashMap<String, usize>,
+}
+
+impl Tables {
+    fn intern_client(&mut self, c: &ClientId) -> usize {
+        if let Some(&i) = self.client_index.get(c) {
+            return i;
+        }
+        self.clients.push(c.clone());
+        self.client_index.insert(c.clone(), self.clients.len() - 1);
+        self.clients.len() - 1
+    }
+
+    fn intern_string(&mut self, s: &str) -> usize {
+        if let Some(&i) = self.string_index.get(s) {
+            return i;
+        }
+        self.strings.push(s.to_owned());
+        self.string_index.insert(s.to_owned(), self.strings.len() - 1);
+        self.strings.len() - 1
+    }
+
+    fn write(&self, w: &mut Writer) {
+        w.usize(self.clients.len());
+        for c in &self.clients {
+            w.bytes(c.as_str().as_bytes());
+        }
+        w.usize(self.strings.len());
+        for s in &self.strings {
+            w.bytes(s.as_bytes());
+        }
+    }
+
+    fn read(r: &mut Reader, limits: &Limits) -> Result<Tables, Error> {
+        let mut t = Tables::default();
+        let n = r.count("the client table")?;
+        if n as u64 > limits.max_clients {
+            return Err(DecodeError::TooLarge { what: "the number of client ids", limit: limits.max_clients }.into());
+        }
+        let mut seen = BTreeSet::new();
+        for _ in 0..n {
+            let id = ClientId::new(r.str("a client id")?).map_err(in_update)?;
+            if !seen.insert(id.clone()) {
+                return Err(Error::invalid(format!("client {id:?} appears twice in the client table")));
+            }
+            t.clients.push(id);
+        }
+        for _ in 0..r.count("the string table")? {
+            let s = r.str("a string")?;
+            if s.len() as u64 > limits.max_string_bytes {
+                return Err(DecodeError::TooLarge { what: "a string's length in bytes", limit: limits.max_string_bytes }.into());
+            }
+            t.strings.push(s.to_owned());
+        }
+        Ok(t)
+    }
+
+    fn index(r: &mut Reader, len: usize, what: &'static str) -> Result<usize, Error> {
+        let i = r.varint(what)?;
+        if i >= len as u64 {
+            return Err(Error::invalid(format!("{what} {i} is out of range (the table has {len})")));
+        }
+        Ok(i as usize)
+    }
+
+    fn client(&self, r: &mut Reader) -> Result<ClientId, Error> {
+        let i = Self::index(r, self.clients.len(), "client index")?;
+        self.clients.get(i).cloned().ok_or_else(|| Error::invalid("client index out of range"))
+    }
+
+    fn key(&self, r: &mut Reader, limits: &Limits) -> Result<String, Error> {
+        let i = Self::index(r, self.strings.len(), "key index")?;
+        let key = self.strings.get(i).ok_or_else(|| Error::invalid("key index out of range"))?;
+        limits.check_key(key).map_err(in_update)?;
+        Ok(key.clone())
+    }
+
+    fn element(&self, r: &mut Reader) -> Result<String, Error> {
+        let i = Self::index(r, self.strings.len(), "element index")?;
+        self.strings.get(i).cloned().ok_or_else(|| Error::invalid("element index out of range"))
+    }
+}

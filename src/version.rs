@@ -1,0 +1,226 @@
+//! The version vector: which dots a replica has seen.
+//!
+//! Usually it is one number per client ("seen 1..=n"), but out-of-order
+//! delivery can leave holes (seq 5 arrived, 3 and 4 not yet), and merges must
+//! still know exactly which dots are in. So each client maps to sorted,
+//! disjoint, non-adjacent ranges; in the common case that is a single range
+//! `1..=n`, as compact as a plain vector. This is the causal context of
+//! delta-state CRDTs (a version vector plus a "dot cloud").
+
+use std::collections::BTreeMap;
+
+use crate::client::ClientId;
+
+/// The set of dots a replica has seen (or an update carries).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VersionVector {
+    ranges: BTreeMap<ClientId, Vec<(u64, u64)>>,
+}
+
+impl VersionVector {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether dot `(client, seq)` has been seen.
+    pub fn contains(&self, client: &ClientId, seq: u64) -> bool {
+        match self.ranges.get(client) {
+            Some(rs) => contains(rs, seq),
+            None => false,
+        }
+    }
+
+    /// The highest `n` such that every dot `1..=n` of `client` was seen.
+    pub fn contiguous(&self, client: &ClientId) -> u64 {
+        match self.ranges.get(client).and_then(|rs| rs.first()) {
+            Some(&(1, hi)) => hi,
+            _ => 0,
+        }
+    }
+
+    /// The highest seq of `client` seen, holes or not.
+    pub fn max(&self, client: &ClientId) -> u64 {
+        self.ranges.get(client).and_then(|rs| rs.last()).map_or(0, |r| r.1)
+    }
+
+    /// Marks dots `lo..=hi` of `client` as seen. Does nothing if `lo > hi` or `lo == 0`.
+    pub fn insert_range(&mut self, client: &ClientId, lo: u64, hi: u64) {
+        if lo == 0 || lo > hi {
+            return;
+        }
+        let rs = self.ranges.entry(client.clone()).or_default();
+        insert(rs, lo, hi);
+    }
+
+    pub fn insert(&mut self, client: &ClientId, seq: u64) {
+        self.insert_range(client, seq, seq);
+    }
+
+    /// Adds every dot of `other`.
+    pub fn union(&mut self, other: &VersionVector) {
+        for (client, rs) in &other.ranges {
+            for &(lo, hi) in rs {
+                self.insert_range(client, lo, hi);
+            }
+        }
+    }
+
+    /// The dots in `self` that `other` lacks.
+    pub fn difference(&self, other: &VersionVector) -> VersionVector {
+        let mut out = VersionVector::new();
+        for (client, rs) in &self.ranges {
+            let theirs = other.ranges.get(client).map(Vec::as_slice).unwrap_or(&[]);
+            let mut left = Vec::new();
+            for &(lo, hi) in rs {
+                subtract(lo, hi, theirs, &mut left);
+            }
+            if !left.is_empty() {
+                out.ranges.insert(client.clone(), left);
+            }
+        }
+        out
+    }
+
+    /// Whether every dot of `other` is in `self`.
+    pub fn covers(&self, other: &VersionVector) -> bool {
+        other.difference(self).is_empty()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// Clients with at least one dot, in order.
+    pub fn clients(&self) -> impl Iterator<Item = &ClientId> {
+        self.ranges.keys()
+    }
+
+    /// Each client with its sorted, disjoint ranges of seen dots.
+    pub fn iter(&self) -> impl Iterator<Item = (&ClientId, &[(u64, u64)])> {
+        self.ranges.iter().map(|(c, rs)| (c, rs.as_slice()))
+    }
+
+    /// Number of dots in the set (saturating).
+    pub fn len(&self) -> u64 {
+        self.ranges
+            .values()
+            .flat_map(|rs| rs.iter())
+            .fold(0u64, |acc, &(lo, hi)| acc.saturating_add(hi - lo + 1))
+    }
+}
+
+fn contains(rs: &[(u64, u64)], seq: u64) -> bool {
+    // First range whose end is >= seq.
+    let i = rs.partition_point(|&(_, hi)| hi < seq);
+    rs.get(i).is_some_and(|&(lo, _)| lo <= seq)
+}
+
+/// Inserts `lo..=hi`, merging with overlapping or adjacent ranges.
+fn insert(rs: &mut Vec<(u64, u64)>, lo: u64, hi: u64) {
+    // Fast path: appending right after the last range (local writes, in-order delivery).
+    if let Some(last) = rs.last_mut() {
+        if lo >= last.0 && lo <= last.1.saturating_add(1) {
+            last.1 = last.1.max(hi);
+            return;
+        }
+    }
+    // Ranges entirely before `lo - 1` stay; ranges starting after `hi + 1` stay.
+    let start = rs.partition_point(|&(_, h)| h.saturating_add(1) < lo);
+    let end = rs.partition_point(|&(l, _)| l <= hi.saturating_add(1));
+    if start >= end {
+        rs.insert(start, (lo, hi));
+        return;
+    }
+    let new_lo = rs.get(start).map_or(lo, |r| r.0.min(lo));
+    let new_hi = rs.get(end - 1).map_or(hi, |r| r.1.max(hi));
+    rs.splice(start..end, [(new_lo, new_hi)]);
+}
+
+/// Pushes onto `out` the parts of `lo..=hi` not covered by `theirs`.
+fn subtract(lo: u64, hi: u64, theirs: &[(u64, u64)], out: &mut Vec<(u64, u64)>) {
+    let mut cur = lo;
+    let first = theirs.partition_point(|&(_, h)| h < lo);
+    for &(tlo, thi) in theirs.iter().skip(first) {
+        if tlo > hi {
+            break;
+        }
+        if tlo > cur {
+            out.push((cur, tlo - 1));
+        }
+        cur = cur.max(thi.saturating_add(1));
+        if cur > hi || thi == u64::MAX {
+            return;
+        }
+    }
+    if cur <= hi {
+        out.push((cur, hi));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    fn c(s: &str) -> ClientId {
+        ClientId::new(s).unwrap()
+    }
+
+    #[test]
+    fn holes_are_recorded_and_filled() {
+        let a = c("a");
+        let mut v = VersionVector::new();
+        v.insert(&a, 1);
+        v.insert(&a, 2);
+        v.insert(&a, 5);
+        assert_eq!(v.contiguous(&a), 2);
+        assert_eq!(v.max(&a), 5);
+        assert!(!v.contains(&a, 3));
+        v.insert_range(&a, 3, 4);
+        assert_eq!(v.contiguous(&a), 5);
+        assert_eq!(v.iter().next().unwrap().1, &[(1, 5)]);
+    }
+
+    fn model(v: &VersionVector) -> BTreeSet<(String, u64)> {
+        v.iter()
+            .flat_map(|(c, rs)| rs.iter().flat_map(move |&(l, h)| (l..=h).map(move |s| (c.to_string(), s))))
+            .collect()
+    }
+
+    fn build(dots: &[(u8, u64)]) -> VersionVector {
+        let mut v = VersionVector::new();
+        for &(cl, s) in dots {
+            v.insert(&c(&format!("c{cl}")), s);
+        }
+        v
+    }
+
+    fn dots() -> impl Strategy<Value = Vec<(u8, u64)>> {
+        prop::collection::vec((0u8..3, 1u64..40), 0..40)
+    }
+
+    proptest! {
+        #[test]
+        fn matches_a_set_model(a in dots(), b in dots()) {
+            let va = build(&a);
+            let vb = build(&b);
+            let ma = model(&va);
+            let mb = model(&vb);
+            // Ranges stay sorted, disjoint and non-adjacent.
+            for (_, rs) in va.iter() {
+                for w in rs.windows(2) {
+                    prop_assert!(w[0].1 + 1 < w[1].0);
+                }
+            }
+            let mut u = va.clone();
+            u.union(&vb);
+            prop_assert_eq!(model(&u), ma.union(&mb).cloned().collect::<BTreeSet<_>>());
+            prop_assert_eq!(model(&va.difference(&vb)), ma.difference(&mb).cloned().collect::<BTreeSet<_>>());
+            prop_assert_eq!(va.covers(&vb), mb.is_subset(&ma));
+            for s in 1..42 {
+                prop_assert_eq!(va.contains(&c("c0"), s), ma.contains(&("c0".to_string(), s)));
+            }
+        }
+    }
+}
