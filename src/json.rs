@@ -17,6 +17,23 @@ pub fn validate(text: &str, max_depth: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// Writes `s` as a JSON string literal (quotes and escapes included).
+pub fn quote(s: &str, out: &mut String) {
+    out.push('"');
+    for ch in s.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
 struct Parser<'a> {
     s: &'a [u8],
     i: usize,
@@ -168,6 +185,14 @@ impl Parser<'_> {
 #[cfg(test)]
 mod tests {
     use super::validate;
+
+    #[test]
+    fn quoted_strings_are_valid_json() {
+        let mut out = String::new();
+        super::quote("a\"b\\c\n\u{1}é", &mut out);
+        assert_eq!(out, "\"a\\\"b\\\\c\\n\\u0001é\"");
+        assert_eq!(validate(&out, 1), Ok(()));
+    }
 
     #[test]
     fn accepts_what_json_stringify_writes() {

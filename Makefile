@@ -1,0 +1,76 @@
+# slotkv: the project's only entry points. `make demo` and `make test` work on
+# a fresh Debian 12 machine with rustup and Node 20: `setup` installs what is
+# missing (idempotent, seconds when everything is present).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+
+WASM_BINDGEN_VERSION := 0.2.130
+WASM_TARGET := wasm32-unknown-unknown
+WASM_OUT := target/$(WASM_TARGET)/release/slotkv.wasm
+PORT ?= 8080
+# What Rust emits for wasm32 by default and every current browser and Node 20 run.
+WASM_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int --enable-mutable-globals --enable-reference-types --enable-multivalue
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup setup-rust setup-browser setup-node build demo test test-rust test-wasm test-js test-e2e test-long bench fuzz clean
+
+setup: setup-rust setup-browser setup-node
+
+setup-rust:
+	@rustup target list --installed | grep -qx '$(WASM_TARGET)' || rustup target add $(WASM_TARGET)
+	@if [ "$$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $(WASM_BINDGEN_VERSION)" ]; then \
+	  echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (about 3 minutes)"; \
+	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); \
+	fi
+
+setup-browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  echo "installing chromium and chromedriver"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
+
+setup-node: node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+build: setup-rust setup-node
+	cargo build --release --lib --target $(WASM_TARGET)
+	wasm-bindgen --target web --out-dir pkg --out-name slotkv_wasm $(WASM_OUT)
+	wasm-opt -Oz $(WASM_FEATURES) pkg/slotkv_wasm_bg.wasm -o pkg/slotkv_wasm_bg.wasm
+	@printf 'pkg/slotkv_wasm_bg.wasm: %s bytes, %s gzipped\n' "$$(wc -c < pkg/slotkv_wasm_bg.wasm)" "$$(gzip -9c pkg/slotkv_wasm_bg.wasm | wc -c)"
+
+demo: setup build
+	node tools/serve.mjs --port $(PORT)
+
+test: setup build
+	$(MAKE) --no-print-directory test-rust test-wasm test-js test-e2e
+	@echo "make test: every suite passed"
+
+test-rust:
+	@echo "== Rust unit, property and integration tests (native)"
+	cargo test --quiet
+
+test-wasm:
+	@echo "== wasm-bindgen tests in headless Chromium"
+	CHROMEDRIVER=/usr/bin/chromedriver cargo test --quiet --target $(WASM_TARGET) --test browser
+
+test-js:
+	@echo "== Node tests of the npm package"
+	node --test --test-reporter=spec tests/js/
+
+test-e2e:
+	@echo "== Playwright tests of the demo in Chromium"
+	node --test --test-reporter=spec --test-concurrency=1 tests/e2e/
+
+# The property tests at 10 000 cases each.
+test-long: setup
+	SLOTKV_PROPTEST_CASES=10000 cargo test --release --quiet
+
+clean:
+	cargo clean
+	rm -f pkg/slotkv_wasm*

@@ -1,0 +1,208 @@
+// BroadcastSync (SPEC §3): keeps a Doc in sync with every replica on a
+// BroadcastChannel, with presence. Works on browsers' and Node's BroadcastChannel.
+//
+// Messages (structured-cloned objects, each with `from`: the sender's client id):
+//   { t: "hello", version }           a replica joined; peers answer with "sync"
+//   { t: "sync", to, update, version } what `to` lacked, and the sender's version
+//   { t: "update", update }           a transaction's delta, or a catch-up delta
+//   { t: "presence", state }          heartbeat with the sender's presence state
+//   { t: "bye" }                      the sender is leaving
+
+const DEFAULTS = { heartbeatMs: 2500, timeoutMs: 10000 };
+
+function isId(s) {
+  return typeof s === "string" && s.length > 0 && s.length <= 64;
+}
+
+function validate(m) {
+  if (m === null || typeof m !== "object" || !isId(m.from)) return "not an object with a client id in `from`";
+  switch (m.t) {
+    case "hello":
+      return m.version instanceof Uint8Array ? null : "hello without a version";
+    case "sync":
+      return isId(m.to) && m.update instanceof Uint8Array && m.version instanceof Uint8Array ? null : "malformed sync";
+    case "update":
+      return m.update instanceof Uint8Array ? null : "update without bytes";
+    case "presence":
+    case "bye":
+      return null;
+    default:
+      return `unknown message type ${JSON.stringify(String(m.t))}`;
+  }
+}
+
+function unref(timer) {
+  if (typeof timer === "object" && typeof timer.unref === "function") timer.unref();
+  return timer;
+}
+
+export class BroadcastSync {
+  #doc;
+  #channel;
+  #me;
+  #opts;
+  #peers = new Map(); // clientId -> { seen: ms, state }
+  #presence = undefined;
+  #hasPresence = false;
+  #listeners = { presence: new Set(), error: new Set() };
+  #off;
+  #timer;
+  #onPageHide;
+  #closed = false;
+
+  constructor(doc, channel, options = {}) {
+    if (!doc || typeof doc.applyUpdate !== "function") throw new TypeError("slotkv: BroadcastSync needs a Doc");
+    if (typeof channel !== "string" || channel === "") throw new TypeError("slotkv: the channel name must be a non-empty string");
+    this.#doc = doc;
+    this.#me = doc.clientId;
+    this.#opts = { ...DEFAULTS, ...options };
+    this.#channel = new BroadcastChannel(channel);
+    this.#channel.onmessage = (e) => this.#receive(e.data);
+    this.#channel.onmessageerror = () => this.#report(new Error("slotkv: a BroadcastSync message could not be deserialized"));
+    this.#off = doc.on("update", (update, origin) => {
+      if (origin !== this) this.#post({ t: "update", update });
+    });
+    this.#post({ t: "hello", version: doc.version() });
+    this.#timer = unref(setInterval(() => this.#tick(), this.#opts.heartbeatMs));
+    if (typeof addEventListener === "function") {
+      this.#onPageHide = () => this.#post({ t: "bye" });
+      addEventListener("pagehide", this.#onPageHide);
+    }
+  }
+
+  /** Client ids of the replicas heard from within the timeout, sorted. */
+  get peers() {
+    this.#expire();
+    return [...this.#peers.keys()].sort();
+  }
+
+  setPresence(state) {
+    this.#presence = state;
+    this.#hasPresence = true;
+    this.#post({ t: "presence", state });
+    this.#emit("presence");
+  }
+
+  /** clientId -> presence state of every live replica, this one included. */
+  presence() {
+    this.#expire();
+    const out = new Map();
+    if (this.#hasPresence) out.set(this.#me, this.#presence);
+    for (const [id, p] of this.#peers) if (p.hasState) out.set(id, p.state);
+    return out;
+  }
+
+  on(event, fn) {
+    const set = Object.hasOwn(this.#listeners, event) ? this.#listeners[event] : undefined;
+    if (!set) throw new TypeError(`slotkv: unknown event ${JSON.stringify(String(event))}; use "presence" or "error"`);
+    if (typeof fn !== "function") throw new TypeError("slotkv: a listener must be a function");
+    set.add(fn);
+    return () => set.delete(fn);
+  }
+
+  close() {
+    if (this.#closed) return;
+    this.#post({ t: "bye" });
+    this.#closed = true;
+    clearInterval(this.#timer);
+    this.#off();
+    if (this.#onPageHide) removeEventListener("pagehide", this.#onPageHide);
+    this.#channel.close();
+    this.#peers.clear();
+  }
+
+  #post(message) {
+    if (this.#closed) return;
+    message.from = this.#me;
+    try {
+      this.#channel.postMessage(message);
+    } catch (err) {
+      this.#report(err);
+    }
+  }
+
+  #tick() {
+    this.#post(this.#hasPresence ? { t: "presence", state: this.#presence } : { t: "presence" });
+    this.#expire();
+  }
+
+  #expire() {
+    const cutoff = Date.now() - this.#opts.timeoutMs;
+    let changed = false;
+    for (const [id, p] of this.#peers) {
+      if (p.seen < cutoff) {
+        this.#peers.delete(id);
+        changed = true;
+      }
+    }
+    if (changed) this.#emit("presence");
+  }
+
+  // Marks a peer alive; returns whether it is new.
+  #heard(id) {
+    const p = this.#peers.get(id);
+    if (p) {
+      p.seen = Date.now();
+      return false;
+    }
+    this.#peers.set(id, { seen: Date.now(), state: undefined, hasState: false });
+    return true;
+  }
+
+  #receive(m) {
+    if (this.#closed) return;
+    const problem = validate(m);
+    if (problem) {
+      this.#report(new Error(`slotkv: dropped a malformed BroadcastSync message: ${problem}`));
+      return;
+    }
+    if (m.from === this.#me) return;
+    if (m.t === "bye") {
+      if (this.#peers.delete(m.from)) this.#emit("presence");
+      return;
+    }
+    let changed = this.#heard(m.from);
+    try {
+      switch (m.t) {
+        case "hello":
+          this.#post({ t: "sync", to: m.from, update: this.#doc.encodeDelta(m.version), version: this.#doc.version() });
+          if (this.#hasPresence) this.#post({ t: "presence", state: this.#presence });
+          break;
+        case "sync":
+          if (m.to !== this.#me) break;
+          this.#doc.applyUpdate(m.update, this);
+          this.#post({ t: "update", update: this.#doc.encodeDelta(m.version) });
+          break;
+        case "update":
+          this.#doc.applyUpdate(m.update, this);
+          break;
+        case "presence":
+          if ("state" in m) {
+            const p = this.#peers.get(m.from);
+            p.state = m.state;
+            p.hasState = true;
+            changed = true;
+          }
+          break;
+      }
+    } catch (err) {
+      this.#report(err);
+    }
+    if (changed) this.#emit("presence");
+  }
+
+  #emit(event, ...args) {
+    for (const fn of [...this.#listeners[event]]) {
+      try {
+        fn(...args);
+      } catch (err) {
+        console.error("slotkv: a BroadcastSync listener threw", err);
+      }
+    }
+  }
+
+  #report(err) {
+    if (this.#listeners.error.size) this.#emit("error", err);
+    else console.warn(err.message);
+  }
+}

@@ -1,0 +1,8 @@
+// slotkv for browsers and bundlers: loads its WebAssembly by itself.
+import init from "./slotkv_wasm.js";
+
+await init({ module_or_path: new URL("./slotkv_wasm_bg.wasm", import.meta.url) });
+
+export { Doc } from "./doc.js";
+export { BroadcastSync } from "./broadcast.js";
+export { persist } from "./persist.js";

@@ -1,0 +1,303 @@
+//! The one module that speaks to JavaScript: thin wrappers over [`Doc`] that
+//! convert arguments and errors at the boundary. The idiomatic API (events,
+//! transactions, argument checks) is `pkg/doc.js`.
+//!
+//! Keys and elements arrive as `&str`, numbers as `f64` (checked here to be
+//! safe integers), register values as JSON text or bytes; lists go back as JSON
+//! text, one string per call, because that is cheaper than building JS objects
+//! field by field across the boundary.
+
+use js_sys::{Function, RangeError, TypeError};
+use wasm_bindgen::prelude::*;
+
+use crate::clock::WallClock;
+use crate::counter::MAX_SAFE_INTEGER;
+use crate::doc::{Changes, Doc, Kind, Options};
+use crate::error::{Error, ErrorKind};
+use crate::json::quote;
+use crate::register::Value;
+
+/// Flag bits for mutating calls: commit the change as its own transaction
+/// now (no `transact` is open), and encode its update for listeners.
+const COMMIT: u32 = 1;
+const ENCODE: u32 = 2;
+
+fn to_js(e: Error) -> JsValue {
+    let msg = e.to_string();
+    match e.kind() {
+        ErrorKind::Type => TypeError::new(&msg).into(),
+        ErrorKind::Range => RangeError::new(&msg).into(),
+        ErrorKind::Other => js_sys::Error::new(&msg).into(),
+    }
+}
+
+/// `Date.now()`, or the app's `now` option. A `now` that throws or returns
+/// something other than a finite non-negative number falls back to
+/// `Date.now()`: the clock only orders register writes, and the hybrid
+/// logical clock keeps that order correct whatever the wall clock says.
+struct JsClock(Option<Function>);
+
+impl WallClock for JsClock {
+    fn now_ms(&mut self) -> u64 {
+        let from_app = self.0.as_ref().and_then(|f| f.call0(&JsValue::UNDEFINED).ok()).and_then(|v| v.as_f64());
+        match from_app {
+            Some(ms) if ms.is_finite() && ms >= 0.0 => ms as u64,
+            _ => js_sys::Date::now() as u64,
+        }
+    }
+}
+
+fn safe_integer(x: f64, what: &'static str) -> Result<i64, JsValue> {
+    if x.fract() != 0.0 || !x.is_finite() || x.abs() > MAX_SAFE_INTEGER as f64 {
+        return Err(RangeError::new(&format!("slotkv: {what} must be a safe integer (|x| <= 2^53 - 1), got {x}")).into());
+    }
+    Ok(x as i64)
+}
+
+fn kind(k: u8) -> Result<Kind, JsValue> {
+    match k {
+        0 => Ok(Kind::Counter),
+        1 => Ok(Kind::Register),
+        2 => Ok(Kind::Set),
+        _ => Err(TypeError::new("slotkv: kind must be \"counter\", \"register\" or \"set\"").into()),
+    }
+}
+
+fn push_keys(out: &mut String, name: &str, keys: &std::collections::BTreeSet<String>) {
+    out.push('"');
+    out.push_str(name);
+    out.push_str("\":[");
+    for (i, k) in keys.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        quote(k, out);
+    }
+    out.push(']');
+}
+
+fn changes_json(c: &Changes) -> String {
+    let mut out = String::from("{");
+    push_keys(&mut out, "counters", &c.counters);
+    out.push(',');
+    push_keys(&mut out, "registers", &c.registers);
+    out.push(',');
+    push_keys(&mut out, "sets", &c.sets);
+    out.push('}');
+    out
+}
+
+/// The document as JavaScript sees it (wrapped by `Doc` in `pkg/doc.js`).
+#[wasm_bindgen]
+pub struct RawDoc {
+    doc: Doc,
+    /// Changed keys of the last commit or effective update, as JSON.
+    changes: String,
+    /// The last commit's update, if it was asked for.
+    update: Option<Vec<u8>>,
+}
+
+#[wasm_bindgen]
+impl RawDoc {
+    /// `retention_ms < 0` means the default (30 days).
+    #[wasm_bindgen(constructor)]
+    pub fn new(client_id: Option<String>, now: Option<Function>, retention_ms: f64) -> Result<RawDoc, JsValue> {
+        let mut options = Options { client_id, ..Options::default() };
+        if retention_ms >= 0.0 {
+            options.tombstone_retention_ms = safe_integer(retention_ms, "tombstoneRetentionMs")? as u64;
+        }
+        let doc = Doc::with_clock(options, Box::new(JsClock(now))).map_err(to_js)?;
+        Ok(RawDoc { doc, changes: String::new(), update: None })
+    }
+
+    #[wasm_bindgen(js_name = clientId)]
+    pub fn client_id(&self) -> String {
+        self.doc.client_id().to_string()
+    }
+
+    /// Commits pending changes if `flags` says so; returns whether a
+    /// transaction with effect was committed (events are due).
+    fn after_write(&mut self, flags: u32) -> bool {
+        if flags & COMMIT == 0 {
+            return false;
+        }
+        self.commit(flags & ENCODE != 0)
+    }
+
+    /// Ends the open transaction. Returns whether it changed anything.
+    pub fn commit(&mut self, encode: bool) -> bool {
+        match self.doc.commit(encode) {
+            Some(c) => {
+                self.changes = changes_json(&c.changes);
+                self.update = c.update;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The last commit's update (once).
+    #[wasm_bindgen(js_name = takeUpdate)]
+    pub fn take_update(&mut self) -> Option<Vec<u8>> {
+        self.update.take()
+    }
+
+    /// The last commit's or update's changed keys, as JSON.
+    #[wasm_bindgen(js_name = lastChanges)]
+    pub fn last_changes(&self) -> String {
+        self.changes.clone()
+    }
+
+    pub fn increment(&mut self, key: &str, delta: f64, flags: u32) -> Result<bool, JsValue> {
+        let delta = safe_integer(delta, "the delta")?;
+        self.doc.increment(key, delta).map_err(to_js)?;
+        Ok(self.after_write(flags))
+    }
+
+    pub fn counter(&self, key: &str) -> f64 {
+        self.doc.counter(key) as f64
+    }
+
+    /// `{"clientId": net, …}`.
+    #[wasm_bindgen(js_name = counterSlots)]
+    pub fn counter_slots(&self, key: &str) -> String {
+        let mut out = String::from("{");
+        if let Some(counter) = self.doc.counter_state(key) {
+            for (i, (client, slot)) in counter.slots().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                quote(client.as_str(), &mut out);
+                out.push(':');
+                out.push_str(&slot.net().to_string());
+            }
+        }
+        out.push('}');
+        out
+    }
+
+    #[wasm_bindgen(js_name = setJson)]
+    pub fn set_json(&mut self, key: &str, json: String, flags: u32) -> Result<bool, JsValue> {
+        self.doc.set(key, Value::Json(json)).map_err(to_js)?;
+        Ok(self.after_write(flags))
+    }
+
+    #[wasm_bindgen(js_name = setBytes)]
+    pub fn set_bytes(&mut self, key: &str, bytes: Vec<u8>, flags: u32) -> Result<bool, JsValue> {
+        self.doc.set(key, Value::Bytes(bytes)).map_err(to_js)?;
+        Ok(self.after_write(flags))
+    }
+
+    /// JSON text (a string), bytes (a `Uint8Array`) or `undefined`.
+    pub fn get(&self, key: &str) -> JsValue {
+        match self.doc.get(key) {
+            Some(Value::Json(text)) => JsValue::from_str(text),
+            Some(Value::Bytes(b)) => js_sys::Uint8Array::from(b.as_slice()).into(),
+            None => JsValue::UNDEFINED,
+        }
+    }
+
+    /// `{"writer","wall","logical","deleted"}` of the register's last write, or "".
+    #[wasm_bindgen(js_name = registerInfo)]
+    pub fn register_info(&self, key: &str) -> String {
+        let Some(r) = self.doc.register(key) else {
+            return String::new();
+        };
+        let mut out = String::from("{\"writer\":");
+        quote(r.writer.as_str(), &mut out);
+        out.push_str(&format!(",\"wall\":{},\"logical\":{},\"deleted\":{}}}", r.ts.wall, r.ts.logical, r.is_tombstone()));
+        out
+    }
+
+    pub fn delete(&mut self, key: &str, flags: u32) -> Result<bool, JsValue> {
+        self.doc.delete(key).map_err(to_js)?;
+        Ok(self.after_write(flags))
+    }
+
+    pub fn add(&mut self, key: &str, element: &str, flags: u32) -> Result<bool, JsValue> {
+        self.doc.add(key, element).map_err(to_js)?;
+        Ok(self.after_write(flags))
+    }
+
+    pub fn remove(&mut self, key: &str, element: &str, flags: u32) -> Result<bool, JsValue> {
+        self.doc.remove(key, element).map_err(to_js)?;
+        Ok(self.after_write(flags))
+    }
+
+    pub fn has(&self, key: &str, element: &str) -> bool {
+        self.doc.has(key, element)
+    }
+
+    pub fn members(&self, key: &str) -> Vec<String> {
+        self.doc.members(key).into_iter().map(str::to_owned).collect()
+    }
+
+    /// 0 = counters, 1 = registers, 2 = sets.
+    pub fn keys(&self, k: u8) -> Result<Vec<String>, JsValue> {
+        Ok(self.doc.keys(kind(k)?).into_iter().map(str::to_owned).collect())
+    }
+
+    /// `{"counters":{k:v},"sets":{k:[…]}}` (registers are read with `get`).
+    #[wasm_bindgen(js_name = countersAndSetsJson)]
+    pub fn counters_and_sets_json(&self) -> String {
+        let mut out = String::from("{\"counters\":{");
+        for (i, key) in self.doc.keys(Kind::Counter).into_iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            quote(key, &mut out);
+            out.push(':');
+            out.push_str(&(self.doc.counter(key) as f64).to_string());
+        }
+        out.push_str("},\"sets\":{");
+        for (i, key) in self.doc.keys(Kind::Set).into_iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            quote(key, &mut out);
+            out.push_str(":[");
+            for (j, m) in self.doc.members(key).into_iter().enumerate() {
+                if j > 0 {
+                    out.push(',');
+                }
+                quote(m, &mut out);
+            }
+            out.push(']');
+        }
+        out.push_str("}}");
+        out
+    }
+
+    pub fn version(&self) -> Vec<u8> {
+        self.doc.version()
+    }
+
+    #[wasm_bindgen(js_name = encodeState)]
+    pub fn encode_state(&mut self) -> Vec<u8> {
+        self.doc.encode_state()
+    }
+
+    #[wasm_bindgen(js_name = encodeDelta)]
+    pub fn encode_delta(&mut self, since: Option<Vec<u8>>) -> Result<Vec<u8>, JsValue> {
+        self.doc.encode_delta(since.as_deref()).map_err(to_js)
+    }
+
+    /// Returns whether the update had any effect; its changed keys are then
+    /// in `lastChanges`.
+    #[wasm_bindgen(js_name = applyUpdate)]
+    pub fn apply_update(&mut self, update: &[u8]) -> Result<bool, JsValue> {
+        match self.doc.apply_update(update).map_err(to_js)? {
+            Some(changes) => {
+                self.changes = changes_json(&changes);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Whether local changes wait for a commit.
+    #[wasm_bindgen(js_name = hasPending)]
+    pub fn has_pending(&self) -> bool {
+        self.doc.has_pending()
+    }
+}
