@@ -57,7 +57,7 @@ test-rust:
 
 test-wasm:
 	@echo "== wasm-bindgen tests in headless Chromium"
-	CHROMEDRIVER=/usr/bin/chromedriver cargo test --quiet --target $(WASM_TARGET) --test browser
+	CHROMEDRIVER=/usr/bin/chromedriver cargo test --target $(WASM_TARGET) --test browser
 
 test-js:
 	@echo "== Node tests of the npm package"

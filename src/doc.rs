@@ -173,7 +173,9 @@ impl Doc {
         self.txn.get_or_insert_with(|| Txn { start, changes: Changes::default() })
     }
 
+    /// The next dot's seq, opening a transaction first if none is open.
     fn next_seq(&mut self) -> u64 {
+        self.open();
         self.seq += 1;
         self.seen.insert(&self.me, self.seq);
         self.seq

@@ -23,8 +23,9 @@ mod set;
 mod update;
 mod version;
 
+/// The JavaScript binding (only built for wasm32).
 #[cfg(target_arch = "wasm32")]
-mod wasm;
+pub mod wasm;
 
 pub use client::{ClientId, Dot, MAX_CLIENT_ID_BYTES};
 pub use clock::{Hlc, SystemClock, Timestamp, WallClock};
