@@ -1,0 +1,141 @@
+/**
+ * slotkv: a replicated key-value document for web apps.
+ *
+ * ```ts
+ * import { Doc, BroadcastSync } from "slotkv";
+ * const doc = new Doc();
+ * const sync = new BroadcastSync(doc, "my-app"); // every tab of the origin stays in sync
+ * doc.increment("clicks");                       // concurrent clicks in two tabs count two
+ * doc.on("change", (e) => console.log(e.counters, doc.counter("clicks")));
+ * ```
+ */
+
+/** Options for a new document. */
+export interface DocOptions {
+  /** This replica's id, 1 to 64 bytes of UTF-8. Default: 64 random bits as 16 hex characters. Never share one between live replicas. */
+  clientId?: string;
+  /** Wall-clock source in milliseconds for register timestamps (default `Date.now`). Inject one to make tests deterministic. */
+  now?: () => number;
+  /** How long a deleted register's tombstone is kept, in ms of the document's clock. Default 30 days. */
+  tombstoneRetentionMs?: number;
+}
+
+/** Any value JSON can hold exactly: what `set` accepts besides `Uint8Array`. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+export type Kind = "counter" | "register" | "set";
+
+/** Keys changed by one local transaction or one effective `applyUpdate`. */
+export interface ChangeEvent {
+  counters: string[];
+  registers: string[];
+  sets: string[];
+  /** True for this replica's own transactions. */
+  local: boolean;
+  /** The `origin` given to `transact` or `applyUpdate`. */
+  origin: unknown;
+}
+
+/** Who last wrote a register and when (hybrid logical clock time). */
+export interface RegisterInfo {
+  writer: string;
+  /** Wall-clock milliseconds of the write's timestamp. */
+  wall: number;
+  /** Orders writes within the same millisecond. */
+  logical: number;
+  /** True if the last write was a `delete`. */
+  deleted: boolean;
+}
+
+export class Doc {
+  constructor(options?: DocOptions);
+  /** A document holding `state` (from `encodeState`, or any update). Throws like `applyUpdate` on bad bytes. */
+  static load(state: Uint8Array, options?: DocOptions): Doc;
+  readonly clientId: string;
+
+  /** Adds `delta` (default 1, may be negative) to this replica's slot of counter `key`. A zero delta does nothing. */
+  increment(key: string, delta?: number): void;
+  /** Subtracts `delta` (default 1). */
+  decrement(key: string, delta?: number): void;
+  /** The counter's value: the sum of every client's slot; 0 when absent. */
+  counter(key: string): number;
+  /** clientId -> that client's net contribution to counter `key`. */
+  counterSlots(key: string): Record<string, number>;
+
+  /** Writes a JSON-compatible value or bytes; the latest write (by hybrid logical clock) wins. */
+  set(key: string, value: JsonValue | Uint8Array): void;
+  /** The register's value; `undefined` when absent or deleted. */
+  get(key: string): unknown;
+  /** Deletes register `key` (a timestamped tombstone: a later `set` elsewhere still wins). */
+  delete(key: string): void;
+  /** Who last wrote register `key` and when, or `undefined` if it was never written (or its tombstone was purged). */
+  registerInfo(key: string): RegisterInfo | undefined;
+
+  /** Adds `element` to set `key`. A concurrent remove elsewhere does not undo it (add wins). */
+  add(key: string, element: string): void;
+  /** Removes `element` from set `key`: the additions this replica has seen. */
+  remove(key: string, element: string): void;
+  has(key: string, element: string): boolean;
+  /** Members of set `key`, sorted by UTF-8 bytes. */
+  members(key: string): string[];
+
+  /** Live keys of one kind, sorted: counters with any slot, registers holding a value, sets with a member. */
+  keys(kind: Kind): string[];
+  toJSON(): { counters: Record<string, number>; registers: Record<string, unknown>; sets: Record<string, string[]> };
+  /** Runs `fn`; all its writes become one update and one change event. Nested calls join the outer one. */
+  transact(fn: () => void, origin?: unknown): void;
+
+  /** This replica's version vector, encoded. */
+  version(): Uint8Array;
+  /** The whole state. */
+  encodeState(): Uint8Array;
+  /** What a replica at version `since` lacks (the whole state if omitted). */
+  encodeDelta(since?: Uint8Array): Uint8Array;
+  /** Merges a state or delta, in any order, any number of times. Atomic: on bad bytes it throws an `Error` and changes nothing. */
+  applyUpdate(update: Uint8Array, origin?: unknown): void;
+  /** Fires once per local transaction (with a delta of exactly it) and once per effective `applyUpdate`. Returns an unsubscribe function. */
+  on(event: "update", fn: (update: Uint8Array, origin: unknown, local: boolean) => void): () => void;
+  on(event: "change", fn: (e: ChangeEvent) => void): () => void;
+  /** Releases the document's wasm memory now (it is also released when garbage-collected). */
+  free(): void;
+}
+
+export interface BroadcastSyncOptions {
+  /** How often this replica posts a presence heartbeat (default 2500 ms). */
+  heartbeatMs?: number;
+  /** A replica silent for longer leaves `peers` and `presence()` (default 10000 ms). */
+  timeoutMs?: number;
+}
+
+export class BroadcastSync {
+  /** Syncs `doc` with every replica on BroadcastChannel `channel`: one round trip to catch up, then every transaction as it happens. */
+  constructor(doc: Doc, channel: string, options?: BroadcastSyncOptions);
+  /** Client ids of the replicas heard from within the timeout, sorted. */
+  readonly peers: string[];
+  /** Sets this replica's ephemeral state (not persisted), shared with every peer. */
+  setPresence(state: unknown): void;
+  /** clientId -> presence state of every live replica that set one, this one included. */
+  presence(): Map<string, unknown>;
+  on(event: "presence", fn: () => void): () => void;
+  /** A malformed message was dropped, or an update could not be applied. */
+  on(event: "error", fn: (error: Error) => void): () => void;
+  /** Says goodbye to the peers and stops syncing. */
+  close(): void;
+}
+
+/** A document kept in IndexedDB; see `persist`. */
+export interface Persistence {
+  /** True while this tab holds the single-writer lock (Web Locks) and writes storage. */
+  readonly isWriter: boolean;
+  /** Resolves once every update this replica made is in IndexedDB (written by the writer tab). */
+  flush(): Promise<void>;
+  /** Flushes, releases the writer lock if held, and stops persisting. */
+  close(): Promise<void>;
+}
+
+/**
+ * Loads what IndexedDB holds for `name` into `doc`, then keeps it saved. Every tab may call it; exactly one
+ * (the holder of the Web Lock named after the document) writes, and the others hand it their writes over a
+ * BroadcastChannel. When the writer tab goes away, another takes over and first saves its whole state.
+ */
+export function persist(doc: Doc, name: string): Promise<Persistence>;
