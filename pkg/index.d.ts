@@ -139,3 +139,6 @@ export interface Persistence {
  * BroadcastChannel. When the writer tab goes away, another takes over and first saves its whole state.
  */
 export function persist(doc: Doc, name: string): Promise<Persistence>;
+
+/** Bytes of WebAssembly memory slotkv holds: grows with live documents, for diagnostics. */
+export function wasmMemoryBytes(): number;

@@ -1,7 +1,10 @@
 // slotkv for browsers and bundlers: loads its WebAssembly by itself.
 import init from "./slotkv_wasm.js";
 
-await init({ module_or_path: new URL("./slotkv_wasm_bg.wasm", import.meta.url) });
+const wasm = await init({ module_or_path: new URL("./slotkv_wasm_bg.wasm", import.meta.url) });
+
+/** Bytes of WebAssembly memory slotkv holds (diagnostics: grows with live documents). */
+export const wasmMemoryBytes = () => wasm.memory.buffer.byteLength;
 
 export { Doc } from "./doc.js";
 export { BroadcastSync } from "./broadcast.js";

@@ -2,7 +2,10 @@
 import { readFileSync } from "node:fs";
 import { initSync } from "./slotkv_wasm.js";
 
-initSync({ module: readFileSync(new URL("./slotkv_wasm_bg.wasm", import.meta.url)) });
+const wasm = initSync({ module: readFileSync(new URL("./slotkv_wasm_bg.wasm", import.meta.url)) });
+
+/** Bytes of WebAssembly memory slotkv holds (diagnostics: grows with live documents). */
+export const wasmMemoryBytes = () => wasm.memory.buffer.byteLength;
 
 export { Doc } from "./doc.js";
 export { BroadcastSync } from "./broadcast.js";
