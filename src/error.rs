@@ -72,25 +72,26 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The message without the "slotkv: " prefix.
+    pub fn detail(&self) -> String {
+        match self {
+            Error::EmptyKey => "a key must not be empty".into(),
+            Error::KeyTooLong { len } => format!("a key may be at most 1024 bytes of UTF-8, this one is {len}"),
+            Error::InvalidClientId { len } => format!("clientId must be 1 to 64 bytes of UTF-8, got {len}"),
+            Error::NoRandomness => "no random source for a client id (crypto.getRandomValues)".into(),
+            Error::UnsafeInteger { what } => format!("{what} must be a safe integer (|x| <= 2^53 - 1)"),
+            Error::InvalidJson { reason } => format!("register value is not valid JSON: {reason}"),
+            Error::ValueTooLarge { reason } => format!("register value or set element is too large: {reason}"),
+            Error::Decode(e) => format!("cannot apply update: {e}"),
+            Error::Transaction(why) => (*why).into(),
+        }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::EmptyKey => write!(f, "slotkv: a key must not be empty"),
-            Error::KeyTooLong { len } => {
-                write!(f, "slotkv: a key may be at most 1024 bytes of UTF-8, this one is {len}")
-            }
-            Error::InvalidClientId { len } => {
-                write!(f, "slotkv: clientId must be 1 to 64 bytes of UTF-8, got {len}")
-            }
-            Error::NoRandomness => write!(f, "slotkv: no random source for a client id (crypto.getRandomValues)"),
-            Error::UnsafeInteger { what } => {
-                write!(f, "slotkv: {what} must be a safe integer (|x| <= 2^53 - 1)")
-            }
-            Error::InvalidJson { reason } => write!(f, "slotkv: register value is not valid JSON: {reason}"),
-            Error::ValueTooLarge { reason } => write!(f, "slotkv: register value is too large: {reason}"),
-            Error::Decode(e) => write!(f, "slotkv: cannot apply update: {e}"),
-            Error::Transaction(why) => write!(f, "slotkv: {why}"),
-        }
+        write!(f, "slotkv: {}", self.detail())
     }
 }
 

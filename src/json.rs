@@ -5,19 +5,27 @@
 //! something `JSON.parse` rejects. Nesting is bounded to keep the check (and
 //! the parse on the JS side) safe on hostile input.
 
+/// Why text is not acceptable JSON.
+#[derive(Debug, PartialEq, Eq)]
+pub enum JsonError {
+    Syntax { what: &'static str, at: usize },
+    TooDeep,
+}
+
 /// Checks that `text` is exactly one JSON value, nested at most `max_depth` deep.
-pub fn validate(text: &str, max_depth: usize) -> Result<(), String> {
+pub fn validate(text: &str, max_depth: usize) -> Result<(), JsonError> {
     let mut p = Parser { s: text.as_bytes(), i: 0, max_depth };
     p.ws();
     p.value(0)?;
     p.ws();
     if p.i != p.s.len() {
-        return Err(format!("unexpected text at byte {}", p.i));
+        return Err(JsonError::Syntax { what: "unexpected text", at: p.i });
     }
     Ok(())
 }
 
 /// Writes `s` as a JSON string literal (quotes and escapes included).
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub fn quote(s: &str, out: &mut String) {
     out.push('"');
     for ch in s.chars() {
@@ -51,15 +59,13 @@ impl Parser<'_> {
         }
     }
 
-    fn err<T>(&self, what: &str) -> Result<T, String> {
-        Err(format!("{what} at byte {}", self.i))
+    fn err<T>(&self, what: &'static str) -> Result<T, JsonError> {
+        Err(JsonError::Syntax { what, at: self.i })
     }
 
-    fn value(&mut self, depth: usize) -> Result<(), String> {
+    fn value(&mut self, depth: usize) -> Result<(), JsonError> {
         match self.peek() {
-            Some(b'{') | Some(b'[') if depth >= self.max_depth => {
-                self.err(&format!("nesting deeper than {}", self.max_depth))
-            }
+            Some(b'{') | Some(b'[') if depth >= self.max_depth => Err(JsonError::TooDeep),
             Some(b'{') => self.container(depth, b'}', true),
             Some(b'[') => self.container(depth, b']', false),
             Some(b'"') => self.string(),
@@ -72,7 +78,7 @@ impl Parser<'_> {
         }
     }
 
-    fn container(&mut self, depth: usize, close: u8, object: bool) -> Result<(), String> {
+    fn container(&mut self, depth: usize, close: u8, object: bool) -> Result<(), JsonError> {
         self.i += 1;
         self.ws();
         if self.peek() == Some(close) {
@@ -106,7 +112,7 @@ impl Parser<'_> {
         }
     }
 
-    fn literal(&mut self, word: &[u8]) -> Result<(), String> {
+    fn literal(&mut self, word: &[u8]) -> Result<(), JsonError> {
         if self.s.get(self.i..self.i + word.len()) == Some(word) {
             self.i += word.len();
             Ok(())
@@ -123,7 +129,7 @@ impl Parser<'_> {
         self.i - start
     }
 
-    fn number(&mut self) -> Result<(), String> {
+    fn number(&mut self) -> Result<(), JsonError> {
         if self.peek() == Some(b'-') {
             self.i += 1;
         }
@@ -152,7 +158,7 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn string(&mut self) -> Result<(), String> {
+    fn string(&mut self) -> Result<(), JsonError> {
         self.i += 1;
         loop {
             match self.peek() {

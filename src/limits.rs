@@ -70,12 +70,9 @@ impl Limits {
     /// Size, nesting and syntax of a register's JSON text.
     pub fn check_json(&self, text: &str) -> Result<(), Error> {
         self.check_value_len(text.len())?;
-        json::validate(text, self.max_value_depth).map_err(|reason| {
-            if reason.starts_with("nesting") {
-                Error::ValueTooLarge { reason }
-            } else {
-                Error::InvalidJson { reason }
-            }
+        json::validate(text, self.max_value_depth).map_err(|e| match e {
+            json::JsonError::TooDeep => Error::ValueTooLarge { reason: format!("nested deeper than {}", self.max_value_depth) },
+            json::JsonError::Syntax { what, at } => Error::InvalidJson { reason: format!("{what} at byte {at}") },
         })
     }
 }
@@ -86,8 +83,7 @@ pub(crate) fn in_update(e: Error) -> Error {
     match e {
         Error::Decode(_) => e,
         other => {
-            let text = other.to_string();
-            Error::Decode(DecodeError::Invalid { what: text.trim_start_matches("slotkv: ").to_owned() })
+            Error::Decode(DecodeError::Invalid { what: other.detail() })
         }
     }
 }

@@ -159,7 +159,7 @@ impl Update {
             if u.ctx.contains(c, seq) || u.seen.as_ref().is_some_and(|s| s.contains(c, seq)) {
                 Ok(())
             } else {
-                Err(Error::invalid(format!("change {seq} of client {c:?} is not in the update's version")))
+                Err(Error::invalid(format!("change {seq} of client \"{c}\" is not in the update's version")))
             }
         };
 
@@ -401,7 +401,7 @@ impl Tables {
         for _ in 0..n {
             let id = ClientId::new(r.str("a client id")?).map_err(in_update)?;
             if !seen.insert(id.clone()) {
-                return Err(Error::invalid(format!("client {id:?} appears twice in the client table")));
+                return Err(Error::invalid(format!("client \"{id}\" appears twice in the client table")));
             }
             t.clients.push(id);
         }

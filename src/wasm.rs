@@ -49,9 +49,17 @@ impl WallClock for JsClock {
 
 fn safe_integer(x: f64, what: &'static str) -> Result<i64, JsValue> {
     if x.fract() != 0.0 || !x.is_finite() || x.abs() > MAX_SAFE_INTEGER as f64 {
-        return Err(RangeError::new(&format!("slotkv: {what} must be a safe integer (|x| <= 2^53 - 1), got {x}")).into());
+        // No float formatting here: it would add ~20 KB to the module. pkg/doc.js
+        // checks first and names the value.
+        return Err(RangeError::new(&format!("slotkv: {what} must be a safe integer (|x| <= 2^53 - 1)")).into());
     }
     Ok(x as i64)
+}
+
+/// A counter's value as an integer JavaScript can print; slots are safe
+/// integers, so only a counter with thousands of slots near 2^53 could clamp.
+fn clamp_i64(v: i128) -> i64 {
+    v.clamp(i64::MIN as i128, i64::MAX as i128) as i64
 }
 
 fn kind(k: u8) -> Result<Kind, JsValue> {
@@ -247,7 +255,7 @@ impl RawDoc {
             }
             quote(key, &mut out);
             out.push(':');
-            out.push_str(&(self.doc.counter(key) as f64).to_string());
+            out.push_str(&clamp_i64(self.doc.counter(key)).to_string());
         }
         out.push_str("},\"sets\":{");
         for (i, key) in self.doc.keys(Kind::Set).into_iter().enumerate() {
