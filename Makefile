@@ -60,6 +60,8 @@ test-wasm:
 	CHROMEDRIVER=/usr/bin/chromedriver cargo test --target $(WASM_TARGET) --test browser
 
 test-js:
+	@echo "== TypeScript: pkg/index.d.ts against a typed usage file"
+	tsc -p tests/types/tsconfig.json && echo "types: 1 passed, 0 failed"
 	@echo "== Node tests of the npm package"
 	node --test --test-reporter=spec tests/js/
 
