@@ -68,7 +68,7 @@ fn a_register_and_a_set_element_are_laid_out_as_documented() {
 #[test]
 fn sizes_of_typical_updates() {
     let id = "0123456789abcdef"; // a default-length client id
-    let mut one = |f: &dyn Fn(&mut Doc)| {
+    let one = |f: &dyn Fn(&mut Doc)| {
         let mut d = doc(id);
         f(&mut d);
         d.commit(true).unwrap().update.unwrap().len()
