@@ -99,8 +99,9 @@ fn changes_json(c: &Changes) -> String {
 #[wasm_bindgen]
 pub struct RawDoc {
     doc: Doc,
-    /// Changed keys of the last commit or effective update, as JSON.
-    changes: String,
+    /// Changed keys of the last commit or effective update (turned into
+    /// JSON only if a change listener asks).
+    changes: Changes,
     /// The last commit's update, if it was asked for.
     update: Option<Vec<u8>>,
 }
@@ -115,7 +116,7 @@ impl RawDoc {
             options.tombstone_retention_ms = safe_integer(retention_ms, "tombstoneRetentionMs")? as u64;
         }
         let doc = Doc::with_clock(options, Box::new(JsClock(now))).map_err(to_js)?;
-        Ok(RawDoc { doc, changes: String::new(), update: None })
+        Ok(RawDoc { doc, changes: Changes::default(), update: None })
     }
 
     #[wasm_bindgen(js_name = clientId)]
@@ -136,7 +137,7 @@ impl RawDoc {
     pub fn commit(&mut self, encode: bool) -> bool {
         match self.doc.commit(encode) {
             Some(c) => {
-                self.changes = changes_json(&c.changes);
+                self.changes = c.changes;
                 self.update = c.update;
                 true
             }
@@ -153,7 +154,7 @@ impl RawDoc {
     /// The last commit's or update's changed keys, as JSON.
     #[wasm_bindgen(js_name = lastChanges)]
     pub fn last_changes(&self) -> String {
-        self.changes.clone()
+        changes_json(&self.changes)
     }
 
     pub fn increment(&mut self, key: &str, delta: f64, flags: u32) -> Result<bool, JsValue> {
@@ -296,7 +297,7 @@ impl RawDoc {
     pub fn apply_update(&mut self, update: &[u8]) -> Result<bool, JsValue> {
         match self.doc.apply_update(update).map_err(to_js)? {
             Some(changes) => {
-                self.changes = changes_json(&changes);
+                self.changes = changes;
                 Ok(true)
             }
             None => Ok(false),
