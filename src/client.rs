@@ -50,13 +50,6 @@ impl fmt::Display for ClientId {
     }
 }
 
-/// One local mutation: the `seq`-th change made by `client` (seq starts at 1).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Dot {
-    pub client: ClientId,
-    pub seq: u64,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,8 +35,6 @@ pub enum Error {
     ValueTooLarge { reason: String },
     /// An update or version could not be decoded; says where and why.
     Decode(DecodeError),
-    /// A transaction was started inside another one, or ended outside one.
-    Transaction(&'static str),
 }
 
 /// Why bytes given to `apply_update` (or as a version) were refused.
@@ -63,7 +61,7 @@ impl Error {
             Error::EmptyKey | Error::KeyTooLong { .. } | Error::InvalidClientId { .. } => ErrorKind::Range,
             Error::UnsafeInteger { .. } | Error::ValueTooLarge { .. } => ErrorKind::Range,
             Error::InvalidJson { .. } => ErrorKind::Type,
-            Error::NoRandomness | Error::Decode(_) | Error::Transaction(_) => ErrorKind::Other,
+            Error::NoRandomness | Error::Decode(_) => ErrorKind::Other,
         }
     }
 
@@ -84,7 +82,6 @@ impl Error {
             Error::InvalidJson { reason } => format!("register value is not valid JSON: {reason}"),
             Error::ValueTooLarge { reason } => format!("register value or set element is too large: {reason}"),
             Error::Decode(e) => format!("cannot apply update: {e}"),
-            Error::Transaction(why) => (*why).into(),
         }
     }
 }

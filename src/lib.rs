@@ -27,7 +27,7 @@ mod version;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
-pub use client::{ClientId, Dot, MAX_CLIENT_ID_BYTES};
+pub use client::{ClientId, MAX_CLIENT_ID_BYTES};
 pub use clock::{Hlc, SystemClock, Timestamp, WallClock};
 pub use counter::{Counter, Slot, MAX_SAFE_INTEGER};
 pub use doc::{Changes, Committed, Doc, Kind, Options, DEFAULT_TOMBSTONE_RETENTION_MS};

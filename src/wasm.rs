@@ -303,10 +303,4 @@ impl RawDoc {
             None => Ok(false),
         }
     }
-
-    /// Whether local changes wait for a commit.
-    #[wasm_bindgen(js_name = hasPending)]
-    pub fn has_pending(&self) -> bool {
-        self.doc.has_pending()
-    }
 }
