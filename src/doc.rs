@@ -23,7 +23,8 @@
 //! assert_eq!((a.counter("clicks"), b.counter("clicks")), (2, 2));
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
+use std::rc::Rc;
 
 use crate::client::ClientId;
 use crate::clock::{Hlc, SystemClock, WallClock};
@@ -69,18 +70,42 @@ impl Options {
     }
 }
 
-/// Keys changed by a transaction or an update, per kind, sorted.
+/// A key, shared between the document's map and the change lists that name
+/// it, so recording a change allocates nothing.
+pub type Key = Rc<str>;
+
+/// Keys changed by a transaction or an update, per kind, sorted, no duplicates.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Changes {
-    pub counters: BTreeSet<String>,
-    pub registers: BTreeSet<String>,
-    pub sets: BTreeSet<String>,
+    pub counters: Vec<Key>,
+    pub registers: Vec<Key>,
+    pub sets: Vec<Key>,
 }
 
 impl Changes {
     pub fn is_empty(&self) -> bool {
         self.counters.is_empty() && self.registers.is_empty() && self.sets.is_empty()
     }
+
+    fn sort(mut self) -> Changes {
+        for list in [&mut self.counters, &mut self.registers, &mut self.sets] {
+            list.sort_unstable();
+            list.dedup();
+        }
+        self
+    }
+}
+
+/// Notes `key` as changed (duplicates are removed on commit).
+fn note(list: &mut Vec<Key>, key: Key) {
+    if list.last() != Some(&key) {
+        list.push(key);
+    }
+}
+
+/// The map's own copy of `key` if it has one, else a new one.
+fn intern<V>(map: &BTreeMap<Key, V>, key: &str) -> Key {
+    map.get_key_value(key).map_or_else(|| Rc::from(key), |(k, _)| k.clone())
 }
 
 /// A finished local transaction.
@@ -97,6 +122,10 @@ struct Txn {
     /// Our seq before the first change.
     start: u64,
     changes: Changes,
+    /// The add tags this transaction's removes dropped. Its update must carry
+    /// their dots, so a receiver that has not seen those adds yet knows they
+    /// are already removed and ignores them when they arrive.
+    removed_tags: VersionVector,
 }
 
 /// A replicated key-value document.
@@ -112,9 +141,9 @@ pub struct Doc {
     seen: VersionVector,
     /// Per client, the newest dot whose record was purged.
     horizon: BTreeMap<ClientId, u64>,
-    counters: BTreeMap<String, Counter>,
-    registers: BTreeMap<String, Register>,
-    sets: BTreeMap<String, Set>,
+    counters: BTreeMap<Key, Counter>,
+    registers: BTreeMap<Key, Register>,
+    sets: BTreeMap<Key, Set>,
     txn: Option<Txn>,
 }
 
@@ -170,7 +199,7 @@ impl Doc {
 
     fn open(&mut self) -> &mut Txn {
         let start = self.seq;
-        self.txn.get_or_insert_with(|| Txn { start, changes: Changes::default() })
+        self.txn.get_or_insert_with(|| Txn { start, ..Txn::default() })
     }
 
     /// The next dot's seq, opening a transaction first if none is open.
@@ -191,16 +220,17 @@ impl Doc {
             return Ok(());
         }
         let seq = self.seq + 1;
-        match self.counters.get_mut(key) {
+        let key = intern(&self.counters, key);
+        match self.counters.get_mut(&key) {
             Some(counter) => counter.increment(&self.me, delta, seq)?,
             None => {
                 let mut counter = Counter::default();
                 counter.increment(&self.me, delta, seq)?;
-                self.counters.insert(key.to_owned(), counter);
+                self.counters.insert(key.clone(), counter);
             }
         }
         self.next_seq();
-        insert_key(&mut self.open().changes.counters, key);
+        note(&mut self.open().changes.counters, key);
         Ok(())
     }
 
@@ -241,8 +271,9 @@ impl Doc {
         let wall = self.clock.now_ms();
         let ts = self.hlc.tick(wall);
         let seq = self.next_seq();
-        self.registers.insert(key.to_owned(), Register::new(value, ts, self.me.clone(), seq));
-        insert_key(&mut self.open().changes.registers, key);
+        let key = intern(&self.registers, key);
+        self.registers.insert(key.clone(), Register::new(value, ts, self.me.clone(), seq));
+        note(&mut self.open().changes.registers, key);
     }
 
     /// The register's value; `None` when absent or deleted.
@@ -264,8 +295,9 @@ impl Doc {
         self.limits.check_element(element)?;
         let seq = self.next_seq();
         let me = self.me.clone();
-        self.sets.entry(key.to_owned()).or_default().add(element, &me, seq);
-        insert_key(&mut self.open().changes.sets, key);
+        let key = intern(&self.sets, key);
+        self.sets.entry(key.clone()).or_default().add(element, &me, seq);
+        note(&mut self.open().changes.sets, key);
         Ok(())
     }
 
@@ -279,11 +311,14 @@ impl Doc {
         let now = self.now();
         let seq = self.seq + 1;
         let me = self.me.clone();
-        if let Some(set) = self.sets.get_mut(key) {
-            if set.remove(element, &me, seq, now) {
-                self.next_seq();
-                insert_key(&mut self.open().changes.sets, key);
+        let key = intern(&self.sets, key);
+        if let Some(tags) = self.sets.get_mut(&key).and_then(|set| set.remove(element, &me, seq, now)) {
+            self.next_seq();
+            let txn = self.open();
+            for (client, &tag) in &tags {
+                txn.removed_tags.insert(client, tag);
             }
+            note(&mut txn.changes.sets, key);
         }
         Ok(())
     }
@@ -307,9 +342,9 @@ impl Doc {
     /// holding a value, sets with a member.
     pub fn keys(&self, kind: Kind) -> Vec<&str> {
         match kind {
-            Kind::Counter => self.counters.iter().filter(|(_, c)| !c.is_empty()).map(|(k, _)| k.as_str()).collect(),
-            Kind::Register => self.registers.iter().filter(|(_, r)| !r.is_tombstone()).map(|(k, _)| k.as_str()).collect(),
-            Kind::Set => self.sets.iter().filter(|(_, s)| !s.is_empty()).map(|(k, _)| k.as_str()).collect(),
+            Kind::Counter => self.counters.iter().filter(|(_, c)| !c.is_empty()).map(|(k, _)| &**k).collect(),
+            Kind::Register => self.registers.iter().filter(|(_, r)| !r.is_tombstone()).map(|(k, _)| &**k).collect(),
+            Kind::Set => self.sets.iter().filter(|(_, s)| !s.is_empty()).map(|(k, _)| &**k).collect(),
         }
     }
 
@@ -327,12 +362,12 @@ impl Doc {
             return None;
         }
         let update = encode.then(|| {
-            let mut mine = VersionVector::new();
-            mine.insert_range(&self.me, txn.start + 1, self.seq);
-            let since = self.seen.difference(&mine);
+            let mut carried = txn.removed_tags;
+            carried.insert_range(&self.me, txn.start + 1, self.seq);
+            let since = self.seen.difference(&carried);
             self.build_delta(&since, Some(&txn.changes)).encode()
         });
-        Some(Committed { changes: txn.changes, update })
+        Some(Committed { changes: txn.changes.sort(), update })
     }
 
     // ----- sync -----
@@ -407,6 +442,13 @@ impl Doc {
             }
         }
         if removals {
+            // The receiver reads `seen` against every set listed, so each must
+            // be listed whole: a tag missing from a partial set is not removed.
+            for (key, set) in &mut u.sets {
+                if let Some(whole) = self.sets.get(key) {
+                    *set = whole.clone();
+                }
+            }
             u.seen = Some(self.seen.clone());
         }
         u
@@ -421,13 +463,14 @@ impl Doc {
         let mut changes = Changes::default();
 
         for (key, slots) in &u.counters {
+            let key = intern(&self.counters, key);
             let counter = self.counters.entry(key.clone()).or_default();
             let mut changed = false;
             for (client, slot) in slots {
                 changed |= counter.merge_slot(client, slot);
             }
             if changed {
-                changes.counters.insert(key.clone());
+                changes.counters.push(key);
             }
         }
         if self.counters.values().any(Counter::is_empty) {
@@ -436,23 +479,26 @@ impl Doc {
 
         for (key, reg) in &u.registers {
             self.hlc.observe(reg.ts);
-            let mut entry = self.registers.remove(key);
+            let key = intern(&self.registers, key);
+            let mut entry = self.registers.remove(&key);
             if register::merge_incoming(&mut entry, reg, &self.seen) {
-                changes.registers.insert(key.clone());
+                changes.registers.push(key.clone());
             }
             if let Some(entry) = entry {
-                self.registers.insert(key.clone(), entry);
+                self.registers.insert(key, entry);
             }
         }
 
         let their_seen = u.sender_seen();
         for (key, theirs) in &u.sets {
+            let key = intern(&self.sets, key);
             let mine = self.sets.entry(key.clone()).or_default();
-            if mine.merge(theirs, &self.seen, their_seen) {
-                changes.sets.insert(key.clone());
-            }
+            let changed = mine.merge(theirs, &self.seen, their_seen);
             if mine.is_vacant() {
-                self.sets.remove(key);
+                self.sets.remove(&key);
+            }
+            if changed {
+                changes.sets.push(key);
             }
         }
 
@@ -468,30 +514,38 @@ impl Doc {
                 horizon_moved = true;
             }
         }
-        let new_dots = !self.seen.covers(&u.ctx);
+        let mut new_dots = !self.seen.covers(&u.ctx);
         self.seen.union(&u.ctx);
+        // A whole set in a transaction's update may carry tags older than the
+        // transaction; holding their effect now, this replica has seen them.
+        for (client, seq) in u.entry_dots() {
+            if !self.seen.contains(client, seq) {
+                self.seen.insert(client, seq);
+                new_dots = true;
+            }
+        }
         self.seq = self.seq.max(self.seen.max(&self.me));
 
-        Ok((new_dots || horizon_moved || !changes.is_empty()).then_some(changes))
+        Ok((new_dots || horizon_moved || !changes.is_empty()).then(|| changes.sort()))
     }
 
     /// A full state lists every live entry: registers and set tags here that
     /// its sender has seen but does not hold were removed there.
     fn merge_absences(&mut self, u: &Update, changes: &mut Changes) {
-        let listed_registers: HashSet<&str> = u.registers.iter().map(|(k, _)| k.as_str()).collect();
-        let listed_sets: HashSet<&str> = u.sets.iter().map(|(k, _)| k.as_str()).collect();
+        let listed_registers: HashSet<&str> = u.registers.iter().map(|(k, _)| &**k).collect();
+        let listed_sets: HashSet<&str> = u.sets.iter().map(|(k, _)| &**k).collect();
         self.registers.retain(|key, reg| {
-            let gone = !listed_registers.contains(key.as_str()) && register::purged_by_peer(reg, &u.ctx);
+            let gone = !listed_registers.contains(&**key) && register::purged_by_peer(reg, &u.ctx);
             if gone {
-                changes.registers.insert(key.clone());
+                changes.registers.push(key.clone());
             }
             !gone
         });
         let empty = Set::default();
         let seen = &self.seen;
         self.sets.retain(|key, set| {
-            if !listed_sets.contains(key.as_str()) && set.merge(&empty, seen, Some(&u.ctx)) {
-                changes.sets.insert(key.clone());
+            if !listed_sets.contains(&**key) && set.merge(&empty, seen, Some(&u.ctx)) {
+                changes.sets.push(key.clone());
             }
             !set.is_vacant()
         });
@@ -523,24 +577,18 @@ impl Doc {
     }
 
     /// Counters, registers and sets as plain maps, for comparing replicas.
-    pub fn entries(&self) -> (&BTreeMap<String, Counter>, &BTreeMap<String, Register>, &BTreeMap<String, Set>) {
+    pub fn entries(&self) -> (&BTreeMap<Key, Counter>, &BTreeMap<Key, Register>, &BTreeMap<Key, Set>) {
         (&self.counters, &self.registers, &self.sets)
-    }
-}
-
-fn insert_key(keys: &mut BTreeSet<String>, key: &str) {
-    if !keys.contains(key) {
-        keys.insert(key.to_owned());
     }
 }
 
 /// All of `map`, or only the entries named in `keys`.
 fn select<'a, V>(
-    map: &'a BTreeMap<String, V>,
-    keys: Option<&'a BTreeSet<String>>,
-) -> Box<dyn Iterator<Item = (&'a String, &'a V)> + 'a> {
+    map: &'a BTreeMap<Key, V>,
+    keys: Option<&'a Vec<Key>>,
+) -> Box<dyn Iterator<Item = (&'a Key, &'a V)> + 'a> {
     match keys {
         None => Box::new(map.iter()),
-        Some(keys) => Box::new(keys.iter().filter_map(move |k| map.get_key_value(k))),
+        Some(keys) => Box::new(keys.iter().filter_map(move |k| map.get_key_value(&**k))),
     }
 }

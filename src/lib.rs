@@ -30,7 +30,7 @@ pub mod wasm;
 pub use client::{ClientId, MAX_CLIENT_ID_BYTES};
 pub use clock::{Hlc, SystemClock, Timestamp, WallClock};
 pub use counter::{Counter, Slot, MAX_SAFE_INTEGER};
-pub use doc::{Changes, Committed, Doc, Kind, Options, DEFAULT_TOMBSTONE_RETENTION_MS};
+pub use doc::{Changes, Committed, Doc, Key, Kind, Options, DEFAULT_TOMBSTONE_RETENTION_MS};
 pub use encoding::{FORMAT_VERSION, MAGIC};
 pub use error::{DecodeError, Error, ErrorKind};
 pub use limits::{Limits, MAX_KEY_BYTES};

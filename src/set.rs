@@ -21,7 +21,7 @@
 //! x.add("👍", &a, 1); seen_x.insert(&a, 1);
 //! y.add("👍", &b, 1); seen_y.insert(&b, 1);
 //! y.merge(&x, &seen_y, Some(&seen_x)); seen_y.insert(&a, 1);
-//! x.remove("👍", &a, 2, 0); seen_x.insert(&a, 2); // a removes only what it saw
+//! x.remove("👍", &a, 2, 0).unwrap(); seen_x.insert(&a, 2); // a removes only what it saw
 //! y.merge(&x, &seen_y, Some(&seen_x));
 //! assert!(y.contains("👍")); // b's add was concurrent: it wins
 //! ```
@@ -55,14 +55,13 @@ impl Set {
     }
 
     /// Removes `element` (every tag seen here) as change `(client, seq)` at
-    /// `now_ms`. Returns false, changing nothing, if it is not a member.
-    pub fn remove(&mut self, element: &str, client: &ClientId, seq: u64, now_ms: u64) -> bool {
-        if self.elements.remove(element).is_none() {
-            return false;
-        }
+    /// `now_ms`, returning the removed tags; `None`, changing nothing, if it
+    /// is not a member.
+    pub fn remove(&mut self, element: &str, client: &ClientId, seq: u64, now_ms: u64) -> Option<Tags> {
+        let tags = self.elements.remove(element)?;
         self.removes.insert(client.clone(), seq);
         self.removed_at = self.removed_at.max(now_ms);
-        true
+        Some(tags)
     }
 
     pub fn contains(&self, element: &str) -> bool {
@@ -230,7 +229,7 @@ mod tests {
         }
         fn remove(&mut self, e: &str) {
             let me = self.me();
-            if self.set.remove(e, &me, self.seq + 1, 0) {
+            if self.set.remove(e, &me, self.seq + 1, 0).is_some() {
                 self.seq += 1;
                 self.seen.insert(&me, self.seq);
             }

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::client::ClientId;
 use crate::clock::Timestamp;
 use crate::counter::{Slot, MAX_SAFE_INTEGER};
+use crate::doc::Key;
 use crate::encoding::{Reader, Writer, FORMAT_VERSION, MAGIC};
 use crate::error::{DecodeError, Error};
 use crate::limits::{in_update, Limits};
@@ -41,9 +42,9 @@ pub struct Update {
     /// The newest purged removal per client: a peer that has not seen up to
     /// here must be sent full states (see `Doc::encode_delta`).
     pub horizon: BTreeMap<ClientId, u64>,
-    pub counters: Vec<(String, Vec<(ClientId, Slot)>)>,
-    pub registers: Vec<(String, Register)>,
-    pub sets: Vec<(String, Set)>,
+    pub counters: Vec<(Key, Vec<(ClientId, Slot)>)>,
+    pub registers: Vec<(Key, Register)>,
+    pub sets: Vec<(Key, Set)>,
 }
 
 impl Update {
@@ -54,6 +55,17 @@ impl Update {
         } else {
             self.seen.as_ref()
         }
+    }
+
+    /// The dots of every entry the update carries (slots, writes, tags, removals).
+    pub fn entry_dots(&self) -> impl Iterator<Item = (&ClientId, u64)> {
+        let slots = self.counters.iter().flat_map(|(_, slots)| slots.iter().map(|(c, s)| (c, s.seq)));
+        let writes = self.registers.iter().map(|(_, r)| (&r.writer, r.seq));
+        let sets = self.sets.iter().flat_map(|(_, set)| {
+            let tags = set.elements().flat_map(|(_, tags)| tags.iter().map(|(c, &s)| (c, s)));
+            tags.chain(set.removal_record().0.iter().map(|(c, &s)| (c, s)))
+        });
+        slots.chain(writes).chain(sets)
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -357,8 +369,8 @@ fn read_vv(r: &mut Reader, t: &Tables) -> Result<VersionVector, Error> {
 struct Tables {
     clients: Vec<ClientId>,
     client_index: HashMap<ClientId, usize>,
-    strings: Vec<String>,
-    string_index: HashMap<String, usize>,
+    strings: Vec<Key>,
+    string_index: HashMap<Key, usize>,
 }
 
 impl Tables {
@@ -375,8 +387,9 @@ impl Tables {
         if let Some(&i) = self.string_index.get(s) {
             return i;
         }
-        self.strings.push(s.to_owned());
-        self.string_index.insert(s.to_owned(), self.strings.len() - 1);
+        let s: Key = s.into();
+        self.strings.push(s.clone());
+        self.string_index.insert(s, self.strings.len() - 1);
         self.strings.len() - 1
     }
 
@@ -410,7 +423,7 @@ impl Tables {
             if s.len() as u64 > limits.max_string_bytes {
                 return Err(DecodeError::TooLarge { what: "a string's length in bytes", limit: limits.max_string_bytes }.into());
             }
-            t.strings.push(s.to_owned());
+            t.strings.push(s.into());
         }
         Ok(t)
     }
@@ -428,7 +441,7 @@ impl Tables {
         self.clients.get(i).cloned().ok_or_else(|| Error::invalid("client index out of range"))
     }
 
-    fn key(&self, r: &mut Reader, limits: &Limits) -> Result<String, Error> {
+    fn key(&self, r: &mut Reader, limits: &Limits) -> Result<Key, Error> {
         let i = Self::index(r, self.strings.len(), "key index")?;
         let key = self.strings.get(i).ok_or_else(|| Error::invalid("key index out of range"))?;
         limits.check_key(key).map_err(in_update)?;
@@ -437,6 +450,6 @@ impl Tables {
 
     fn element(&self, r: &mut Reader) -> Result<String, Error> {
         let i = Self::index(r, self.strings.len(), "element index")?;
-        self.strings.get(i).cloned().ok_or_else(|| Error::invalid("element index out of range"))
+        self.strings.get(i).map(|s| s.to_string()).ok_or_else(|| Error::invalid("element index out of range"))
     }
 }

@@ -71,7 +71,7 @@ fn kind(k: u8) -> Result<Kind, JsValue> {
     }
 }
 
-fn push_keys(out: &mut String, name: &str, keys: &std::collections::BTreeSet<String>) {
+fn push_keys(out: &mut String, name: &str, keys: &[crate::doc::Key]) {
     out.push('"');
     out.push_str(name);
     out.push_str("\":[");
