@@ -138,7 +138,16 @@ export interface Persistence {
  * (the holder of the Web Lock named after the document) writes, and the others hand it their writes over a
  * BroadcastChannel. When the writer tab goes away, another takes over and first saves its whole state.
  */
-export function persist(doc: Doc, name: string): Promise<Persistence>;
+export function persist(doc: Doc, name: string, options?: PersistOptions): Promise<Persistence>;
+
+export interface PersistOptions {
+  /** Log records before the writer compacts the log into the snapshot (default 500). */
+  compactAfter?: number;
+  /** Log bytes before the writer compacts (default 4 MiB). */
+  compactAfterBytes?: number;
+  /** How long a non-writer's flush() waits for the writer's ack before asking again (default 2000 ms). */
+  ackTimeoutMs?: number;
+}
 
 /** Bytes of WebAssembly memory slotkv holds: grows with live documents, for diagnostics. */
 export function wasmMemoryBytes(): number;

@@ -1,5 +1,462 @@
-// persist() (SPEC §4) is implemented with the multi-tab work; this module
-// reports that clearly rather than pretending to save.
-export async function persist() {
-  throw new Error("slotkv: persist() is not available in this build yet");
+// persist() (SPEC §4): keeps a Doc in IndexedDB, with exactly one writer tab.
+//
+// Every tab that persists document `name` uses three things of the origin:
+//  - the Web Lock `slotkv:<name>`. Its holder is the writer, the only tab that
+//    writes storage, so N tabs never race or write the same update N times.
+//    Every other tab queues for the lock; when the writer closes or crashes the
+//    browser hands it to one of them.
+//  - the IndexedDB database `slotkv:<name>` (version 1): object store "snapshot"
+//    holds one full state under the key "state"; object store "log" holds one
+//    update (Uint8Array) per record, auto-increment keys in write order. Loading
+//    applies the snapshot, then the log. The writer appends every update its Doc
+//    emits, and "rewrites" (reads everything stored into its Doc, puts
+//    encodeState() as the snapshot and clears the log, in one transaction) when
+//    it takes over and when the log passes `compactAfter` records or
+//    `compactAfterBytes`. Reading before rewriting means a rewrite can never
+//    drop something stored that this Doc had not seen.
+//  - the BroadcastChannel `slotkv-persist:<name>`, so persistence needs no
+//    BroadcastSync. Messages (structured clones; `from` is the sender's random
+//    instance id):
+//      { t: "update", update }        non-writer -> writer: a local transaction, or a catch-up delta
+//      { t: "flush", id }             non-writer -> writer: "ack when my updates so far are durable"
+//      { t: "flushed", to, id }       writer -> non-writer: they are
+//      { t: "hello" }                 non-writer -> writer: "tell me your version"
+//      { t: "writer", version, to? }  writer -> non-writers (all when `to` is absent): each answers with
+//                                     update: encodeDelta(version) and re-sends its pending flushes.
+//    A new writer announces itself this way, so whatever the previous writer
+//    received but never stored is sent again. A non-writer trusts an ack only
+//    for a request it sent after catching up with that writer this way: then
+//    the writer holds (and has stored) everything the non-writer ever wrote.
+
+const DEFAULTS = { compactAfter: 500, compactAfterBytes: 4 << 20, ackTimeoutMs: 2000 };
+const SNAPSHOT = "snapshot";
+const LOG = "log";
+const STATE = "state";
+
+// ----- a tiny promise wrapper around IndexedDB -----
+
+function request(req) {
+  return new Promise((ok, fail) => {
+    req.onsuccess = () => ok(req.result);
+    req.onerror = () => fail(req.error);
+  });
+}
+
+function openDb(name) {
+  const req = indexedDB.open(name, 1);
+  req.onupgradeneeded = () => {
+    req.result.createObjectStore(SNAPSHOT);
+    req.result.createObjectStore(LOG, { autoIncrement: true });
+  };
+  return request(req);
+}
+
+// Runs fn(snapshotStore, logStore) in one transaction; resolves with fn's
+// result once the transaction has committed. "strict" durability: flush()
+// promises that the data is on disk, not merely queued by the OS.
+async function transaction(db, mode, fn) {
+  const tx = db.transaction([SNAPSHOT, LOG], mode, { durability: "strict" });
+  const committed = new Promise((ok, fail) => {
+    tx.oncomplete = () => ok();
+    tx.onabort = () => fail(tx.error ?? new Error("slotkv: an IndexedDB transaction was aborted"));
+  });
+  try {
+    // Awaiting IDB requests inside fn keeps the transaction active: their
+    // promises settle in the microtasks right after each success event.
+    const result = await fn(tx.objectStore(SNAPSHOT), tx.objectStore(LOG));
+    await committed;
+    return result;
+  } catch (err) {
+    committed.catch(() => {});
+    try {
+      tx.abort();
+    } catch {} // already finished or aborted
+    throw err;
+  }
+}
+
+// ----- the channel protocol -----
+
+function isId(s) {
+  return typeof s === "string" && s.length > 0 && s.length <= 64;
+}
+
+function validate(m) {
+  if (m === null || typeof m !== "object" || !isId(m.from)) return "not an object with an id in `from`";
+  switch (m.t) {
+    case "update":
+      return m.update instanceof Uint8Array ? null : "update without bytes";
+    case "flush":
+      return Number.isSafeInteger(m.id) ? null : "flush without an id";
+    case "flushed":
+      return isId(m.to) && Number.isSafeInteger(m.id) ? null : "malformed flushed";
+    case "hello":
+      return null;
+    case "writer":
+      return m.version instanceof Uint8Array && (m.to === undefined || isId(m.to)) ? null : "malformed writer";
+    default:
+      return `unknown message type ${JSON.stringify(String(m.t))}`;
+  }
+}
+
+function randomId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function checkOptions(options) {
+  if (options === null || typeof options !== "object") throw new TypeError("slotkv: persist options must be an object");
+  const opts = { ...DEFAULTS };
+  for (const key of Object.keys(DEFAULTS)) {
+    const v = options[key];
+    if (v === undefined) continue;
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1) {
+      throw new RangeError(`slotkv: the persist option ${key} must be a positive integer, got ${String(v)}`);
+    }
+    opts[key] = v;
+  }
+  return opts;
+}
+
+// Gives persist() access to Persistence's private #start without making it
+// part of the object users get.
+let start;
+
+class Persistence {
+  #doc;
+  #name;
+  #opts;
+  #id = randomId();
+  #db;
+  #channel;
+  #off;
+  // Origins of the updates persist applies, so the writer's listener can tell
+  // what it loaded (already stored) from what other tabs sent (to store).
+  #fromStorage;
+  #fromTabs;
+  #writer = false;
+  #closing = null; // the close() promise once close() was called
+  #closed = false;
+  #lockAbort = new AbortController();
+  #release; // resolves the lock callback's promise: releases the lock
+  #released = new Promise((ok) => (this.#release = ok));
+  // Writer side: updates waiting for a transaction, and the chain of transactions.
+  #queue = [];
+  #scheduled = false;
+  #rewriteNeeded = false;
+  #tail = Promise.resolve();
+  #logCount = 0;
+  #logBytes = 0;
+  // Non-writer side: the writer we caught up with last, flushes waiting for
+  // an ack, and the requests sent for them. A flush gets a new request each
+  // time we catch up with a writer, so an ack to an older one proves nothing.
+  #writerId = null;
+  #waiting = new Set(); // { resolve, reject }
+  #requests = new Map(); // request id -> { flush, writer: #writerId when sent }
+  #nextRequest = 0;
+  #retry;
+
+  static {
+    start = (p) => p.#start();
+  }
+
+  constructor(doc, name, opts) {
+    this.#doc = doc;
+    this.#name = name;
+    this.#opts = opts;
+    this.#fromStorage = Object.freeze({ persist: name, from: "storage" });
+    this.#fromTabs = Object.freeze({ persist: name, from: "tabs" });
+  }
+
+  /** True while this tab holds the single-writer lock and writes storage. */
+  get isWriter() {
+    return this.#writer && !this.#closed;
+  }
+
+  /** Resolves once every update this replica made is in IndexedDB. */
+  flush() {
+    if (this.#closed) return Promise.resolve();
+    return this.#writer ? this.#durable() : this.#flushViaWriter();
+  }
+
+  /** Flushes, releases the writer lock if held, and stops persisting. Writes made after close() are not saved. */
+  close() {
+    this.#closing ??= (async () => {
+      this.#off();
+      try {
+        await this.flush();
+      } finally {
+        this.#stop();
+      }
+    })();
+    return this.#closing;
+  }
+
+  async #start() {
+    try {
+      this.#db = await openDb(`slotkv:${this.#name}`);
+      this.#channel = new BroadcastChannel(`slotkv-persist:${this.#name}`);
+      this.#channel.onmessage = (e) => this.#receive(e.data);
+      this.#channel.onmessageerror = () => console.warn("slotkv: persist dropped a message that could not be deserialized");
+      // Listen before loading: a write made meanwhile must not be missed.
+      this.#off = this.#doc.on("update", (update, origin, local) => this.#onUpdate(update, origin, local));
+      // Try the lock without queueing, so that persist() resolves knowing its
+      // role; a writer's takeover rewrite doubles as its load.
+      const takeover = await new Promise((decided, failed) => {
+        navigator.locks
+          .request(this.#lockName, { ifAvailable: true }, (lock) => {
+            if (!lock) return decided(null);
+            decided({ done: this.#takeOver() });
+            return this.#released;
+          })
+          .catch(failed);
+      });
+      if (takeover) {
+        await takeover.done;
+      } else {
+        await transaction(this.#db, "readonly", (snapshot, log) => this.#load(snapshot, log));
+        this.#post({ t: "hello" }); // the writer answers with its version: we send it what it lacks
+        this.#queueForLock();
+      }
+    } catch (err) {
+      this.#off?.();
+      this.#stop();
+      throw err;
+    }
+    return this;
+  }
+
+  get #lockName() {
+    return `slotkv:${this.#name}`;
+  }
+
+  #queueForLock() {
+    navigator.locks
+      .request(this.#lockName, { signal: this.#lockAbort.signal }, () => {
+        if (this.#closed) return;
+        this.#takeOver().catch(() => {}); // reported by #writeQueued; retried on the next write or flush
+        return this.#released; // held until close() or the tab dies
+      })
+      .catch((err) => {
+        if (err?.name !== "AbortError") console.error("slotkv: persist could not request the writer lock", err);
+      });
+  }
+
+  // This tab just got the lock: store its whole state (merged with what is
+  // stored), then ask the other tabs for anything the previous writer missed.
+  #takeOver() {
+    this.#writer = true;
+    this.#rewriteNeeded = true;
+    const done = this.#durable();
+    done.then(
+      () => {
+        if (!this.#closing) this.#post({ t: "writer", version: this.#doc.version() });
+      },
+      () => {},
+    );
+    // Our own waiting flushes: our snapshot holds everything we wrote.
+    for (const { resolve, reject } of this.#waiting) done.then(resolve, reject);
+    this.#waiting.clear();
+    this.#requests.clear();
+    this.#stopRetry();
+    return done;
+  }
+
+  #onUpdate(update, origin, local) {
+    if (this.#writer) {
+      if (origin !== this.#fromStorage) this.#append(update);
+    } else if (local) {
+      this.#post({ t: "update", update });
+    }
+  }
+
+  // Applies the snapshot then the log, skipping (with a warning) what cannot be
+  // applied: one torn record must not make the document unloadable.
+  async #load(snapshot, log) {
+    const [state, records, keys] = await Promise.all([request(snapshot.get(STATE)), request(log.getAll()), request(log.getAllKeys())]);
+    if (state !== undefined) this.#applyStored(state, "the snapshot");
+    records.forEach((record, i) => this.#applyStored(record, `log record ${keys[i]}`));
+  }
+
+  #applyStored(bytes, what) {
+    if (!(bytes instanceof Uint8Array)) {
+      console.warn(`slotkv: persist(${JSON.stringify(this.#name)}) skipped ${what}: not a Uint8Array`);
+      return;
+    }
+    try {
+      this.#doc.applyUpdate(bytes, this.#fromStorage);
+    } catch (err) {
+      console.warn(`slotkv: persist(${JSON.stringify(this.#name)}) skipped ${what}: ${err.message}`);
+    }
+  }
+
+  // ----- writer: storage -----
+
+  #append(update) {
+    this.#queue.push(update);
+    this.#schedule();
+  }
+
+  // Everything queued so far committed (or a rejection if a write failed).
+  #durable() {
+    if (this.#queue.length || this.#rewriteNeeded) this.#schedule();
+    return this.#tail;
+  }
+
+  // One transaction at a time; updates that arrive meanwhile share the next one.
+  #schedule() {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    this.#tail = this.#tail
+      .catch(() => {})
+      .then(() => {
+        this.#scheduled = false;
+        return this.#writeQueued();
+      });
+    // A failed write is reported by #writeQueued and rejects flush(); with
+    // nobody flushing it must not also be an unhandled rejection.
+    this.#tail.catch(() => {});
+  }
+
+  async #writeQueued() {
+    const batch = this.#queue;
+    this.#queue = [];
+    const bytes = batch.reduce((n, u) => n + u.byteLength, 0);
+    const compact =
+      this.#rewriteNeeded ||
+      this.#logCount + batch.length > this.#opts.compactAfter ||
+      this.#logBytes + bytes > this.#opts.compactAfterBytes;
+    if (!compact && !batch.length) return;
+    try {
+      if (compact) {
+        // The batch is in the Doc already, so in its encodeState().
+        await transaction(this.#db, "readwrite", async (snapshot, log) => {
+          await this.#load(snapshot, log);
+          snapshot.put(this.#doc.encodeState(), STATE);
+          log.clear();
+        });
+        this.#logCount = this.#logBytes = 0;
+        this.#rewriteNeeded = false;
+      } else {
+        await transaction(this.#db, "readwrite", (snapshot, log) => {
+          for (const update of batch) log.add(update);
+        });
+        this.#logCount += batch.length;
+        this.#logBytes += bytes;
+      }
+    } catch (err) {
+      // The Doc still holds these updates: the next write stores its whole state.
+      this.#rewriteNeeded = true;
+      console.error(`slotkv: persist(${JSON.stringify(this.#name)}) could not write IndexedDB`, err);
+      throw err;
+    }
+  }
+
+  // ----- the channel -----
+
+  #post(message) {
+    if (this.#closed) return;
+    message.from = this.#id;
+    try {
+      this.#channel.postMessage(message);
+    } catch (err) {
+      console.warn("slotkv: persist could not post a message", err);
+    }
+  }
+
+  #receive(m) {
+    if (this.#closed) return;
+    const problem = validate(m);
+    if (problem) {
+      console.warn(`slotkv: persist dropped a malformed message: ${problem}`);
+      return;
+    }
+    if (m.from === this.#id) return;
+    try {
+      if (m.t === "flushed") {
+        if (m.to === this.#id) this.#acked(m.id, m.from);
+      } else if (this.#writer) {
+        // A closing writer takes nothing more: the next writer collects it.
+        if (this.#closing) return;
+        if (m.t === "update") this.#doc.applyUpdate(m.update, this.#fromTabs);
+        else if (m.t === "flush") this.#durable().then(() => this.#post({ t: "flushed", to: m.from, id: m.id }), () => {});
+        else if (m.t === "hello") this.#post({ t: "writer", to: m.from, version: this.#doc.version() });
+      } else if (m.t === "writer" && (m.to === undefined || m.to === this.#id)) {
+        this.#post({ t: "update", update: this.#doc.encodeDelta(m.version) });
+        this.#writerId = m.from;
+        for (const flush of this.#waiting) this.#sendFlush(flush);
+      }
+    } catch (err) {
+      console.warn(`slotkv: persist could not handle a ${m.t} message: ${err.message}`);
+    }
+  }
+
+  // ----- non-writer: flush through the writer -----
+
+  // The writer acks after storing what it received before the request (one
+  // sender's messages arrive in order). No valid ack in time (no writer yet,
+  // or it closed or crashed first): "hello" makes the current writer announce
+  // itself, and we send it our delta and the request again.
+  #flushViaWriter() {
+    return new Promise((resolve, reject) => {
+      const flush = { resolve, reject };
+      this.#waiting.add(flush);
+      this.#sendFlush(flush);
+      this.#retry ??= setInterval(() => this.#post({ t: "hello" }), this.#opts.ackTimeoutMs);
+    });
+  }
+
+  #sendFlush(flush) {
+    const id = ++this.#nextRequest;
+    this.#requests.set(id, { flush, writer: this.#writerId });
+    this.#post({ t: "flush", id });
+  }
+
+  #acked(id, writer) {
+    const request = this.#requests.get(id);
+    // Sent before we caught up with that writer (or to another one): proves nothing.
+    if (!request || request.writer !== writer) return;
+    const { flush } = request;
+    for (const [other, r] of this.#requests) if (r.flush === flush) this.#requests.delete(other);
+    this.#waiting.delete(flush);
+    flush.resolve();
+    if (!this.#waiting.size) this.#stopRetry();
+  }
+
+  #stopRetry() {
+    clearInterval(this.#retry);
+    this.#retry = undefined;
+  }
+
+  // Releases everything: lock (held or queued), channel, database.
+  #stop() {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#writer = false;
+    this.#stopRetry();
+    for (const { reject } of this.#waiting) reject(new Error("slotkv: persist was closed before the writer acknowledged a flush"));
+    this.#waiting.clear();
+    this.#requests.clear();
+    this.#lockAbort.abort();
+    this.#release();
+    this.#channel?.close();
+    this.#db?.close();
+  }
+}
+
+/**
+ * Loads what IndexedDB holds for `name` into `doc`, then keeps it saved. Every tab may call it; the one
+ * holding the Web Lock `slotkv:<name>` writes, the others send it their writes. Options: `compactAfter`
+ * (log records, default 500) and `compactAfterBytes` (default 4 MiB) before the writer compacts the log
+ * into the snapshot; `ackTimeoutMs` (default 2000) before a non-writer's flush asks again.
+ */
+export async function persist(doc, name, options = {}) {
+  if (typeof indexedDB === "undefined" || typeof navigator === "undefined" || !navigator.locks || typeof BroadcastChannel === "undefined") {
+    throw new Error(
+      "slotkv: persist() needs IndexedDB, Web Locks (navigator.locks) and BroadcastChannel, which this environment lacks; use it in a browser page or worker",
+    );
+  }
+  if (!doc || typeof doc.applyUpdate !== "function" || typeof doc.on !== "function") throw new TypeError("slotkv: persist needs a Doc");
+  if (typeof name !== "string" || name === "") throw new TypeError("slotkv: the persist name must be a non-empty string");
+  return start(new Persistence(doc, name, checkOptions(options)));
 }

@@ -1,0 +1,437 @@
+// persist() in real Chromium tabs (one browser context: the tabs share
+// IndexedDB, Web Locks and BroadcastChannel, as tabs of one origin do). No
+// BroadcastSync here: every write a non-writer tab makes reaches storage over
+// persist's own channel. The test page, www/test/persist.html, exposes
+// helpers as `t` (see www/test/persist.js).
+import { test, before, after, afterEach } from "node:test";
+import assert from "node:assert/strict";
+import { start } from "./browser.mjs";
+
+const TEST_TIMEOUT = 30000;
+let env;
+let pages = [];
+let count = 0;
+
+before(async () => {
+  env = await start();
+});
+afterEach(async () => {
+  await Promise.all(pages.map((p) => p.close().catch(() => {})));
+  pages = [];
+});
+after(async () => {
+  await env?.close();
+});
+
+/** A database name no other test uses (the browser context outlives each test). */
+const fresh = (label) => `${label}-${++count}`;
+
+/** A new tab on the test page; collects its console warnings in `page.warnings`. */
+async function tab() {
+  const page = await env.context.newPage();
+  page.warnings = [];
+  page.on("console", (m) => {
+    if (m.type() === "warning") page.warnings.push(m.text());
+    if (m.type() === "error") env.errors.push(new Error(m.text()));
+  });
+  await page.goto(`${env.url}test/persist.html`);
+  await page.waitForFunction(() => globalThis.ready === true);
+  pages.push(page);
+  return page;
+}
+
+/** Persists a new Doc as `name` in `page`; returns { isWriter, state } as of persist() resolving. */
+const open = (page, name, options) => page.evaluate(([n, o]) => t.open(n, o), [name, options]);
+const isWriter = (page) => page.evaluate(() => t.p.isWriter);
+const flush = (page) => page.evaluate(() => t.p.flush());
+/** The tab's document as comparable JSON (Uint8Array values as { bytes: [...] }). */
+const state = (page) => page.evaluate(() => t.state());
+
+/** Polls `fn` until it returns a truthy value; fails with `what` after `ms`. */
+async function waitFor(what, fn, ms = 15000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await fn();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function closeTabs(...tabs) {
+  await Promise.all(tabs.map((p) => p.close()));
+  pages = pages.filter((p) => !tabs.includes(p));
+}
+
+/** Closes `tabs` (as a user closing them would: no close() call) and loads `name` in a brand-new tab. */
+async function reopen(name, tabs, options) {
+  await closeTabs(...tabs);
+  const page = await tab();
+  await open(page, name, options);
+  return page;
+}
+
+function assertNoErrors() {
+  const errors = env.errors.splice(0);
+  assert.deepEqual(errors.map(String), []);
+}
+
+test("exactly one of three tabs is the writer, holding the lock named after the document", { timeout: TEST_TIMEOUT }, async () => {
+  const name = fresh("one-writer");
+  const tabs = await Promise.all([tab(), tab(), tab()]);
+  const opened = await Promise.all(tabs.map((p) => open(p, name)));
+  assert.equal(opened.filter((o) => o.isWriter).length, 1, "one writer when persist() resolves");
+
+  const locks = await tabs[0].evaluate(() => navigator.locks.query());
+  assert.equal(locks.held.filter((l) => l.name === `slotkv:${name}`).length, 1);
+  assert.equal(locks.pending.filter((l) => l.name === `slotkv:${name}`).length, 2, "the other tabs queue for the lock");
+
+  // Still exactly one after every tab has written and flushed.
+  await Promise.all(tabs.map((p) => p.evaluate(() => t.doc.increment("n"))));
+  await Promise.all(tabs.map(flush));
+  const roles = await Promise.all(tabs.map(isWriter));
+  assert.equal(roles.filter(Boolean).length, 1);
+  const writer = tabs[roles.indexOf(true)];
+  assert.equal((await state(writer)).counters.n, 3, "the writer applied the others' writes");
+  assertNoErrors();
+});
+
+test("writes from non-writer tabs are durable once their flush() resolves", { timeout: TEST_TIMEOUT }, async () => {
+  const name = fresh("durable");
+  const a = await tab();
+  assert.equal((await open(a, name)).isWriter, true);
+  const [b, c] = await Promise.all([tab(), tab()]);
+  await open(b, name);
+  // c's document has a write from before persist(): it must reach storage too.
+  await c.evaluate(async (n) => {
+    t.doc = new t.slotkv.Doc();
+    t.doc.set("early", "before persist");
+    t.p = await t.slotkv.persist(t.doc, n);
+  }, name);
+  assert.deepEqual(await Promise.all([isWriter(b), isWriter(c)]), [false, false]);
+
+  await a.evaluate(() => t.doc.increment("clicks"));
+  await b.evaluate(() => {
+    t.doc.increment("clicks", 2);
+    t.doc.set("status", { by: "b", n: 1 });
+    t.doc.add("tags", "from-b");
+  });
+  await c.evaluate(() => {
+    t.doc.transact(() => {
+      t.doc.increment("clicks", 3);
+      t.doc.add("tags", "from-c");
+    });
+    t.doc.add("tags", "gone");
+    t.doc.remove("tags", "gone");
+    t.doc.decrement("down", 4);
+  });
+  // Only the non-writers flush: their writes must be stored by the writer.
+  await Promise.all([flush(b), flush(c)]);
+
+  const expected = {
+    counters: { clicks: 6, down: -4 },
+    registers: { early: "before persist", status: { by: "b", n: 1 } },
+    sets: { tags: ["from-b", "from-c"] },
+  };
+  // a's own increment was not flushed; b's and c's must be there.
+  const stored = await a.evaluate((n) => t.stored(n), name);
+  assert.ok(stored.counters.clicks >= 5, `b's and c's increments are stored (${stored.counters.clicks})`);
+  assert.deepEqual(stored.sets, expected.sets);
+  assert.deepEqual(stored.registers, expected.registers);
+
+  await flush(a);
+  const d = await reopen(name, [a, b, c]);
+  assert.deepEqual(await state(d), expected);
+  assertNoErrors();
+});
+
+test("closing the writer tab hands the lock to another tab and nothing written before is lost", { timeout: TEST_TIMEOUT }, async () => {
+  const name = fresh("handover");
+  const a = await tab();
+  await open(a, name);
+  const [b, c] = await Promise.all([tab(), tab()]);
+  await Promise.all([open(b, name), open(c, name)]);
+  assert.equal(await isWriter(a), true);
+
+  await a.evaluate(() => t.doc.add("who", "a"));
+  await flush(a);
+  await b.evaluate(() => t.doc.add("who", "b"));
+  await flush(b);
+  // c writes and does not flush; then the writer goes away at once. c's write
+  // may or may not have been stored: the next writer must collect it.
+  await c.evaluate(() => t.doc.add("who", "c"));
+  await closeTabs(a);
+
+  const next = await waitFor("a new writer", async () => {
+    const roles = await Promise.all([isWriter(b), isWriter(c)]);
+    return roles.filter(Boolean).length === 1 && (roles[0] ? b : c);
+  });
+  const other = next === b ? c : b;
+  assert.equal(await isWriter(other), false);
+
+  // Both keep writing; flushes go to the new writer.
+  await next.evaluate(() => t.doc.increment("after"));
+  await other.evaluate(() => t.doc.increment("after"));
+  await Promise.all([flush(next), flush(other)]);
+  assert.deepEqual((await next.evaluate((n) => t.stored(n), name)).sets.who, ["a", "b", "c"]);
+
+  const d = await reopen(name, [b, c]);
+  assert.deepEqual(await state(d), { counters: { after: 2 }, registers: {}, sets: { who: ["a", "b", "c"] } });
+  assertNoErrors();
+});
+
+test("close() flushes and releases the lock: another tab becomes the writer", { timeout: TEST_TIMEOUT }, async () => {
+  const name = fresh("close");
+  const a = await tab();
+  await open(a, name);
+  const b = await tab();
+  await open(b, name);
+  await b.evaluate(() => t.doc.set("k", "from b"));
+  await a.evaluate(() => t.doc.increment("a"));
+  // No flush before close(): close() flushes.
+  await a.evaluate(() => t.p.close());
+  assert.equal(await isWriter(a), false);
+  await waitFor("b to become the writer", () => isWriter(b));
+  await b.evaluate(() => t.doc.increment("b"));
+  await flush(b);
+  // a keeps its tab but no longer persists: its later writes are not stored.
+  await a.evaluate(() => t.doc.increment("a", 100));
+
+  const d = await reopen(name, [a, b]);
+  assert.deepEqual(await state(d), { counters: { a: 1, b: 1 }, registers: { k: "from b" }, sets: {} });
+  assertNoErrors();
+});
+
+test("a writer that crashes before storing what it received: the next writer collects it", { timeout: TEST_TIMEOUT }, async () => {
+  const name = fresh("crash");
+  const a = await tab();
+  await open(a, name);
+  const b = await tab();
+  await open(b, name); // b queues for the lock before c: b is next
+  const c = await tab();
+  await open(c, name);
+  await a.evaluate(() => t.doc.increment("n", 10));
+  await c.evaluate(() => t.doc.increment("n", 5));
+  await Promise.all([flush(a), flush(c)]);
+
+  // a receives c's next write but cannot store it, so c's flush stays pending.
+  await a.evaluate((n) => t.block(n), name);
+  await c.evaluate(() => {
+    t.doc.add("late", "c");
+    t.flushed = false;
+    t.p.flush().then(() => (t.flushed = true));
+  });
+  await waitFor("a to receive c's write", async () => (await state(a)).sets.late);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(await c.evaluate(() => t.flushed), false, "no ack while the writer cannot write");
+
+  const crashed = new Promise((r) => a.once("crash", r));
+  const cdp = await env.context.newCDPSession(a);
+  cdp.send("Page.crash").catch(() => {}); // never answers: the renderer is gone
+  await crashed;
+  await waitFor("b to become the writer", () => isWriter(b));
+  assert.equal(await isWriter(c), false);
+  // b never had c's write; c sends it again when b announces itself, then its flush resolves.
+  await waitFor("c's flush", () => c.evaluate(() => t.flushed));
+
+  const d = await reopen(name, [a, b, c]);
+  assert.deepEqual(await state(d), { counters: { n: 15 }, registers: {}, sets: { late: ["c"] } });
+  assertNoErrors();
+});
+
+test("a flush() made during a handover resolves only once the new writer has stored everything", { timeout: TEST_TIMEOUT }, async () => {
+  const name = fresh("handover-flush");
+  const a = await tab();
+  await open(a, name);
+  const b = await tab();
+  await open(b, name);
+  const c = await tab();
+  await open(c, name);
+  const blocker = await tab(); // does not persist: it only stalls the database
+
+  // a receives c's write but cannot store it.
+  await blocker.evaluate((n) => t.block(n), name);
+  await c.evaluate(() => {
+    t.doc.add("late", "c1");
+    t.p.flush();
+  });
+  await waitFor("a to receive c's write", async () => (await state(a)).sets.late);
+  const crashed = new Promise((r) => a.once("crash", r));
+  const cdp = await env.context.newCDPSession(a);
+  cdp.send("Page.crash").catch(() => {});
+  await crashed;
+  // b holds the lock now but its takeover waits for the database. c flushes
+  // again: b will answer that request, and c must not take that answer as
+  // proof until b has caught up with c.
+  await waitFor("b to become the writer", () => isWriter(b));
+  await c.evaluate((n) => {
+    t.doc.add("late", "c2");
+    t.checked = t.p.flush().then(() => t.stored(n));
+  }, name);
+  await blocker.evaluate(() => t.unblock());
+  const stored = await c.evaluate(() => t.checked);
+  assert.deepEqual(stored.sets.late, ["c1", "c2"], "everything c wrote is stored when its flush resolves");
+  assertNoErrors();
+});
+
+test("with BroadcastSync as well, each write is stored once, not once per tab", { timeout: TEST_TIMEOUT }, async () => {
+  const name = fresh("with-sync");
+  const tabs = [];
+  for (let i = 0; i < 3; i++) {
+    const page = await tab();
+    await open(page, name);
+    await page.evaluate((n) => (t.sync = new t.slotkv.BroadcastSync(t.doc, `sync-${n}`)), name);
+    tabs.push(page);
+  }
+  // Each tab's write reaches the writer twice (BroadcastSync and persist's channel).
+  await Promise.all(tabs.map((p, i) => p.evaluate((i) => t.doc.add("tabs", `tab${i}`), i)));
+  await Promise.all(tabs.map(flush));
+  for (const page of tabs) await waitFor("every tab to converge", async () => (await state(page)).sets.tabs?.length === 3);
+
+  const raw = await tabs[0].evaluate((n) => t.raw(n), name);
+  assert.ok(raw.log.length <= 3, `${raw.log.length} log records for 3 writes`);
+  assert.deepEqual((await tabs[0].evaluate((n) => t.stored(n), name)).sets.tabs, ["tab0", "tab1", "tab2"]);
+  assertNoErrors();
+});
+
+test("closing every tab and opening a new one loads everything, reload included", { timeout: TEST_TIMEOUT }, async () => {
+  const name = fresh("reload");
+  const a = await tab();
+  await open(a, name);
+  const b = await tab();
+  await open(b, name);
+  await a.evaluate(() => {
+    t.doc.increment("clicks", 7);
+    t.doc.set("bytes", new Uint8Array([0, 1, 254, 255]));
+    t.doc.set("deleted", "soon");
+    t.doc.delete("deleted");
+    t.doc.set("nested", { list: [1, "two", null, { three: true }], "": "empty key" });
+  });
+  await b.evaluate(() => {
+    t.doc.decrement("clicks", 2);
+    for (let i = 0; i < 20; i++) t.doc.add("many", `e${String(i).padStart(2, "0")}`);
+    t.doc.remove("many", "e13");
+    t.doc.set("unicode", "héllo 🌍");
+  });
+  await Promise.all([flush(a), flush(b)]);
+  const expected = await state(a);
+  // The writer saw everything b wrote, so its state is the whole document.
+  assert.deepEqual(expected, await b.evaluate((n) => t.stored(n), name));
+  assert.equal(expected.sets.many.length, 19);
+
+  // A reload of the only remaining tab (the demo's "persistence across reload").
+  await closeTabs(a);
+  await b.reload();
+  await b.waitForFunction(() => globalThis.ready === true);
+  const reloaded = await open(b, name);
+  assert.equal(reloaded.isWriter, true);
+  assert.deepEqual(await state(b), expected);
+
+  const c = await reopen(name, [b]);
+  assert.deepEqual(await state(c), expected);
+  assertNoErrors();
+});
+
+test("the writer compacts the log past the threshold and the reloaded state is identical", { timeout: TEST_TIMEOUT }, async () => {
+  const name = fresh("compact");
+  const options = { compactAfter: 5 };
+  const a = await tab();
+  await open(a, name, options);
+  const b = await tab();
+  await open(b, name, options);
+  const raw = () => a.evaluate((n) => t.raw(n), name);
+  assert.equal((await raw()).log.length, 0, "taking over writes a snapshot and leaves an empty log");
+
+  // One record per flushed write, from both tabs: 5 fill the log...
+  for (let i = 0; i < 5; i++) {
+    const page = i % 2 ? b : a;
+    await page.evaluate((i) => t.doc.set(`r${i}`, i), i);
+    await flush(page);
+  }
+  let stored = await raw();
+  assert.equal(stored.log.length, 5);
+  assert.ok(stored.log.every((r) => r.kind === "bytes"));
+  // ...the 6th passes the threshold: snapshot rewritten, log cleared.
+  const before = stored.snapshot;
+  await a.evaluate(() => t.doc.increment("sixth"));
+  await flush(a);
+  stored = await raw();
+  assert.equal(stored.log.length, 0, "compacted");
+  assert.ok(stored.snapshot > before, "the snapshot grew to hold the log");
+  // A burst of writes never leaves more than the threshold in the log.
+  await b.evaluate(() => {
+    for (let i = 0; i < 40; i++) t.doc.add("burst", `x${i}`);
+  });
+  await flush(b);
+  await a.evaluate(() => t.doc.set("last", "yes"));
+  await flush(a);
+  stored = await raw();
+  assert.ok(stored.log.length <= 5, `log has ${stored.log.length} records`);
+
+  // A byte threshold compacts too.
+  await a.evaluate(() => t.p.close());
+  await closeTabs(a);
+  await waitFor("b to become the writer", () => isWriter(b));
+  await b.evaluate(() => t.p.close());
+  await b.evaluate((n) => t.open(n, { compactAfterBytes: 2000 }), name);
+  await b.evaluate(() => {
+    for (let i = 0; i < 5; i++) t.doc.set(`big${i}`, "x".repeat(600));
+  });
+  await flush(b);
+  stored = await b.evaluate((n) => t.raw(n), name);
+  assert.ok(stored.log.length < 4, `byte threshold: log has ${stored.log.length} records`);
+
+  const expected = await state(b);
+  assert.equal(expected.sets.burst.length, 40);
+  assert.deepEqual(await b.evaluate((n) => t.stored(n), name), expected);
+  const c = await reopen(name, [b]);
+  assert.deepEqual(await state(c), expected);
+  assertNoErrors();
+});
+
+test("a corrupt log record is skipped with a warning and the rest loads", { timeout: TEST_TIMEOUT }, async () => {
+  const name = fresh("corrupt");
+  const a = await tab();
+  await open(a, name);
+  for (const k of ["one", "two", "three"]) {
+    await a.evaluate((k) => t.doc.add("words", k), k);
+    await flush(a);
+  }
+  const expected = await state(a);
+  await closeTabs(a);
+
+  // Torn and foreign records between and after the good ones.
+  const b = await tab();
+  const keys = (await b.evaluate((n) => t.raw(n), name)).log.map((r) => r.key);
+  assert.equal(keys.length, 3);
+  await b.evaluate(
+    ([n, k0, k2]) =>
+      Promise.all([
+        t.inject(n, "not bytes", k0 + 0.5),
+        t.inject(n, new Uint8Array([0xb7, 1]), k2 + 0.5), // a torn update
+        t.inject(n, new Uint8Array([1, 2, 3]), k2 + 0.75), // not an update at all
+      ]),
+    [name, keys[0], keys[2]],
+  );
+  assert.equal((await b.evaluate((n) => t.raw(n), name)).log.length, 6);
+
+  const opened = await open(b, name);
+  assert.deepEqual(opened.state, expected);
+  await waitFor("3 warnings", () => b.warnings.filter((w) => w.includes("skipped log record")).length === 3);
+  assert.match(b.warnings.join("\n"), /skipped log record [\d.]+: not a Uint8Array/);
+  assert.match(b.warnings.join("\n"), /skipped log record [\d.]+: slotkv: cannot apply update: .*truncated/);
+
+  // The writer's takeover rewrote storage: the next load is clean.
+  assert.equal((await b.evaluate((n) => t.raw(n), name)).log.length, 0);
+  const c = await reopen(name, [b]);
+  assert.deepEqual(await state(c), expected);
+  assert.deepEqual(c.warnings, []);
+  assertNoErrors();
+});
+
+test("in Node, persist() rejects: it needs IndexedDB and Web Locks", async () => {
+  const { Doc, persist } = await import("../../pkg/node.js");
+  const doc = new Doc();
+  await assert.rejects(persist(doc, "x"), (err) => err instanceof Error && /IndexedDB/.test(err.message) && /Web Locks/.test(err.message));
+  doc.free();
+});
