@@ -122,10 +122,10 @@ struct Txn {
     /// Our seq before the first change.
     start: u64,
     changes: Changes,
-    /// The add tags this transaction's removes dropped. Its update must carry
-    /// their dots, so a receiver that has not seen those adds yet knows they
-    /// are already removed and ignores them when they arrive.
-    removed_tags: VersionVector,
+    /// The dots of the set tags this transaction removed and the register
+    /// writes it overwrote. Its update carries them, so a receiver drops them
+    /// too, or, if it has not seen them yet, ignores them when they arrive.
+    superseded: VersionVector,
 }
 
 /// A replicated key-value document.
@@ -272,8 +272,12 @@ impl Doc {
         let ts = self.hlc.tick(wall);
         let seq = self.next_seq();
         let key = intern(&self.registers, key);
-        self.registers.insert(key.clone(), Register::new(value, ts, self.me.clone(), seq));
-        note(&mut self.open().changes.registers, key);
+        let old = self.registers.insert(key.clone(), Register::new(value, ts, self.me.clone(), seq));
+        let txn = self.open();
+        if let Some(old) = old {
+            txn.superseded.insert(&old.writer, old.seq);
+        }
+        note(&mut txn.changes.registers, key);
     }
 
     /// The register's value; `None` when absent or deleted.
@@ -288,16 +292,18 @@ impl Doc {
 
     // ----- sets -----
 
-    /// Adds `element` to set `key` (a new tag even if already present, so a
-    /// concurrent remove elsewhere does not undo this add).
+    /// Adds `element` to set `key`: a new tag, so a concurrent remove elsewhere
+    /// (which has not seen it) does not undo this add. Adding an element that
+    /// holds this replica's tag already changes nothing.
     pub fn add(&mut self, key: &str, element: &str) -> Result<(), Error> {
         self.limits.check_key(key)?;
         self.limits.check_element(element)?;
-        let seq = self.next_seq();
-        let me = self.me.clone();
         let key = intern(&self.sets, key);
-        self.sets.entry(key.clone()).or_default().add(element, &me, seq);
-        note(&mut self.open().changes.sets, key);
+        let me = self.me.clone();
+        if self.sets.entry(key.clone()).or_default().add(element, &me, self.seq + 1) {
+            self.next_seq();
+            note(&mut self.open().changes.sets, key);
+        }
         Ok(())
     }
 
@@ -315,8 +321,8 @@ impl Doc {
         if let Some(tags) = self.sets.get_mut(&key).and_then(|set| set.remove(element, &me, seq, now)) {
             self.next_seq();
             let txn = self.open();
-            for (client, &tag) in &tags {
-                txn.removed_tags.insert(client, tag);
+            for (client, tag) in &tags {
+                txn.superseded.insert(client, *tag);
             }
             note(&mut txn.changes.sets, key);
         }
@@ -362,7 +368,7 @@ impl Doc {
             return None;
         }
         let update = encode.then(|| {
-            let mut carried = txn.removed_tags;
+            let mut carried = txn.superseded;
             carried.insert_range(&self.me, txn.start + 1, self.seq);
             let since = self.seen.difference(&carried);
             self.build_delta(&since, Some(&txn.changes)).encode()
@@ -434,8 +440,17 @@ impl Doc {
                 u.registers.push((key.clone(), reg.clone()));
             }
         }
+        if only.is_some() {
+            // A transaction's removes travel as the removed tags' dots in
+            // `ctx`: its sets carry their new tags, and are listed even without
+            // any, so the receiver drops the removed ones.
+            for (key, set) in select(&self.sets, only.map(|c| &c.sets)) {
+                u.sets.push((key.clone(), set.fresh(since)));
+            }
+            return u;
+        }
         let mut removals = false;
-        for (key, set) in select(&self.sets, only.map(|c| &c.sets)) {
+        for (key, set) in select(&self.sets, None) {
             if let Some((delta, needs_seen)) = set.delta(since) {
                 removals |= needs_seen;
                 u.sets.push((key.clone(), delta));
@@ -544,7 +559,7 @@ impl Doc {
         let empty = Set::default();
         let seen = &self.seen;
         self.sets.retain(|key, set| {
-            if !listed_sets.contains(&**key) && set.merge(&empty, seen, Some(&u.ctx)) {
+            if !listed_sets.contains(&**key) && set.merge(&empty, seen, &u.ctx) {
                 changes.sets.push(key.clone());
             }
             !set.is_vacant()

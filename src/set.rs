@@ -4,9 +4,9 @@
 //! replica has seen; an add it has not seen (a concurrent one) survives, so
 //! concurrent add and remove resolve to "present". Nothing is kept for removed
 //! elements: the document's version vector says which dots a replica has seen,
-//! so a tag that one side has seen and the other lacks was removed (Bieniusa et
-//! al., 2012). Per element, only each client's latest tag is kept: a later add
-//! by the same client supersedes its earlier ones.
+//! so a tag that one side has seen and the other lacks was removed (Bieniusa
+//! et al., 2012). Adding an element that already holds this replica's tag
+//! changes nothing, so an element carries at most one tag per client.
 //!
 //! To carry a removal in a *delta* (which does not list unchanged keys), a set
 //! keeps a small removal record: each client's latest remove seq on this key
@@ -20,9 +20,9 @@
 //! let (mut seen_x, mut seen_y) = (VersionVector::new(), VersionVector::new());
 //! x.add("👍", &a, 1); seen_x.insert(&a, 1);
 //! y.add("👍", &b, 1); seen_y.insert(&b, 1);
-//! y.merge(&x, &seen_y, Some(&seen_x)); seen_y.insert(&a, 1);
+//! y.merge(&x, &seen_y, &seen_x); seen_y.insert(&a, 1);
 //! x.remove("👍", &a, 2, 0).unwrap(); seen_x.insert(&a, 2); // a removes only what it saw
-//! y.merge(&x, &seen_y, Some(&seen_x));
+//! y.merge(&x, &seen_y, &seen_x);
 //! assert!(y.contains("👍")); // b's add was concurrent: it wins
 //! ```
 
@@ -31,27 +31,35 @@ use std::collections::BTreeMap;
 use crate::client::ClientId;
 use crate::version::VersionVector;
 
-/// Each client's latest add tag (seq) for one element.
-pub type Tags = BTreeMap<ClientId, u64>;
+/// An element's add tags: the dots `(client, seq)` of the adds that put it
+/// there and that no one who saw them has removed, sorted.
+pub type Tags = Vec<(ClientId, u64)>;
 
 /// An add-wins observed-remove set of strings.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Set {
     elements: BTreeMap<String, Tags>,
-    /// Each client's latest remove on this set (its dot's seq).
+    /// Each client's latest remove here: while a peer has not seen it, deltas
+    /// send this set whole so the peer can drop the removed tags too.
     removes: BTreeMap<ClientId, u64>,
     /// Wall-clock milliseconds (document clock) of the latest remove.
     removed_at: u64,
 }
 
 impl Set {
-    /// Adds `element` with the tag `(client, seq)`.
-    pub fn add(&mut self, element: &str, client: &ClientId, seq: u64) {
-        let tags = match self.elements.get_mut(element) {
-            Some(tags) => tags,
-            None => self.elements.entry(element.to_owned()).or_default(),
+    /// Adds `element` with the tag `(client, seq)`. Returns false, changing
+    /// nothing, if the element already holds a tag of `client`.
+    pub fn add(&mut self, element: &str, client: &ClientId, seq: u64) -> bool {
+        let Some(tags) = self.elements.get_mut(element) else {
+            self.elements.insert(element.to_owned(), vec![(client.clone(), seq)]);
+            return true;
         };
-        tags.insert(client.clone(), seq);
+        if tags.iter().any(|(c, _)| c == client) {
+            return false;
+        }
+        tags.push((client.clone(), seq));
+        tags.sort_unstable();
+        true
     }
 
     /// Removes `element` (every tag seen here) as change `(client, seq)` at
@@ -87,18 +95,18 @@ impl Set {
         self.elements.is_empty()
     }
 
-    /// Each client's latest remove seq, and when the latest remove happened.
+    /// Each client's latest remove, and when the latest happened.
     pub fn removal_record(&self) -> (&BTreeMap<ClientId, u64>, u64) {
         (&self.removes, self.removed_at)
     }
 
-    /// Builds a set from decoded parts (tags must be non-empty per element).
+    /// Builds a set from decoded parts (tags sorted, unique, non-empty per element).
     pub fn from_parts(elements: BTreeMap<String, Tags>, removes: BTreeMap<ClientId, u64>, removed_at: u64) -> Set {
         Set { elements, removes, removed_at }
     }
 
     /// Drops the removal record once it is older than the retention period,
-    /// reporting each purged remove dot to `purged`.
+    /// reporting each purged dot to `purged`.
     pub fn purge_removals(&mut self, horizon_ms: u64, mut purged: impl FnMut(&ClientId, u64)) {
         if !self.removes.is_empty() && self.removed_at <= horizon_ms {
             for (client, &seq) in &self.removes {
@@ -114,44 +122,54 @@ impl Set {
         self.elements.is_empty() && self.removes.is_empty()
     }
 
-    /// What a replica that has seen `since` lacks of this set, and whether the
-    /// receiver must apply removals (then the set is sent whole, with the
-    /// sender's version, so the receiver can tell removed tags from unsent ones).
+    /// What a replica that has seen `since` lacks of this set, and whether it
+    /// is sent whole. It is whole while the replica has not seen one of our
+    /// removes: then the receiver reads the sender's whole version against it
+    /// to find the tags removed. Otherwise it holds only the tags `since` lacks.
     pub fn delta(&self, since: &VersionVector) -> Option<(Set, bool)> {
         let removals = self.removes.iter().any(|(c, &s)| s > since.contiguous(c));
         if removals {
             return Some((self.clone(), true));
         }
+        let part = self.fresh(since);
+        (!part.elements.is_empty()).then_some((part, false))
+    }
+
+    /// The tags and removal-record entries `since` lacks: what a transaction's
+    /// update carries (its removes travel as the dots of the removed tags).
+    pub fn fresh(&self, since: &VersionVector) -> Set {
         let mut elements = BTreeMap::new();
         for (element, tags) in &self.elements {
-            let fresh: Tags = tags.iter().filter(|(c, &s)| !since.contains(c, s)).map(|(c, &s)| (c.clone(), s)).collect();
+            let fresh: Tags = tags.iter().filter(|(c, s)| !since.contains(c, *s)).cloned().collect();
             if !fresh.is_empty() {
                 elements.insert(element.clone(), fresh);
             }
         }
-        (!elements.is_empty()).then(|| (Set { elements, removes: BTreeMap::new(), removed_at: 0 }, false))
+        let removes: BTreeMap<ClientId, u64> =
+            self.removes.iter().filter(|(c, s)| !since.contains(c, **s)).map(|(c, s)| (c.clone(), *s)).collect();
+        let removed_at = if removes.is_empty() { 0 } else { self.removed_at };
+        Set { elements, removes, removed_at }
     }
 
-    /// Merges a peer's set into this one.
+    /// Merges a peer's set into this one (the join of dot stores).
     ///
     /// A tag survives if both sides hold it, or if the side lacking it has not
-    /// seen its dot. `their_seen` is the peer's version when the peer sent this
-    /// set whole; without it (a delta that only adds), nothing here is removed.
-    /// Returns whether anything changed.
-    pub fn merge(&mut self, theirs: &Set, my_seen: &VersionVector, their_seen: Option<&VersionVector>) -> bool {
+    /// seen its dot. `their_seen` holds the dots whose fate `theirs` shows: the
+    /// sender's whole version for a full state or a set sent whole, or the
+    /// dots a delta delivers (whose tags, if the sender still holds them, are
+    /// in the delta). Returns whether anything changed.
+    pub fn merge(&mut self, theirs: &Set, my_seen: &VersionVector, their_seen: &VersionVector) -> bool {
         let mut changed = false;
-        if let Some(their_seen) = their_seen {
-            // Elements only we hold: keep the tags the peer has not seen.
-            self.elements.retain(|element, tags| {
-                if theirs.elements.contains_key(element) {
-                    return true;
-                }
-                let before = tags.len();
-                tags.retain(|c, s| !their_seen.contains(c, *s));
-                changed |= tags.len() != before;
-                !tags.is_empty()
-            });
-        }
+        // Elements only we hold: keep the tags the peer has not seen.
+        self.elements.retain(|element, tags| {
+            if theirs.elements.contains_key(element) {
+                return true;
+            }
+            let before = tags.len();
+            tags.retain(|(c, s)| !their_seen.contains(c, *s));
+            changed |= tags.len() != before;
+            !tags.is_empty()
+        });
         for (element, their_tags) in &theirs.elements {
             let empty = Tags::new();
             let my_tags = self.elements.get(element).unwrap_or(&empty);
@@ -180,19 +198,16 @@ impl Set {
     }
 }
 
-/// The join of one element's tags: per client, the latest tag that survives.
-fn merge_tags(mine: &Tags, theirs: &Tags, my_seen: &VersionVector, their_seen: Option<&VersionVector>) -> Tags {
-    let mut out = Tags::new();
-    let clients = mine.keys().chain(theirs.keys().filter(|c| !mine.contains_key(*c)));
-    for client in clients {
-        let m = mine.get(client).copied();
-        let t = theirs.get(client).copied();
-        let keep_m = m.filter(|&m| t == Some(m) || their_seen.is_none_or(|seen| !seen.contains(client, m)));
-        let keep_t = t.filter(|&t| m == Some(t) || !my_seen.contains(client, t));
-        if let Some(seq) = keep_m.max(keep_t) {
-            out.insert(client.clone(), seq);
-        }
-    }
+/// The join of one element's tags: those both hold, ours the peer has not
+/// seen, theirs we have not seen. Sorted.
+fn merge_tags(mine: &Tags, theirs: &Tags, my_seen: &VersionVector, their_seen: &VersionVector) -> Tags {
+    let mut out: Tags = mine
+        .iter()
+        .filter(|t| theirs.contains(t) || !their_seen.contains(&t.0, t.1))
+        .chain(theirs.iter().filter(|t| !mine.contains(t) && !my_seen.contains(&t.0, t.1)))
+        .cloned()
+        .collect();
+    out.sort_unstable();
     out
 }
 
@@ -235,7 +250,7 @@ mod tests {
             }
         }
         fn receive(&mut self, other: &Replica) {
-            self.set.merge(&other.set, &self.seen, Some(&other.seen));
+            self.set.merge(&other.set, &self.seen, &other.seen);
             self.seen.union(&other.seen);
         }
     }
@@ -245,15 +260,22 @@ mod tests {
         let mut a = Replica::new("a");
         let mut b = Replica::new("b");
         a.add("👍");
-        b.add("👍");
-        a.receive(&b);
         b.receive(&a);
         a.remove("👍");
-        b.add("👍"); // concurrent re-add
+        b.add("👍"); // concurrent: b adds its own tag, which a has not seen
         a.receive(&b);
         b.receive(&a);
         assert!(a.set.contains("👍"));
         assert_eq!(a.set, b.set);
+    }
+
+    #[test]
+    fn adding_an_element_that_holds_our_tag_changes_nothing() {
+        let mut a = Replica::new("a");
+        a.add("x");
+        let before = a.set.clone();
+        assert!(!a.set.add("x", &c("a"), 2));
+        assert_eq!(a.set, before);
     }
 
     #[test]

@@ -48,13 +48,10 @@ pub struct Update {
 }
 
 impl Update {
-    /// The version a receiver uses to decide what the sender has seen.
-    pub fn sender_seen(&self) -> Option<&VersionVector> {
-        if self.full {
-            Some(&self.ctx)
-        } else {
-            self.seen.as_ref()
-        }
+    /// The dots whose fate this update shows: a receiver's set tag among them
+    /// that the update's copy of the set lacks was removed or replaced.
+    pub fn sender_seen(&self) -> &VersionVector {
+        self.seen.as_ref().unwrap_or(&self.ctx)
     }
 
     /// The dots of every entry the update carries (slots, writes, tags, removals).
@@ -62,7 +59,7 @@ impl Update {
         let slots = self.counters.iter().flat_map(|(_, slots)| slots.iter().map(|(c, s)| (c, s.seq)));
         let writes = self.registers.iter().map(|(_, r)| (&r.writer, r.seq));
         let sets = self.sets.iter().flat_map(|(_, set)| {
-            let tags = set.elements().flat_map(|(_, tags)| tags.iter().map(|(c, &s)| (c, s)));
+            let tags = set.elements().flat_map(|(_, tags)| tags.iter().map(|(c, s)| (c, *s)));
             tags.chain(set.removal_record().0.iter().map(|(c, &s)| (c, s)))
         });
         slots.chain(writes).chain(sets)
@@ -123,9 +120,9 @@ impl Update {
             for (element, tags) in set.elements() {
                 body.usize(t.intern_string(element));
                 body.usize(tags.len());
-                for (client, &seq) in tags {
+                for (client, seq) in tags {
                     body.usize(t.intern_client(client));
-                    body.varint(seq);
+                    body.varint(*seq);
                 }
             }
             let (removes, removed_at) = set.removal_record();
@@ -167,11 +164,20 @@ impl Update {
             };
         }
         u.ctx = read_vv(&mut r, &t)?;
-        let covered = |c: &ClientId, seq: u64| -> Result<(), Error> {
-            if u.ctx.contains(c, seq) || u.seen.as_ref().is_some_and(|s| s.contains(c, seq)) {
+        // Set tags and removals of a set sent whole may be older than the
+        // update (they are in `seen`); slots and register writes never are.
+        let in_ctx = |c: &ClientId, seq: u64| -> Result<(), Error> {
+            if u.ctx.contains(c, seq) {
                 Ok(())
             } else {
                 Err(Error::invalid(format!("change {seq} of client \"{c}\" is not in the update's version")))
+            }
+        };
+        let covered = |c: &ClientId, seq: u64| -> Result<(), Error> {
+            if u.seen.as_ref().is_some_and(|s| s.contains(c, seq)) {
+                Ok(())
+            } else {
+                in_ctx(c, seq)
             }
         };
 
@@ -189,7 +195,7 @@ impl Update {
             for _ in 0..r.count("a counter's slots")? {
                 let client = t.client(&mut r)?;
                 let seq = read_seq(&mut r)?;
-                covered(&client, seq)?;
+                in_ctx(&client, seq)?;
                 let p = read_safe(&mut r, "a counter slot's increments")?;
                 let n = read_safe(&mut r, "a counter slot's decrements")?;
                 slots.push((client, Slot { p, n, seq }));
@@ -202,8 +208,8 @@ impl Update {
             let key = t.key(&mut r, limits)?;
             let writer = t.client(&mut r)?;
             let seq = read_seq(&mut r)?;
-            covered(&writer, seq)?;
-            let wall = r.varint("a register's timestamp")?;
+            in_ctx(&writer, seq)?;
+            let wall = read_safe(&mut r, "a register timestamp's wall-clock time")?;
             let logical = u32::try_from(r.varint("a register's timestamp")?)
                 .map_err(|_| Error::invalid("a register timestamp's logical part exceeds 32 bits"))?;
             let value = match r.u8("a register's value type")? {
@@ -234,9 +240,10 @@ impl Update {
                     let client = t.client(&mut r)?;
                     let seq = read_seq(&mut r)?;
                     covered(&client, seq)?;
-                    let tag = tags.entry(client).or_insert(0);
-                    *tag = (*tag).max(seq);
+                    tags.push((client, seq));
                 }
+                tags.sort_unstable();
+                tags.dedup();
                 if tags.is_empty() {
                     return Err(Error::invalid("a set element without tags"));
                 }
@@ -312,9 +319,12 @@ fn read_header(r: &mut Reader) -> Result<u8, Error> {
     Ok(r.u8("the header")?)
 }
 
+/// A change number: 1 to 2^53 − 1, so a replica's own next change can never
+/// overflow and every number is exact in JavaScript.
 fn read_seq(r: &mut Reader) -> Result<u64, Error> {
     match r.varint("a change number")? {
         0 => Err(Error::invalid("change numbers start at 1")),
+        seq if seq > MAX_SAFE_INTEGER => Err(Error::invalid("a change number is above 2^53 - 1")),
         seq => Ok(seq),
     }
 }
@@ -353,8 +363,8 @@ fn read_vv(r: &mut Reader, t: &Tables) -> Result<VersionVector, Error> {
             let len = r.varint("a version range")?;
             let lo = prev.checked_add(gap).and_then(|v| v.checked_add(1));
             let hi = lo.and_then(|lo| lo.checked_add(len));
-            let (Some(lo), Some(hi)) = (lo, hi) else {
-                return Err(Error::invalid("a version range overflows 64 bits"));
+            let (Some(lo), Some(hi)) = (lo, hi.filter(|&hi| hi <= MAX_SAFE_INTEGER)) else {
+                return Err(Error::invalid("a version range goes above 2^53 - 1"));
             };
             vv.insert_range(&client, lo, hi);
             prev = hi;

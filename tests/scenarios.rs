@@ -1,0 +1,625 @@
+//! Document-level scenarios (SPEC §1, §2, §5), each a plain test.
+//!
+//! The last section pins, minimised, the bugs that `tests/properties.rs` found.
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use slotkv::{DecodeError, Doc, Error, Kind, Options, Timestamp, Value, FORMAT_VERSION, MAGIC};
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+type Time = Rc<Cell<u64>>;
+
+fn time(ms: u64) -> Time {
+    Rc::new(Cell::new(ms))
+}
+
+/// A document whose wall clock reads `clock`.
+fn doc_on(id: &str, clock: &Time) -> Doc {
+    doc_with_retention(id, clock, slotkv::DEFAULT_TOMBSTONE_RETENTION_MS)
+}
+
+fn doc_with_retention(id: &str, clock: &Time, retention_ms: u64) -> Doc {
+    let t = clock.clone();
+    let options = Options { tombstone_retention_ms: retention_ms, ..Options::with_client_id(id) };
+    Doc::with_clock(options, Box::new(move || t.get())).unwrap()
+}
+
+/// A document on a clock stuck at 1 000 ms.
+fn doc(id: &str) -> Doc {
+    doc_on(id, &time(1_000))
+}
+
+/// A copy of `state` as a new replica `id`.
+fn load(state: &[u8], id: &str) -> Doc {
+    Doc::load(state, Options::with_client_id(id), Box::new(|| 1_000u64)).unwrap()
+}
+
+fn json(text: &str) -> Value {
+    Value::Json(text.to_owned())
+}
+
+/// Commits the open transaction and returns its update.
+fn commit(doc: &mut Doc) -> Vec<u8> {
+    doc.commit(true).expect("a transaction with changes").update.expect("an update when asked for")
+}
+
+/// `from.encode_delta(to.version())` applied to `to`; whether it had an effect.
+fn send(from: &mut Doc, to: &mut Doc) -> bool {
+    let delta = from.encode_delta(Some(&to.version())).unwrap();
+    to.apply_update(&delta).unwrap().is_some()
+}
+
+/// Exchanges deltas both ways until nothing changes.
+fn sync(a: &mut Doc, b: &mut Doc) {
+    for _ in 0..5 {
+        let changed = send(a, b) | send(b, a);
+        if !changed {
+            return;
+        }
+    }
+    panic!("sync did not become quiescent");
+}
+
+/// What a user sees, like `toJSON()`.
+#[derive(Debug, PartialEq, Eq)]
+struct Visible {
+    counters: BTreeMap<String, i128>,
+    registers: BTreeMap<String, Value>,
+    sets: BTreeMap<String, Vec<String>>,
+}
+
+fn visible(doc: &Doc) -> Visible {
+    Visible {
+        counters: doc.keys(Kind::Counter).into_iter().map(|k| (k.to_owned(), doc.counter(k))).collect(),
+        registers: doc.keys(Kind::Register).into_iter().map(|k| (k.to_owned(), doc.get(k).unwrap().clone())).collect(),
+        sets: doc
+            .keys(Kind::Set)
+            .into_iter()
+            .map(|k| (k.to_owned(), doc.members(k).into_iter().map(str::to_owned).collect()))
+            .collect(),
+    }
+}
+
+fn names<T: ToString>(keys: impl IntoIterator<Item = T>) -> Vec<String> {
+    keys.into_iter().map(|k| k.to_string()).collect()
+}
+
+/// Everything observable about a document's state, to check "unchanged".
+fn snapshot(doc: &mut Doc) -> (Visible, Vec<u8>, Vec<u8>) {
+    (visible(doc), doc.version(), doc.encode_state())
+}
+
+// ---------------------------------------------------------------------------
+// Counters
+// ---------------------------------------------------------------------------
+
+#[test]
+fn two_clients_increment_from_five_concurrently_to_seven() {
+    let mut a = doc("a");
+    a.increment("clicks", 5).unwrap();
+    commit(&mut a);
+    let mut b = load(&a.encode_state(), "b");
+    assert_eq!(b.counter("clicks"), 5);
+
+    a.increment("clicks", 1).unwrap();
+    let from_a = commit(&mut a);
+    b.increment("clicks", 1).unwrap();
+    let from_b = commit(&mut b);
+    a.apply_update(&from_b).unwrap();
+    b.apply_update(&from_a).unwrap();
+
+    assert_eq!((a.counter("clicks"), b.counter("clicks")), (7, 7));
+}
+
+#[test]
+fn a_late_update_never_moves_a_counter_backwards() {
+    let mut a = doc("a");
+    a.increment("x", 3).unwrap();
+    let first = commit(&mut a);
+    let old_state = a.encode_state();
+    a.increment("x", 4).unwrap();
+    a.increment("x", -2).unwrap();
+    let second = commit(&mut a);
+
+    let mut b = doc("b");
+    b.apply_update(&second).unwrap();
+    assert_eq!(b.counter("x"), 5);
+    for late in [&first, &old_state, &second] {
+        b.apply_update(late).unwrap();
+        assert_eq!(b.counter("x"), 5);
+    }
+    a.apply_update(&old_state).unwrap();
+    assert_eq!(a.counter("x"), 5);
+}
+
+#[test]
+fn a_zero_delta_changes_nothing_and_emits_nothing() {
+    let mut a = doc("a");
+    a.increment("x", 0).unwrap();
+    assert_eq!(a.commit(true), None);
+    assert!(a.keys(Kind::Counter).is_empty(), "a zero delta must not create a counter");
+    assert_eq!(a.version(), doc("a").version());
+
+    a.increment("x", 2).unwrap();
+    commit(&mut a);
+    let version = a.version();
+    a.increment("x", 0).unwrap();
+    assert_eq!(a.commit(true), None);
+    assert_eq!(a.version(), version, "a zero delta must not use a dot");
+}
+
+// ---------------------------------------------------------------------------
+// Registers
+// ---------------------------------------------------------------------------
+
+#[test]
+fn equal_timestamps_go_to_the_larger_client_id_on_every_replica() {
+    let clock = time(1_000); // both write at the same wall-clock millisecond
+    let mut alice = doc_on("alice", &clock);
+    let mut bob = doc_on("bob", &clock);
+    alice.set("k", json("\"alice\"")).unwrap();
+    let from_alice = commit(&mut alice);
+    bob.set("k", json("\"bob\"")).unwrap();
+    let from_bob = commit(&mut bob);
+    let tie = Timestamp { wall: 1_000, logical: 0 };
+    assert_eq!(alice.register("k").unwrap().ts, tie);
+    assert_eq!(bob.register("k").unwrap().ts, tie);
+
+    // Both orders of arrival, on the writers and on two bystanders.
+    alice.apply_update(&from_bob).unwrap();
+    bob.apply_update(&from_alice).unwrap();
+    let (mut x, mut y) = (doc_on("x", &clock), doc_on("y", &clock));
+    x.apply_update(&from_alice).unwrap();
+    x.apply_update(&from_bob).unwrap();
+    y.apply_update(&from_bob).unwrap();
+    y.apply_update(&from_alice).unwrap();
+    for d in [&alice, &bob, &x, &y] {
+        assert_eq!(d.get("k"), Some(&json("\"bob\"")), "on {}", d.client_id());
+        assert_eq!(d.register("k").unwrap().writer.as_str(), "bob");
+    }
+}
+
+/// `first` writes at T, `second` at T + 1, concurrently, after both saw "old".
+fn concurrent_delete_and_set(delete_first: bool) -> (Doc, Doc) {
+    let (ta, tb) = (time(100), time(100));
+    let mut a = doc_on("a", &ta);
+    let mut b = doc_on("b", &tb);
+    a.set("k", json("\"old\"")).unwrap();
+    b.apply_update(&commit(&mut a)).unwrap();
+
+    ta.set(200);
+    tb.set(201);
+    if delete_first {
+        a.delete("k").unwrap();
+        b.set("k", json("\"new\"")).unwrap();
+    } else {
+        a.set("k", json("\"new\"")).unwrap();
+        b.delete("k").unwrap();
+    }
+    let (from_a, from_b) = (commit(&mut a), commit(&mut b));
+    a.apply_update(&from_b).unwrap();
+    b.apply_update(&from_a).unwrap();
+    (a, b)
+}
+
+#[test]
+fn a_set_one_millisecond_after_a_concurrent_delete_wins() {
+    let (a, b) = concurrent_delete_and_set(true);
+    assert_eq!(a.get("k"), Some(&json("\"new\"")));
+    assert_eq!(b.get("k"), Some(&json("\"new\"")));
+}
+
+#[test]
+fn a_delete_one_millisecond_after_a_concurrent_set_wins() {
+    let (a, b) = concurrent_delete_and_set(false);
+    assert_eq!(a.get("k"), None);
+    assert_eq!(b.get("k"), None);
+    assert!(a.keys(Kind::Register).is_empty() && b.keys(Kind::Register).is_empty());
+}
+
+#[test]
+fn a_write_after_seeing_a_future_timestamp_still_wins_locally() {
+    let (ta, tb) = (time(1_000_000), time(5)); // b's wall clock is far behind
+    let mut a = doc_on("a", &ta);
+    let mut b = doc_on("b", &tb);
+    a.set("k", json("1")).unwrap();
+    b.apply_update(&commit(&mut a)).unwrap();
+    b.set("k", json("2")).unwrap();
+    assert_eq!(b.get("k"), Some(&json("2")));
+    assert!(b.register("k").unwrap().ts > a.register("k").unwrap().ts);
+    a.apply_update(&commit(&mut b)).unwrap();
+    assert_eq!(a.get("k"), Some(&json("2")));
+}
+
+// ---------------------------------------------------------------------------
+// Sets
+// ---------------------------------------------------------------------------
+
+#[test]
+fn or_set_a_and_b_add_thumbs_up_a_removes_it_it_stays() {
+    let mut a = doc("a");
+    let mut b = doc("b");
+    a.add("reactions", "👍").unwrap();
+    let a_add = commit(&mut a);
+    b.add("reactions", "👍").unwrap();
+    let b_add = commit(&mut b);
+    a.remove("reactions", "👍").unwrap(); // a has seen only its own add
+    let a_remove = commit(&mut a);
+    assert!(!a.has("reactions", "👍"));
+
+    a.apply_update(&b_add).unwrap();
+    b.apply_update(&a_add).unwrap();
+    b.apply_update(&a_remove).unwrap();
+    assert!(a.has("reactions", "👍") && b.has("reactions", "👍"), "b's concurrent add must win");
+    sync(&mut a, &mut b);
+    assert_eq!(a.members("reactions"), vec!["👍"]);
+    assert_eq!(visible(&a), visible(&b));
+}
+
+#[test]
+fn or_set_a_remove_of_every_seen_add_removes_it_everywhere() {
+    let mut a = doc("a");
+    let mut b = doc("b");
+    a.add("reactions", "👍").unwrap();
+    b.add("reactions", "👍").unwrap();
+    sync(&mut a, &mut b);
+    a.remove("reactions", "👍").unwrap();
+    b.apply_update(&commit(&mut a)).unwrap();
+    assert!(!b.has("reactions", "👍"));
+    sync(&mut a, &mut b);
+    assert!(a.keys(Kind::Set).is_empty() && b.keys(Kind::Set).is_empty());
+}
+
+#[test]
+fn per_user_elements_are_independent() {
+    let mut alice = doc("alice");
+    let mut bob = doc("bob");
+    alice.add("reactions", "alice:👍").unwrap();
+    bob.add("reactions", "bob:👍").unwrap();
+    sync(&mut alice, &mut bob);
+    assert_eq!(alice.members("reactions"), vec!["alice:👍", "bob:👍"]);
+
+    alice.remove("reactions", "alice:👍").unwrap();
+    bob.apply_update(&commit(&mut alice)).unwrap();
+    assert_eq!(bob.members("reactions"), vec!["bob:👍"]);
+    sync(&mut alice, &mut bob);
+    assert_eq!(alice.members("reactions"), vec!["bob:👍"]);
+}
+
+// ---------------------------------------------------------------------------
+// Transactions and updates
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_transaction_update_carries_exactly_that_transaction() {
+    let mut a = doc("a");
+    a.increment("clicks", 5).unwrap();
+    a.set("title", json("\"draft\"")).unwrap();
+    a.set("gone", json("1")).unwrap();
+    a.add("tags", "old").unwrap();
+    a.add("tags", "kept").unwrap();
+    a.add("other", "x").unwrap();
+    commit(&mut a);
+    let prior = a.encode_state();
+
+    // One transaction touching every kind.
+    a.increment("clicks", 2).unwrap();
+    a.increment("fresh", -1).unwrap();
+    a.set("title", json("\"final\"")).unwrap();
+    a.delete("gone").unwrap();
+    a.add("tags", "new").unwrap();
+    a.remove("tags", "old").unwrap();
+    let txn = a.commit(true).unwrap();
+    assert_eq!(names(&txn.changes.counters), ["clicks", "fresh"]);
+    assert_eq!(names(&txn.changes.registers), ["gone", "title"]);
+    assert_eq!(names(&txn.changes.sets), ["tags"]);
+
+    // A replica holding exactly the prior state gets exactly the transaction.
+    let mut b = load(&prior, "b");
+    let changes = b.apply_update(txn.update.as_ref().unwrap()).unwrap().expect("the update has an effect");
+    assert_eq!(names(&changes.counters), ["clicks", "fresh"]);
+    assert_eq!(names(&changes.registers), ["gone", "title"]);
+    assert_eq!(names(&changes.sets), ["tags"]);
+    assert_eq!(visible(&b), visible(&a));
+    assert_eq!(b.version(), a.version());
+
+    // Alone, on an empty replica, it carries no key the transaction did not
+    // touch. (A counter slot carries its client's running total, by design;
+    // for what a set removal carries, see the regression tests below.)
+    let mut empty = doc("c");
+    empty.apply_update(txn.update.as_ref().unwrap()).unwrap();
+    assert_eq!(empty.get("title"), Some(&json("\"final\"")));
+    assert_eq!(empty.keys(Kind::Register), ["title"]);
+    assert_eq!(empty.keys(Kind::Counter), ["clicks", "fresh"]);
+    assert!(empty.members("other").is_empty());
+}
+
+#[test]
+fn a_duplicate_update_returns_none() {
+    let mut a = doc("a");
+    a.increment("x", 1).unwrap();
+    a.set("k", json("true")).unwrap();
+    a.add("s", "e").unwrap();
+    let update = commit(&mut a);
+    let state = a.encode_state();
+
+    let mut b = doc("b");
+    assert!(b.apply_update(&update).unwrap().is_some());
+    let before = snapshot(&mut b);
+    assert_eq!(b.apply_update(&update).unwrap(), None);
+    assert_eq!(b.apply_update(&state).unwrap(), None);
+    let delta = a.encode_delta(Some(&b.version())).unwrap();
+    assert_eq!(b.apply_update(&delta).unwrap(), None);
+    assert_eq!(snapshot(&mut b), before);
+}
+
+#[test]
+fn a_truncated_update_is_refused_and_changes_nothing() {
+    let mut a = doc("a");
+    a.increment("x", 1).unwrap();
+    a.set("k", json("{\"deep\":[1,2,3]}")).unwrap();
+    a.add("s", "e").unwrap();
+    a.remove("s", "e").unwrap();
+    a.add("s", "f").unwrap();
+    let update = commit(&mut a);
+    let state = a.encode_state();
+
+    let mut b = doc("b");
+    b.increment("y", 7).unwrap();
+    b.set("k", json("0")).unwrap();
+    commit(&mut b);
+    for bytes in [&update, &state] {
+        for len in 0..bytes.len() {
+            let before = snapshot(&mut b);
+            let result = b.apply_update(&bytes[..len]);
+            assert!(result.is_err(), "a {len}-byte prefix of {} bytes was accepted", bytes.len());
+            assert_eq!(snapshot(&mut b), before, "a refused prefix of {len} bytes changed the document");
+        }
+    }
+    b.apply_update(&update).unwrap(); // still usable
+    assert_eq!(b.counter("x"), 1);
+}
+
+#[test]
+fn a_newer_format_version_is_refused_with_a_clear_error() {
+    let mut a = doc("a");
+    a.set("k", json("1")).unwrap();
+    let mut update = commit(&mut a);
+    assert_eq!(update[..2], [MAGIC, FORMAT_VERSION as u8]);
+    update[1] = (FORMAT_VERSION + 1) as u8;
+
+    let mut b = doc("b");
+    let before = snapshot(&mut b);
+    let err = b.apply_update(&update).unwrap_err();
+    assert_eq!(err, Error::Decode(DecodeError::UnsupportedVersion { found: FORMAT_VERSION + 1 }));
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("format version {}", FORMAT_VERSION + 1)) && message.contains("newer"),
+        "unclear message: {message}"
+    );
+    assert_eq!(snapshot(&mut b), before);
+    let mut version = a.version();
+    version[1] = (FORMAT_VERSION + 1) as u8;
+    assert!(a.encode_delta(Some(&version)).unwrap_err().to_string().contains("newer"));
+}
+
+// ---------------------------------------------------------------------------
+// Bugs found by tests/properties.rs, minimised
+// ---------------------------------------------------------------------------
+
+/// replicas_converge_... and applying_a_delta_equals_... : a delta that
+/// carries a removal in one set (and so the sender's whole `seen`) also lists
+/// other sets partially; the receiver read `seen` against those too and
+/// dropped its own tags the delta simply did not resend. Silent loss of an
+/// add, and the replicas never converge again (their versions are equal).
+#[test]
+fn a_delta_with_a_removal_in_one_set_keeps_the_tags_of_other_sets() {
+    let mut a = doc("a");
+    let mut c = doc("c");
+    c.add("k1", "e").unwrap();
+    c.remove("k1", "e").unwrap(); // k1 now has a removal record
+    a.add("k0", "👍").unwrap();
+    c.add("k0", "alice:👍").unwrap();
+    send(&mut a, &mut c); // c has a's 👍
+
+    send(&mut c, &mut a); // k1 whole (removal) + k0 partial (only alice:👍) + c's seen
+    assert_eq!(a.members("k0"), vec!["alice:👍", "👍"], "a lost its own add");
+    sync(&mut a, &mut c);
+    assert_eq!(visible(&a), visible(&c));
+}
+
+/// A transaction that removes from a set sends the set whole, with other
+/// clients' tags the transaction's ctx does not cover. Before the fix the
+/// receiver adopted them without recording their dots: it showed an add the
+/// update did not carry, and its own states and deltas were then refused by
+/// every decoder ("change 1 of client "a" is not in the update's version").
+#[test]
+fn a_transaction_removing_from_a_set_carries_only_that_transaction() {
+    let mut a = doc("a");
+    let mut c = doc("c");
+    c.add("s", "from-c").unwrap();
+    commit(&mut c);
+    let mut b = load(&c.encode_state(), "b"); // b has c's add, not a's
+    a.add("s", "from-a").unwrap();
+    c.apply_update(&commit(&mut a)).unwrap();
+
+    c.remove("s", "from-c").unwrap();
+    let update = commit(&mut c);
+    b.apply_update(&update).unwrap();
+    assert!(!b.has("s", "from-c"));
+    assert!(!b.has("s", "from-a"), "the update of c's remove carried a's add");
+
+    // Whatever b now holds, it can still encode it for others.
+    let state = b.encode_state();
+    let reload = Doc::load(&state, Options::with_client_id("d"), Box::new(|| 1_000u64));
+    assert!(reload.is_ok(), "b's own state is refused: {}", reload.err().unwrap());
+    let mut d = doc("d");
+    let delta = b.encode_delta(Some(&d.version())).unwrap();
+    d.apply_update(&delta).expect("b's delta is refused");
+}
+
+/// Re-adding an element that holds this replica's tag changes nothing, so a
+/// client's adds of one element never pile up, and no late "older" add of the
+/// same element can outlive a remove that saw the newer one.
+#[test]
+fn re_adding_a_present_element_changes_nothing() {
+    let mut a = doc("a");
+    a.add("s", "x").unwrap();
+    commit(&mut a);
+    let before = a.encode_state();
+    a.add("s", "x").unwrap();
+    assert!(a.commit(true).is_none(), "a re-add of a present element made a transaction");
+    assert_eq!(a.encode_state(), before);
+}
+
+/// Out-of-order delivery: a adds x, removes it and adds it again; r gets the
+/// second add first, removes x, and gets the first add late. Whatever r shows
+/// in between, a and r agree once they have synced.
+#[test]
+fn a_late_superseded_add_does_not_make_replicas_disagree_for_good() {
+    let mut a = doc("a");
+    let mut r = doc("r");
+    a.add("s", "x").unwrap();
+    let first = commit(&mut a);
+    a.remove("s", "x").unwrap();
+    a.add("s", "x").unwrap();
+    let second = commit(&mut a);
+
+    r.apply_update(&second).unwrap();
+    r.remove("s", "x").unwrap();
+    let remove = commit(&mut r);
+    r.apply_update(&first).unwrap();
+    a.apply_update(&remove).unwrap();
+    sync(&mut a, &mut r);
+    assert_eq!(visible(&a), visible(&r), "a and r disagree about x after syncing");
+    assert!(!a.has("s", "x"), "r's remove saw the only live tag of x");
+}
+
+/// The same with a's second add lost on the way to r: r gets a's last remove
+/// and, late, a's first add. r may show x until it hears of the remove that
+/// dropped the first add; once synced, both agree that x is gone.
+#[test]
+fn a_late_add_does_not_revive_an_element_its_own_client_re_added_and_removed() {
+    let mut a = doc("a");
+    let mut r = doc("r");
+    a.add("s", "x").unwrap();
+    let first = commit(&mut a);
+    a.remove("s", "x").unwrap();
+    a.add("s", "x").unwrap();
+    let _second_lost = commit(&mut a);
+    a.remove("s", "x").unwrap();
+    let remove = commit(&mut a);
+
+    r.apply_update(&remove).unwrap();
+    r.apply_update(&first).unwrap();
+    sync(&mut a, &mut r);
+    assert!(!r.has("s", "x"), "the late first add revived x at r");
+    assert_eq!(visible(&a), visible(&r));
+}
+
+/// Registers: r receives a's second write to `k` (which overwrote a's first),
+/// deletes `k`, and purges the tombstone after the retention. a's first write
+/// then arrives late: r adopts it (its dot is not in r's version) although r's
+/// delete causally follows it, and r and a never agree again.
+#[test]
+fn a_late_overwritten_write_does_not_revive_a_purged_key() {
+    let (ta, tr) = (time(1_000), time(1_000));
+    let mut a = doc_with_retention("a", &ta, 10);
+    let mut r = doc_with_retention("r", &tr, 10);
+    a.set("k", json("1")).unwrap();
+    let first = commit(&mut a);
+    ta.set(1_001);
+    a.set("k", json("2")).unwrap();
+    let second = commit(&mut a);
+
+    r.apply_update(&second).unwrap();
+    tr.set(1_002);
+    r.delete("k").unwrap();
+    let delete = commit(&mut r);
+    tr.set(2_000);
+    r.encode_state(); // purges the tombstone
+    assert!(!r.entries().1.contains_key("k"));
+    r.apply_update(&first).unwrap();
+    assert_eq!(r.get("k"), None, "a write r had overwritten (through a's second) came back");
+    a.apply_update(&delete).unwrap();
+    ta.set(2_000);
+    sync(&mut a, &mut r);
+    assert_eq!(visible(&a), visible(&r));
+}
+
+// ---------------------------------------------------------------------------
+// Hostile input: found by reading the decoder, not by the properties
+// ---------------------------------------------------------------------------
+
+/// LEB128 varint.
+fn varint(mut v: u64, out: &mut Vec<u8>) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// A full state from client table `[client]` whose ctx is `{client: seq}`
+/// and which holds one register `"k"` = 1 written by `client` at `(wall, logical)`.
+fn forged_state(client: &str, seq: u64, wall: u64, logical: u64) -> Vec<u8> {
+    let mut m = vec![MAGIC, FORMAT_VERSION as u8, 1];
+    m.push(1);
+    m.push(client.len() as u8);
+    m.extend_from_slice(client.as_bytes());
+    m.extend([1, 1, b'k']); // string table ["k"]
+    m.extend([1, 0, 1]); // ctx: one client (index 0), one range
+    varint(seq - 1, &mut m); // gap: starts at seq
+    m.push(0); // length 1
+    m.push(0); // horizon
+    m.push(0); // counters
+    m.extend([1, 0, 0]); // one register: key 0, writer 0
+    varint(seq, &mut m);
+    varint(wall, &mut m);
+    varint(logical, &mut m);
+    m.extend([1, 1, b'1']); // JSON "1"
+    m.push(0); // sets
+    m
+}
+
+/// An update naming this replica's own client with the last possible seq is
+/// accepted; the next local write then computes `seq + 1` and panics
+/// ("attempt to add with overflow"). In a release build it wraps to 0
+/// instead, and the document writes a state no decoder accepts.
+#[test]
+fn an_update_claiming_our_last_possible_change_does_not_make_local_writes_panic() {
+    let mut a = doc("a");
+    let forged = forged_state("a", u64::MAX, 1, 0);
+    let accepted = a.apply_update(&forged).is_ok();
+    let write = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| a.increment("x", 1)));
+    let how = if accepted { "accepted" } else { "refused" };
+    let Ok(write) = write else { panic!("a local write panicked after the forged update was {how}") };
+    if write.is_ok() {
+        let state = a.encode_state();
+        let copy = Doc::load(&state, Options::with_client_id("b"), Box::new(|| 1_000u64));
+        assert!(copy.is_ok_and(|b| b.counter("x") == 1), "the write after the forged update ({how}) was not kept");
+    }
+}
+
+/// A peer timestamp at the very end of hybrid time `(u64::MAX, u32::MAX)` is
+/// accepted; `Hlc::tick` then saturates at `(u64::MAX, 0)`, so the next local
+/// write is older than a write its replica had seen: it shows locally but
+/// loses everywhere else, and the replicas disagree for good.
+#[test]
+fn a_local_write_beats_a_peer_timestamp_at_the_end_of_time() {
+    let forged = forged_state("b", 1, u64::MAX, u32::MAX as u64);
+    let mut a = doc("a");
+    if a.apply_update(&forged).is_err() {
+        return; // refusing such a timestamp is a fine answer too
+    }
+    let mut x = doc("x");
+    x.apply_update(&forged).unwrap();
+    a.set("k", json("\"mine\"")).unwrap();
+    x.apply_update(&commit(&mut a)).unwrap();
+    assert_eq!(x.get("k"), Some(&json("\"mine\"")), "a's new write lost to a timestamp a had already seen");
+}
