@@ -367,13 +367,34 @@ impl Doc {
         if txn.start == self.seq {
             return None;
         }
-        let update = encode.then(|| {
-            let mut carried = txn.superseded;
-            carried.insert_range(&self.me, txn.start + 1, self.seq);
-            let since = self.seen.difference(&carried);
-            self.build_delta(&since, Some(&txn.changes)).encode()
-        });
-        Some(Committed { changes: txn.changes.sort(), update })
+        let changes = txn.changes.sort();
+        let update = encode.then(|| self.transaction_update(txn.start, txn.superseded, &changes).encode());
+        Some(Committed { changes, update })
+    }
+
+    /// The update carrying exactly the transaction that made our changes
+    /// `start + 1 ..= seq` to the keys in `changes`: our slots, writes and tags
+    /// from it, and in `ctx` its dots and those of what it superseded.
+    fn transaction_update(&self, start: u64, superseded: VersionVector, changes: &Changes) -> Update {
+        let ours = |client: &ClientId, seq: u64| *client == self.me && seq > start;
+        let mut u = Update { ctx: superseded, ..Update::default() };
+        u.ctx.insert_range(&self.me, start + 1, self.seq);
+        for (key, counter) in select(&self.counters, &changes.counters) {
+            if let Some(slot) = counter.slot(&self.me).filter(|s| s.seq > start) {
+                u.counters.push((key.clone(), vec![(self.me.clone(), *slot)]));
+            }
+        }
+        for (key, reg) in select(&self.registers, &changes.registers) {
+            if ours(&reg.writer, reg.seq) {
+                u.registers.push((key.clone(), reg.clone()));
+            }
+        }
+        // Sets are listed even without new tags, so receivers apply the removes
+        // whose dropped tags `ctx` names.
+        for (key, set) in select(&self.sets, &changes.sets) {
+            u.sets.push((key.clone(), set.part(|c, s| ours(c, s))));
+        }
+        u
     }
 
     // ----- sync -----
@@ -405,7 +426,7 @@ impl Doc {
         if self.horizon.iter().any(|(c, &seq)| since.contiguous(c) < seq) {
             return Ok(state);
         }
-        let delta = self.build_delta(&since, None).encode();
+        let delta = self.build_delta(&since).encode();
         Ok(if delta.len() < state.len() { delta } else { state })
     }
 
@@ -425,32 +446,23 @@ impl Doc {
         }
     }
 
-    /// The entries whose dots `since` lacks, limited to `only`'s keys if given.
-    fn build_delta(&self, since: &VersionVector, only: Option<&Changes>) -> Update {
+    /// The entries whose dots `since` lacks.
+    fn build_delta(&self, since: &VersionVector) -> Update {
         let mut u = Update { ctx: self.seen.difference(since), ..Update::default() };
-        for (key, counter) in select(&self.counters, only.map(|c| &c.counters)) {
+        for (key, counter) in &self.counters {
             let slots: Vec<_> =
                 counter.slots().filter(|(c, s)| !since.contains(c, s.seq)).map(|(c, s)| (c.clone(), *s)).collect();
             if !slots.is_empty() {
                 u.counters.push((key.clone(), slots));
             }
         }
-        for (key, reg) in select(&self.registers, only.map(|c| &c.registers)) {
+        for (key, reg) in &self.registers {
             if !since.contains(&reg.writer, reg.seq) {
                 u.registers.push((key.clone(), reg.clone()));
             }
         }
-        if only.is_some() {
-            // A transaction's removes travel as the removed tags' dots in
-            // `ctx`: its sets carry their new tags, and are listed even without
-            // any, so the receiver drops the removed ones.
-            for (key, set) in select(&self.sets, only.map(|c| &c.sets)) {
-                u.sets.push((key.clone(), set.fresh(since)));
-            }
-            return u;
-        }
         let mut removals = false;
-        for (key, set) in select(&self.sets, None) {
+        for (key, set) in &self.sets {
             if let Some((delta, needs_seen)) = set.delta(since) {
                 removals |= needs_seen;
                 u.sets.push((key.clone(), delta));
@@ -597,13 +609,7 @@ impl Doc {
     }
 }
 
-/// All of `map`, or only the entries named in `keys`.
-fn select<'a, V>(
-    map: &'a BTreeMap<Key, V>,
-    keys: Option<&'a Vec<Key>>,
-) -> Box<dyn Iterator<Item = (&'a Key, &'a V)> + 'a> {
-    match keys {
-        None => Box::new(map.iter()),
-        Some(keys) => Box::new(keys.iter().filter_map(move |k| map.get_key_value(&**k))),
-    }
+/// The entries of `map` named in `keys`.
+fn select<'a, V>(map: &'a BTreeMap<Key, V>, keys: &'a [Key]) -> impl Iterator<Item = (&'a Key, &'a V)> + 'a {
+    keys.iter().filter_map(move |k| map.get_key_value(&**k))
 }

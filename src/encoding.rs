@@ -19,7 +19,8 @@ pub struct Writer {
 
 impl Writer {
     pub fn new() -> Self {
-        Self::default()
+        // Most messages are a transaction's few dozen bytes: one allocation.
+        Writer { buf: Vec::with_capacity(64) }
     }
 
     pub fn u8(&mut self, b: u8) {

@@ -131,22 +131,21 @@ impl Set {
         if removals {
             return Some((self.clone(), true));
         }
-        let part = self.fresh(since);
+        let part = self.part(|c, s| !since.contains(c, s));
         (!part.elements.is_empty()).then_some((part, false))
     }
 
-    /// The tags and removal-record entries `since` lacks: what a transaction's
-    /// update carries (its removes travel as the dots of the removed tags).
-    pub fn fresh(&self, since: &VersionVector) -> Set {
+    /// The tags and removal-record entries whose dots `pick` accepts.
+    pub fn part(&self, pick: impl Fn(&ClientId, u64) -> bool) -> Set {
         let mut elements = BTreeMap::new();
         for (element, tags) in &self.elements {
-            let fresh: Tags = tags.iter().filter(|(c, s)| !since.contains(c, *s)).cloned().collect();
-            if !fresh.is_empty() {
-                elements.insert(element.clone(), fresh);
+            let picked: Tags = tags.iter().filter(|(c, s)| pick(c, *s)).cloned().collect();
+            if !picked.is_empty() {
+                elements.insert(element.clone(), picked);
             }
         }
         let removes: BTreeMap<ClientId, u64> =
-            self.removes.iter().filter(|(c, s)| !since.contains(c, **s)).map(|(c, s)| (c.clone(), *s)).collect();
+            self.removes.iter().filter(|(c, s)| pick(c, **s)).map(|(c, s)| (c.clone(), *s)).collect();
         let removed_at = if removes.is_empty() { 0 } else { self.removed_at };
         Set { elements, removes, removed_at }
     }

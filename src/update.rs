@@ -66,7 +66,7 @@ impl Update {
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        let mut t = Tables::default();
+        let mut t = WriteTables::default();
         let mut body = Writer::new();
         if !self.full {
             match &self.seen {
@@ -271,7 +271,7 @@ impl Update {
 
 /// Encodes a version vector as a version message (`Doc::version`).
 pub fn encode_version(vv: &VersionVector) -> Vec<u8> {
-    let mut t = Tables::default();
+    let mut t = WriteTables::default();
     let mut body = Writer::new();
     write_vv(&mut body, &mut t, vv);
     let mut out = Writer::new();
@@ -339,7 +339,7 @@ fn read_safe(r: &mut Reader, what: &'static str) -> Result<u64, Error> {
 
 /// Each client: its table index, then its ranges as (gap, length - 1) pairs,
 /// each range starting `gap + 1` after the previous one ended (or after 0).
-fn write_vv(w: &mut Writer, t: &mut Tables, vv: &VersionVector) {
+fn write_vv<'a>(w: &mut Writer, t: &mut WriteTables<'a>, vv: &'a VersionVector) {
     w.usize(vv.clients().count());
     for (client, ranges) in vv.iter() {
         w.usize(t.intern_client(client));
@@ -373,47 +373,77 @@ fn read_vv(r: &mut Reader, t: &Tables) -> Result<VersionVector, Error> {
     Ok(vv)
 }
 
-/// The client ids and strings of one message, each written once and
-/// referred to by index.
-#[derive(Default)]
-struct Tables {
-    clients: Vec<ClientId>,
-    client_index: HashMap<ClientId, usize>,
-    strings: Vec<Key>,
-    string_index: HashMap<Key, usize>,
+/// Values written once per message and referred to by index. A transaction's
+/// update names a client or two and a few strings, so lookups scan the list;
+/// past 16 entries (a full state, say) a hash map takes over.
+struct Interner<'a, T: ?Sized> {
+    items: Vec<&'a T>,
+    index: HashMap<&'a T, usize>,
 }
 
-impl Tables {
-    fn intern_client(&mut self, c: &ClientId) -> usize {
-        if let Some(&i) = self.client_index.get(c) {
-            return i;
+impl<T: ?Sized> Default for Interner<'_, T> {
+    fn default() -> Self {
+        Interner { items: Vec::new(), index: HashMap::new() }
+    }
+}
+
+impl<'a, T: ?Sized + Eq + std::hash::Hash> Interner<'a, T> {
+    fn intern(&mut self, v: &'a T) -> usize {
+        if self.index.is_empty() {
+            if let Some(i) = self.items.iter().position(|x| *x == v) {
+                return i;
+            }
+            self.items.push(v);
+            if self.items.len() > 16 {
+                self.index = self.items.iter().enumerate().map(|(i, x)| (*x, i)).collect();
+            }
+            return self.items.len() - 1;
         }
-        self.clients.push(c.clone());
-        self.client_index.insert(c.clone(), self.clients.len() - 1);
-        self.clients.len() - 1
+        let next = self.items.len();
+        let i = *self.index.entry(v).or_insert(next);
+        if i == next {
+            self.items.push(v);
+        }
+        i
+    }
+}
+
+/// The client and string tables of a message being written.
+#[derive(Default)]
+struct WriteTables<'a> {
+    clients: Interner<'a, ClientId>,
+    strings: Interner<'a, str>,
+}
+
+impl<'a> WriteTables<'a> {
+    fn intern_client(&mut self, c: &'a ClientId) -> usize {
+        self.clients.intern(c)
     }
 
-    fn intern_string(&mut self, s: &str) -> usize {
-        if let Some(&i) = self.string_index.get(s) {
-            return i;
-        }
-        let s: Key = s.into();
-        self.strings.push(s.clone());
-        self.string_index.insert(s, self.strings.len() - 1);
-        self.strings.len() - 1
+    fn intern_string(&mut self, s: &'a str) -> usize {
+        self.strings.intern(s)
     }
 
     fn write(&self, w: &mut Writer) {
-        w.usize(self.clients.len());
-        for c in &self.clients {
+        w.usize(self.clients.items.len());
+        for c in &self.clients.items {
             w.bytes(c.as_str().as_bytes());
         }
-        w.usize(self.strings.len());
-        for s in &self.strings {
+        w.usize(self.strings.items.len());
+        for s in &self.strings.items {
             w.bytes(s.as_bytes());
         }
     }
+}
 
+/// The client and string tables of a message being read.
+#[derive(Default)]
+struct Tables {
+    clients: Vec<ClientId>,
+    strings: Vec<Key>,
+}
+
+impl Tables {
     fn read(r: &mut Reader, limits: &Limits) -> Result<Tables, Error> {
         let mut t = Tables::default();
         let n = r.count("the client table")?;
