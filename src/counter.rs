@@ -18,7 +18,7 @@
 //! assert_eq!(x.value(), 7);
 //! ```
 
-use std::collections::BTreeMap;
+use crate::small_map::SmallMap;
 
 use crate::client::ClientId;
 use crate::error::Error;
@@ -56,7 +56,7 @@ impl Slot {
 /// A counter: the sum of per-client slots.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counter {
-    slots: BTreeMap<ClientId, Slot>,
+    slots: SmallMap<ClientId, Slot>,
 }
 
 impl Counter {

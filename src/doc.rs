@@ -33,6 +33,7 @@ use crate::error::Error;
 use crate::limits::Limits;
 use crate::register::{self, Register, Value};
 use crate::set::Set;
+use crate::small_map::SmallMap;
 use crate::update::{decode_version, encode_version, Update};
 use crate::version::VersionVector;
 
@@ -140,7 +141,7 @@ pub struct Doc {
     /// Every dot whose effect this document holds.
     seen: VersionVector,
     /// Per client, the newest dot whose record was purged.
-    horizon: BTreeMap<ClientId, u64>,
+    horizon: SmallMap<ClientId, u64>,
     counters: BTreeMap<Key, Counter>,
     registers: BTreeMap<Key, Register>,
     sets: BTreeMap<Key, Set>,
@@ -167,7 +168,7 @@ impl Doc {
             retention_ms: options.tombstone_retention_ms,
             limits: options.limits,
             seen: VersionVector::new(),
-            horizon: BTreeMap::new(),
+            horizon: SmallMap::new(),
             counters: BTreeMap::new(),
             registers: BTreeMap::new(),
             sets: BTreeMap::new(),
@@ -535,7 +536,7 @@ impl Doc {
 
         let mut horizon_moved = false;
         for (client, &seq) in &u.horizon {
-            let mine = self.horizon.entry(client.clone()).or_insert(0);
+            let mine = self.horizon.get_or_insert_with(client, || 0);
             if seq > *mine {
                 *mine = seq;
                 horizon_moved = true;
@@ -587,7 +588,7 @@ impl Doc {
         };
         let horizon = &mut self.horizon;
         let mut raise = |client: &ClientId, seq: u64| {
-            let h = horizon.entry(client.clone()).or_insert(0);
+            let h = horizon.get_or_insert_with(client, || 0);
             *h = (*h).max(seq);
         };
         self.registers.retain(|_, reg| {

@@ -20,6 +20,7 @@ mod json;
 mod limits;
 mod register;
 mod set;
+mod small_map;
 mod update;
 mod version;
 

@@ -28,6 +28,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::small_map::SmallMap;
 use crate::client::ClientId;
 use crate::version::VersionVector;
 
@@ -41,7 +42,7 @@ pub struct Set {
     elements: BTreeMap<String, Tags>,
     /// Each client's latest remove here: while a peer has not seen it, deltas
     /// send this set whole so the peer can drop the removed tags too.
-    removes: BTreeMap<ClientId, u64>,
+    removes: SmallMap<ClientId, u64>,
     /// Wall-clock milliseconds (document clock) of the latest remove.
     removed_at: u64,
 }
@@ -96,12 +97,12 @@ impl Set {
     }
 
     /// Each client's latest remove, and when the latest happened.
-    pub fn removal_record(&self) -> (&BTreeMap<ClientId, u64>, u64) {
+    pub fn removal_record(&self) -> (&SmallMap<ClientId, u64>, u64) {
         (&self.removes, self.removed_at)
     }
 
     /// Builds a set from decoded parts (tags sorted, unique, non-empty per element).
-    pub fn from_parts(elements: BTreeMap<String, Tags>, removes: BTreeMap<ClientId, u64>, removed_at: u64) -> Set {
+    pub fn from_parts(elements: BTreeMap<String, Tags>, removes: SmallMap<ClientId, u64>, removed_at: u64) -> Set {
         Set { elements, removes, removed_at }
     }
 
@@ -144,7 +145,7 @@ impl Set {
                 elements.insert(element.clone(), picked);
             }
         }
-        let removes: BTreeMap<ClientId, u64> =
+        let removes: SmallMap<ClientId, u64> =
             self.removes.iter().filter(|(c, s)| pick(c, **s)).map(|(c, s)| (c.clone(), *s)).collect();
         let removed_at = if removes.is_empty() { 0 } else { self.removed_at };
         Set { elements, removes, removed_at }
@@ -183,7 +184,7 @@ impl Set {
             }
         }
         for (client, &seq) in &theirs.removes {
-            let mine = self.removes.entry(client.clone()).or_insert(0);
+            let mine = self.removes.get_or_insert_with(client, || 0);
             if seq > *mine {
                 *mine = seq;
                 changed = true;

@@ -5,7 +5,7 @@
 //! limits) before the document sees any of it, which is what makes
 //! `apply_update` atomic. The layout is documented in `docs/FORMAT.md`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use crate::client::ClientId;
 use crate::clock::Timestamp;
@@ -16,6 +16,7 @@ use crate::error::{DecodeError, Error};
 use crate::limits::{in_update, Limits};
 use crate::register::{Register, Value};
 use crate::set::{Set, Tags};
+use crate::small_map::SmallMap;
 use crate::version::VersionVector;
 
 /// Message type byte: an encoded version vector (`Doc::version`).
@@ -41,7 +42,7 @@ pub struct Update {
     pub seen: Option<VersionVector>,
     /// The newest purged removal per client: a peer that has not seen up to
     /// here must be sent full states (see `Doc::encode_delta`).
-    pub horizon: BTreeMap<ClientId, u64>,
+    pub horizon: SmallMap<ClientId, u64>,
     pub counters: Vec<(Key, Vec<(ClientId, Slot)>)>,
     pub registers: Vec<(Key, Register)>,
     pub sets: Vec<(Key, Set)>,
@@ -181,12 +182,11 @@ impl Update {
             }
         };
 
+        let mut horizon = Vec::new();
         for _ in 0..r.count("the horizon")? {
-            let client = t.client(&mut r)?;
-            let seq = read_seq(&mut r)?;
-            let entry = u.horizon.entry(client).or_insert(0);
-            *entry = (*entry).max(seq);
+            horizon.push((t.client(&mut r)?, read_seq(&mut r)?));
         }
+        u.horizon = SmallMap::from_pairs(horizon, max_into);
 
         let mut counters = Vec::new();
         for _ in 0..r.count("the counters")? {
@@ -200,6 +200,8 @@ impl Update {
                 let n = read_safe(&mut r, "a counter slot's decrements")?;
                 slots.push((client, Slot { p, n, seq }));
             }
+            // In client order, so merging them into a counter appends.
+            slots.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             counters.push((key, slots));
         }
 
@@ -249,14 +251,14 @@ impl Update {
                 }
                 elements.insert(element, tags);
             }
-            let mut removes = BTreeMap::new();
+            let mut removes = Vec::new();
             for _ in 0..r.count("a set's removals")? {
                 let client = t.client(&mut r)?;
                 let seq = read_seq(&mut r)?;
                 covered(&client, seq)?;
-                let rm = removes.entry(client).or_insert(0);
-                *rm = (*rm).max(seq);
+                removes.push((client, seq));
             }
+            let removes = SmallMap::from_pairs(removes, max_into);
             let removed_at = r.varint("a set's removal time")?;
             let removed_at = if removes.is_empty() { 0 } else { removed_at };
             sets.push((key, Set::from_parts(elements, removes, removed_at)));
@@ -353,10 +355,15 @@ fn write_vv<'a>(w: &mut Writer, t: &mut WriteTables<'a>, vv: &'a VersionVector) 
     }
 }
 
+fn max_into(a: &mut u64, b: u64) {
+    *a = (*a).max(b);
+}
+
 fn read_vv(r: &mut Reader, t: &Tables) -> Result<VersionVector, Error> {
-    let mut vv = VersionVector::new();
+    let mut clients = Vec::new();
     for _ in 0..r.count("a version vector")? {
         let client = t.client(r)?;
+        let mut ranges = Vec::new();
         let mut prev: u64 = 0;
         for _ in 0..r.count("a version vector's ranges")? {
             let gap = r.varint("a version range")?;
@@ -366,11 +373,12 @@ fn read_vv(r: &mut Reader, t: &Tables) -> Result<VersionVector, Error> {
             let (Some(lo), Some(hi)) = (lo, hi.filter(|&hi| hi <= MAX_SAFE_INTEGER)) else {
                 return Err(Error::invalid("a version range goes above 2^53 - 1"));
             };
-            vv.insert_range(&client, lo, hi);
+            ranges.push((lo, hi));
             prev = hi;
         }
+        clients.push((client, ranges));
     }
-    Ok(vv)
+    Ok(VersionVector::from_ranges(clients))
 }
 
 /// Values written once per message and referred to by index. A transaction's
@@ -450,13 +458,13 @@ impl Tables {
         if n as u64 > limits.max_clients {
             return Err(DecodeError::TooLarge { what: "the number of client ids", limit: limits.max_clients }.into());
         }
-        let mut seen = BTreeSet::new();
         for _ in 0..n {
-            let id = ClientId::new(r.str("a client id")?).map_err(in_update)?;
-            if !seen.insert(id.clone()) {
-                return Err(Error::invalid(format!("client \"{id}\" appears twice in the client table")));
-            }
-            t.clients.push(id);
+            t.clients.push(ClientId::new(r.str("a client id")?).map_err(in_update)?);
+        }
+        let mut sorted: Vec<&ClientId> = t.clients.iter().collect();
+        sorted.sort_unstable();
+        if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+            return Err(Error::invalid(format!("client \"{}\" appears twice in the client table", w[0])));
         }
         for _ in 0..r.count("the string table")? {
             let s = r.str("a string")?;

@@ -7,14 +7,13 @@
 //! `1..=n`, as compact as a plain vector. This is the causal context of
 //! delta-state CRDTs (a version vector plus a "dot cloud").
 
-use std::collections::BTreeMap;
-
 use crate::client::ClientId;
+use crate::small_map::SmallMap;
 
 /// The set of dots a replica has seen (or an update carries).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VersionVector {
-    ranges: BTreeMap<ClientId, Vec<(u64, u64)>>,
+    ranges: SmallMap<ClientId, Vec<(u64, u64)>>,
 }
 
 impl VersionVector {
@@ -43,12 +42,25 @@ impl VersionVector {
         self.ranges.get(client).and_then(|rs| rs.last()).map_or(0, |r| r.1)
     }
 
+    /// A version from each client's ranges (clients in any order, ranges in
+    /// ascending order per client), in O(n log n) however hostile the order.
+    pub fn from_ranges(clients: Vec<(ClientId, Vec<(u64, u64)>)>) -> VersionVector {
+        let ranges = SmallMap::from_pairs(clients, |mine, more| mine.extend(more));
+        let mut vv = VersionVector::new();
+        for (client, rs) in &ranges {
+            for &(lo, hi) in rs {
+                vv.insert_range(client, lo, hi);
+            }
+        }
+        vv
+    }
+
     /// Marks dots `lo..=hi` of `client` as seen. Does nothing if `lo > hi` or `lo == 0`.
     pub fn insert_range(&mut self, client: &ClientId, lo: u64, hi: u64) {
         if lo == 0 || lo > hi {
             return;
         }
-        let rs = self.ranges.entry(client.clone()).or_default();
+        let rs = self.ranges.get_or_insert_with(client, Vec::new);
         insert(rs, lo, hi);
     }
 
