@@ -71,7 +71,7 @@ test-e2e:
 
 # The property tests at 10 000 cases each.
 test-long: setup
-	SLOTKV_PROPTEST_CASES=10000 cargo test --release --quiet
+	PROPTEST_CASES=10000 SLOTKV_PROPTEST_CASES=10000 cargo test --release --quiet
 
 clean:
 	cargo clean
