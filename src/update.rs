@@ -96,11 +96,17 @@ impl Update {
             }
         }
         body.usize(self.registers.len());
+        // Wall times are written as offsets from the earliest, which is
+        // written once: writes close in time cost a byte or two, not six.
+        let base = self.registers.iter().map(|(_, r)| r.ts.wall).min().unwrap_or(0);
+        if !self.registers.is_empty() {
+            body.varint(base);
+        }
         for (key, reg) in &self.registers {
             body.usize(t.intern_string(key));
             body.usize(t.intern_client(&reg.writer));
             body.varint(reg.seq);
-            body.varint(reg.ts.wall);
+            body.varint(reg.ts.wall - base);
             body.varint(reg.ts.logical as u64);
             match reg.value() {
                 None => body.u8(VALUE_TOMBSTONE),
@@ -206,12 +212,17 @@ impl Update {
         }
 
         let mut registers = Vec::new();
-        for _ in 0..r.count("the registers")? {
+        let n = r.count("the registers")?;
+        let base = if n > 0 { read_safe(&mut r, "the registers' base wall-clock time")? } else { 0 };
+        for _ in 0..n {
             let key = t.key(&mut r, limits)?;
             let writer = t.client(&mut r)?;
             let seq = read_seq(&mut r)?;
             in_ctx(&writer, seq)?;
-            let wall = read_safe(&mut r, "a register timestamp's wall-clock time")?;
+            let wall = base
+                .checked_add(r.varint("a register's timestamp")?)
+                .filter(|&w| w <= MAX_SAFE_INTEGER)
+                .ok_or_else(|| Error::invalid("a register timestamp's wall-clock time is above 2^53 - 1"))?;
             let logical = u32::try_from(r.varint("a register's timestamp")?)
                 .map_err(|_| Error::invalid("a register timestamp's logical part exceeds 32 bits"))?;
             let value = match r.u8("a register's value type")? {
@@ -355,6 +366,37 @@ fn write_vv<'a>(w: &mut Writer, t: &mut WriteTables<'a>, vv: &'a VersionVector) 
     }
 }
 
+/// The 8 bytes of a default client id (16 lowercase hex digits).
+fn hex_id(id: &str) -> Option<[u8; 8]> {
+    let digits = id.as_bytes();
+    if digits.len() != 16 {
+        return None;
+    }
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut raw = [0u8; 8];
+    for (byte, pair) in raw.iter_mut().zip(digits.chunks_exact(2)) {
+        *byte = (nibble(*pair.first()?)? << 4) | nibble(*pair.get(1)?)?;
+    }
+    Some(raw)
+}
+
+/// Reads the 8 bytes of a default client id back into its hex form.
+fn hex_string(r: &mut Reader) -> Result<String, Error> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(16);
+    for _ in 0..8 {
+        let b = r.u8("a client id")?;
+        for nibble in [b >> 4, b & 15] {
+            out.push(HEX.get(nibble as usize).map_or('0', |&c| c as char));
+        }
+    }
+    Ok(out)
+}
+
 fn max_into(a: &mut u64, b: u64) {
     *a = (*a).max(b);
 }
@@ -435,7 +477,15 @@ impl<'a> WriteTables<'a> {
     fn write(&self, w: &mut Writer) {
         w.usize(self.clients.items.len());
         for c in &self.clients.items {
-            w.bytes(c.as_str().as_bytes());
+            match hex_id(c.as_str()) {
+                // A default id (16 lowercase hex digits) as its 8 bytes,
+                // marked by the length 0 that no real id has.
+                Some(raw) => {
+                    w.u8(0);
+                    w.buf.extend_from_slice(&raw);
+                }
+                None => w.bytes(c.as_str().as_bytes()),
+            }
         }
         w.usize(self.strings.items.len());
         for s in &self.strings.items {
@@ -459,7 +509,11 @@ impl Tables {
             return Err(DecodeError::TooLarge { what: "the number of client ids", limit: limits.max_clients }.into());
         }
         for _ in 0..n {
-            t.clients.push(ClientId::new(r.str("a client id")?).map_err(in_update)?);
+            let id = match r.str("a client id")? {
+                "" => hex_string(r)?,
+                id => id.to_owned(),
+            };
+            t.clients.push(ClientId::new(&id).map_err(in_update)?);
         }
         let mut sorted: Vec<&ClientId> = t.clients.iter().collect();
         sorted.sort_unstable();

@@ -58,7 +58,8 @@ fn a_register_and_a_set_element_are_laid_out_as_documented() {
         0x01, 0x00, 0x01, 0x00, 0x01,             // ctx 1..=2
         0x00,                                     // horizon
         0x00,                                     // no counters
-        0x01, 0x00, 0x00, 0x01, 0xe8, 0x07, 0x00, 0x01, 0x01, b'1', // key 0, writer 0, seq 1, wall 1000, logical 0, JSON "1"
+        0x01, 0xe8, 0x07,                         // one register; wall times from 1000
+        0x00, 0x00, 0x01, 0x00, 0x00, 0x01, 0x01, b'1', // key 0, writer 0, seq 1, wall 1000 + 0, logical 0, JSON "1"
         0x01, 0x01, 0x01, 0x02, 0x01, 0x00, 0x02, // set key 1, one element: string 2, one tag: client 0 seq 2
         0x00, 0x00,                               // no removals, removed-at 0
     ];
@@ -77,9 +78,10 @@ fn sizes_of_typical_updates() {
     let reg = one(&|d| d.set("status", Value::Json("\"ok\"".into())).unwrap());
     let elem = one(&|d| d.add("reactions", "alice:👍").unwrap());
     println!("one counter slot update: {slot} bytes; one register: {reg} bytes; one set element: {elem} bytes");
-    // Header 3, client table 18 (the id once), string table 8 ("clicks" once), seen flag 1,
-    // ctx 5, horizon 1, the counter 7 (key, count, client, seq, p, n), no registers 1, no sets 1.
-    assert_eq!(slot, 3 + 18 + 8 + 1 + 5 + 1 + 7 + 1 + 1);
+    // Header 3, client table 10 (the hex id once, as 8 bytes), string table 8 ("clicks" once),
+    // seen flag 1, ctx 5, horizon 1, the counter 7 (key, count, client, seq, p, n), no registers 1,
+    // no sets 1.
+    assert_eq!(slot, 3 + 10 + 8 + 1 + 5 + 1 + 7 + 1 + 1);
 
     let mut big = doc(id);
     for i in 0..1000 {
