@@ -88,24 +88,18 @@ impl Counter {
         Ok(())
     }
 
-    /// Merges one slot from a peer. Returns whether anything changed.
-    pub fn merge_slot(&mut self, client: &ClientId, slot: &Slot) -> bool {
-        match self.slots.get_mut(client) {
-            Some(mine) => mine.merge(slot),
-            None => {
-                self.slots.insert(client.clone(), *slot);
-                true
-            }
-        }
+    /// Merges slots from a peer, sorted by client (one pass over both sides
+    /// when there are many). Returns whether anything changed.
+    pub fn merge_slots(&mut self, slots: &[(ClientId, Slot)]) -> bool {
+        let mut changed = false;
+        let added = self.slots.merge_sorted(slots.to_vec(), |mine, theirs| changed |= mine.merge(&theirs));
+        changed || added > 0
     }
 
     /// Merges a whole counter. Returns whether anything changed.
     pub fn merge(&mut self, other: &Counter) -> bool {
-        let mut changed = false;
-        for (client, slot) in &other.slots {
-            changed |= self.merge_slot(client, slot);
-        }
-        changed
+        let slots: Vec<(ClientId, Slot)> = other.slots.iter().map(|(c, s)| (c.clone(), *s)).collect();
+        self.merge_slots(&slots)
     }
 
     /// Each client's slot, ordered by client id.

@@ -27,9 +27,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::rc::Rc;
 
 use crate::client::ClientId;
-use crate::clock::{Hlc, SystemClock, WallClock};
-use crate::counter::Counter;
-use crate::error::Error;
+use crate::clock::{Hlc, SystemClock, WallClock, MAX_WALL_MS};
+use crate::counter::{Counter, MAX_SAFE_INTEGER};
+use crate::error::{DecodeError, Error};
 use crate::limits::Limits;
 use crate::register::{self, Register, Value};
 use crate::set::Set;
@@ -108,6 +108,9 @@ fn note(list: &mut Vec<Key>, key: Key) {
 fn intern<V>(map: &BTreeMap<Key, V>, key: &str) -> Key {
     map.get_key_value(key).map_or_else(|| Rc::from(key), |(k, _)| k.clone())
 }
+
+/// Every entry of a document, per kind (see [`Doc::entries`]).
+pub type Entries<'a> = (&'a BTreeMap<Key, Counter>, &'a BTreeMap<Key, Register>, &'a BTreeMap<Key, Set>);
 
 /// A finished local transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -194,8 +197,23 @@ impl Doc {
     /// The document's notion of now: wall clock, never before the newest
     /// timestamp it has seen.
     fn now(&mut self) -> u64 {
-        let wall = self.clock.now_ms();
+        let wall = self.wall();
         self.hlc.now(wall)
+    }
+
+    /// The wall clock, read as at most 2^53 − 1 ms.
+    fn wall(&mut self) -> u64 {
+        self.clock.now_ms().min(MAX_WALL_MS)
+    }
+
+    /// Refuses a write when this replica's change numbers are used up (only
+    /// a forged update claiming our change 2^53 − 1 gets there): the next
+    /// change's number would be one that no decoder accepts.
+    fn check_seq(&self) -> Result<(), Error> {
+        if self.seq >= MAX_SAFE_INTEGER {
+            return Err(Error::Exhausted { what: "this client id's change number" });
+        }
+        Ok(())
     }
 
     fn open(&mut self) -> &mut Txn {
@@ -220,6 +238,7 @@ impl Doc {
         if delta == 0 {
             return Ok(());
         }
+        self.check_seq()?;
         let seq = self.seq + 1;
         let key = intern(&self.counters, key);
         match self.counters.get_mut(&key) {
@@ -254,8 +273,7 @@ impl Doc {
             Value::Json(text) => self.limits.check_json(text)?,
             Value::Bytes(b) => self.limits.check_value_len(b.len())?,
         }
-        self.write_register(key, Some(value));
-        Ok(())
+        self.write_register(key, Some(value))
     }
 
     /// Deletes register `key` with a timestamped tombstone. Deleting a register
@@ -263,14 +281,15 @@ impl Doc {
     pub fn delete(&mut self, key: &str) -> Result<(), Error> {
         self.limits.check_key(key)?;
         if self.get(key).is_some() {
-            self.write_register(key, None);
+            self.write_register(key, None)?;
         }
         Ok(())
     }
 
-    fn write_register(&mut self, key: &str, value: Option<Value>) {
-        let wall = self.clock.now_ms();
-        let ts = self.hlc.tick(wall);
+    fn write_register(&mut self, key: &str, value: Option<Value>) -> Result<(), Error> {
+        self.check_seq()?;
+        let wall = self.wall();
+        let ts = self.hlc.tick(wall).ok_or(Error::Exhausted { what: "the register clock (a peer wrote at the end of time)" })?;
         let seq = self.next_seq();
         let key = intern(&self.registers, key);
         let old = self.registers.insert(key.clone(), Register::new(value, ts, self.me.clone(), seq));
@@ -279,6 +298,7 @@ impl Doc {
             txn.superseded.insert(&old.writer, old.seq);
         }
         note(&mut txn.changes.registers, key);
+        Ok(())
     }
 
     /// The register's value; `None` when absent or deleted.
@@ -299,6 +319,7 @@ impl Doc {
     pub fn add(&mut self, key: &str, element: &str) -> Result<(), Error> {
         self.limits.check_key(key)?;
         self.limits.check_element(element)?;
+        self.check_seq()?;
         let key = intern(&self.sets, key);
         let me = self.me.clone();
         if self.sets.entry(key.clone()).or_default().add(element, &me, self.seq + 1) {
@@ -315,6 +336,7 @@ impl Doc {
         if !self.has(key, element) {
             return Ok(());
         }
+        self.check_seq()?;
         let now = self.now();
         let seq = self.seq + 1;
         let me = self.me.clone();
@@ -444,6 +466,7 @@ impl Doc {
                 .collect(),
             registers: self.registers.iter().map(|(k, r)| (k.clone(), r.clone())).collect(),
             sets: self.sets.iter().filter(|(_, s)| !s.is_vacant()).map(|(k, s)| (k.clone(), s.clone())).collect(),
+            clients: Vec::new(),
         }
     }
 
@@ -488,16 +511,13 @@ impl Doc {
     /// no-op (a duplicate, say).
     pub fn apply_update(&mut self, bytes: &[u8]) -> Result<Option<Changes>, Error> {
         let u = Update::decode(bytes, &self.limits)?;
+        self.check_clients(&u)?;
         let mut changes = Changes::default();
 
         for (key, slots) in &u.counters {
             let key = intern(&self.counters, key);
             let counter = self.counters.entry(key.clone()).or_default();
-            let mut changed = false;
-            for (client, slot) in slots {
-                changed |= counter.merge_slot(client, slot);
-            }
-            if changed {
+            if counter.merge_slots(slots) {
                 changes.counters.push(key);
             }
         }
@@ -542,19 +562,33 @@ impl Doc {
                 horizon_moved = true;
             }
         }
-        let mut new_dots = !self.seen.covers(&u.ctx);
-        self.seen.union(&u.ctx);
         // A whole set in a transaction's update may carry tags older than the
         // transaction; holding their effect now, this replica has seen them.
-        for (client, seq) in u.entry_dots() {
-            if !self.seen.contains(client, seq) {
-                self.seen.insert(client, seq);
-                new_dots = true;
-            }
-        }
+        let unseen = VersionVector::from_dots(u.entry_dots().filter(|(c, s)| !self.seen.contains(c, *s)));
+        let new_dots = !self.seen.covers(&u.ctx) || !unseen.is_empty();
+        self.seen.union(&u.ctx);
+        self.seen.union(&unseen);
         self.seq = self.seq.max(self.seen.max(&self.me));
 
         Ok((new_dots || horizon_moved || !changes.is_empty()).then(|| changes.sort()))
+    }
+
+    /// Refuses an update that would bring the document past
+    /// `Limits::max_doc_clients` client ids (this replica's own included).
+    fn check_clients(&self, u: &Update) -> Result<(), Error> {
+        let mut known = self.seen.client_count() as u64;
+        if !self.seen.has_client(&self.me) {
+            known += 1;
+        }
+        let new = u.clients.iter().filter(|c| **c != self.me && !self.seen.has_client(c)).count() as u64;
+        if known + new > self.limits.max_doc_clients {
+            return Err(DecodeError::TooLarge {
+                what: "the number of client ids the document would hold",
+                limit: self.limits.max_doc_clients,
+            }
+            .into());
+        }
+        Ok(())
     }
 
     /// A full state lists every live entry: registers and set tags here that
@@ -582,6 +616,11 @@ impl Doc {
     /// Drops tombstones and set removal records older than the retention
     /// period, raising the horizon past their dots.
     fn purge(&mut self) {
+        // Not while a transaction is open: its update must still carry the
+        // removes and deletes it made, which purging would drop.
+        if self.has_pending() {
+            return;
+        }
         let now = self.now();
         let Some(cutoff) = now.checked_sub(self.retention_ms) else {
             return;
@@ -605,7 +644,7 @@ impl Doc {
     }
 
     /// Counters, registers and sets as plain maps, for comparing replicas.
-    pub fn entries(&self) -> (&BTreeMap<Key, Counter>, &BTreeMap<Key, Register>, &BTreeMap<Key, Set>) {
+    pub fn entries(&self) -> Entries<'_> {
         (&self.counters, &self.registers, &self.sets)
     }
 }

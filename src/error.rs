@@ -29,6 +29,9 @@ pub enum Error {
     NoRandomness,
     /// A counter delta or the counter it would produce is not a safe integer.
     UnsafeInteger { what: &'static str },
+    /// This replica cannot write again: its change numbers or its register
+    /// clock reached 2^53 − 1 (only a forged update or clock gets there).
+    Exhausted { what: &'static str },
     /// A register value was not valid JSON text.
     InvalidJson { reason: String },
     /// A register value is larger or deeper than allowed.
@@ -59,7 +62,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::EmptyKey | Error::KeyTooLong { .. } | Error::InvalidClientId { .. } => ErrorKind::Range,
-            Error::UnsafeInteger { .. } | Error::ValueTooLarge { .. } => ErrorKind::Range,
+            Error::UnsafeInteger { .. } | Error::ValueTooLarge { .. } | Error::Exhausted { .. } => ErrorKind::Range,
             Error::InvalidJson { .. } => ErrorKind::Type,
             Error::NoRandomness | Error::Decode(_) => ErrorKind::Other,
         }
@@ -79,6 +82,7 @@ impl Error {
             Error::InvalidClientId { len } => format!("clientId must be 1 to 64 bytes of UTF-8, got {len}"),
             Error::NoRandomness => "no random source for a client id (crypto.getRandomValues)".into(),
             Error::UnsafeInteger { what } => format!("{what} must be a safe integer (|x| <= 2^53 - 1)"),
+            Error::Exhausted { what } => format!("{what} reached 2^53 - 1; this replica cannot write any more (create a new Doc with a new clientId)"),
             Error::InvalidJson { reason } => format!("register value is not valid JSON: {reason}"),
             Error::ValueTooLarge { reason } => format!("register value or set element is too large: {reason}"),
             Error::Decode(e) => format!("cannot apply update: {e}"),

@@ -29,9 +29,9 @@ mod version;
 pub mod wasm;
 
 pub use client::{ClientId, MAX_CLIENT_ID_BYTES};
-pub use clock::{Hlc, SystemClock, Timestamp, WallClock};
+pub use clock::{Hlc, SystemClock, Timestamp, WallClock, MAX_WALL_MS};
 pub use counter::{Counter, Slot, MAX_SAFE_INTEGER};
-pub use doc::{Changes, Committed, Doc, Key, Kind, Options, DEFAULT_TOMBSTONE_RETENTION_MS};
+pub use doc::{Changes, Committed, Doc, Entries, Key, Kind, Options, DEFAULT_TOMBSTONE_RETENTION_MS};
 pub use encoding::{FORMAT_VERSION, MAGIC};
 pub use error::{DecodeError, Error, ErrorKind};
 pub use limits::{Limits, MAX_KEY_BYTES};

@@ -23,6 +23,14 @@ pub struct Limits {
     pub max_value_depth: usize,
     /// Most client ids one update may name.
     pub max_clients: u64,
+    /// Most entries one update may hold: strings, version ranges, counters,
+    /// slots, registers, sets, elements, tags and removal records together.
+    /// Each costs up to a few hundred bytes once decoded, so this bounds the
+    /// memory one update can claim, whatever its size on the wire.
+    pub max_entries: u64,
+    /// Most client ids a document holds (its own included); an update that
+    /// would bring it past this is refused.
+    pub max_doc_clients: u64,
 }
 
 impl Default for Limits {
@@ -33,6 +41,8 @@ impl Default for Limits {
             max_value_bytes: 8 << 20,
             max_value_depth: 128,
             max_clients: 1 << 16,
+            max_entries: 1 << 20,
+            max_doc_clients: 1 << 20,
         }
     }
 }

@@ -27,9 +27,11 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
-use crate::small_map::SmallMap;
 use crate::client::ClientId;
+use crate::doc::Key;
+use crate::small_map::SmallMap;
 use crate::version::VersionVector;
 
 /// An element's add tags: the dots `(client, seq)` of the adds that put it
@@ -39,7 +41,9 @@ pub type Tags = Vec<(ClientId, u64)>;
 /// An add-wins observed-remove set of strings.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Set {
-    elements: BTreeMap<String, Tags>,
+    /// Elements are shared strings: an update that names one long element in
+    /// many sets holds it once, as its string table does.
+    elements: BTreeMap<Key, Tags>,
     /// Each client's latest remove here: while a peer has not seen it, deltas
     /// send this set whole so the peer can drop the removed tags too.
     removes: SmallMap<ClientId, u64>,
@@ -52,7 +56,7 @@ impl Set {
     /// nothing, if the element already holds a tag of `client`.
     pub fn add(&mut self, element: &str, client: &ClientId, seq: u64) -> bool {
         let Some(tags) = self.elements.get_mut(element) else {
-            self.elements.insert(element.to_owned(), vec![(client.clone(), seq)]);
+            self.elements.insert(Rc::from(element), vec![(client.clone(), seq)]);
             return true;
         };
         if tags.iter().any(|(c, _)| c == client) {
@@ -79,12 +83,12 @@ impl Set {
 
     /// Members in UTF-8 byte order.
     pub fn members(&self) -> impl Iterator<Item = &str> {
-        self.elements.keys().map(String::as_str)
+        self.elements.keys().map(|k| &**k)
     }
 
     /// Members with their tags.
     pub fn elements(&self) -> impl Iterator<Item = (&str, &Tags)> {
-        self.elements.iter().map(|(e, t)| (e.as_str(), t))
+        self.elements.iter().map(|(e, t)| (&**e, t))
     }
 
     pub fn len(&self) -> usize {
@@ -102,7 +106,7 @@ impl Set {
     }
 
     /// Builds a set from decoded parts (tags sorted, unique, non-empty per element).
-    pub fn from_parts(elements: BTreeMap<String, Tags>, removes: SmallMap<ClientId, u64>, removed_at: u64) -> Set {
+    pub fn from_parts(elements: BTreeMap<Key, Tags>, removes: SmallMap<ClientId, u64>, removed_at: u64) -> Set {
         Set { elements, removes, removed_at }
     }
 
@@ -201,10 +205,12 @@ impl Set {
 /// The join of one element's tags: those both hold, ours the peer has not
 /// seen, theirs we have not seen. Sorted.
 fn merge_tags(mine: &Tags, theirs: &Tags, my_seen: &VersionVector, their_seen: &VersionVector) -> Tags {
+    // Both lists are sorted: membership is a binary search.
+    let held = |tags: &Tags, t: &(ClientId, u64)| tags.binary_search(t).is_ok();
     let mut out: Tags = mine
         .iter()
-        .filter(|t| theirs.contains(t) || !their_seen.contains(&t.0, t.1))
-        .chain(theirs.iter().filter(|t| !mine.contains(t) && !my_seen.contains(&t.0, t.1)))
+        .filter(|t| held(theirs, t) || !their_seen.contains(&t.0, t.1))
+        .chain(theirs.iter().filter(|t| !held(mine, t) && !my_seen.contains(&t.0, t.1)))
         .cloned()
         .collect();
     out.sort_unstable();

@@ -115,6 +115,11 @@ impl<K: Ord, V> SmallMap<K, V> {
     pub fn clear(&mut self) {
         self.items.clear();
     }
+
+    /// The pairs, sorted by key.
+    pub fn into_vec(self) -> Vec<(K, V)> {
+        self.items
+    }
 }
 
 impl<K: Ord, V> SmallMap<K, V> {
@@ -131,6 +136,52 @@ impl<K: Ord, V> SmallMap<K, V> {
             }
         }
         SmallMap { items }
+    }
+}
+
+impl<K: Ord, V> SmallMap<K, V> {
+    /// Merges `other` (sorted by key) into this map: `combine` folds a value
+    /// into the one already held for its key; keys only `other` has are
+    /// inserted as they are. Returns how many keys were inserted.
+    ///
+    /// A few pairs are inserted one by one; more are merged in one pass, so
+    /// merging a peer's many clients costs O(n + m), not O(n · m) moves.
+    pub fn merge_sorted(&mut self, other: Vec<(K, V)>, mut combine: impl FnMut(&mut V, V)) -> usize {
+        let before = self.items.len();
+        if other.len() <= 4 {
+            for (k, v) in other {
+                match self.find(&k) {
+                    Ok(i) => {
+                        if let Some(slot) = self.items.get_mut(i) {
+                            combine(&mut slot.1, v);
+                        }
+                    }
+                    Err(i) => self.items.insert(i, (k, v)),
+                }
+            }
+            return self.items.len() - before;
+        }
+        let mut merged: Vec<(K, V)> = Vec::with_capacity(before + other.len());
+        let mut mine = std::mem::take(&mut self.items).into_iter().peekable();
+        for (k, v) in other {
+            while let Some(item) = mine.next_if(|(mk, _)| *mk < k) {
+                merged.push(item);
+            }
+            match merged.last_mut() {
+                // `other` named this key twice: fold it in as well.
+                Some(last) if last.0 == k => combine(&mut last.1, v),
+                _ => match mine.next_if(|(mk, _)| *mk == k) {
+                    Some(mut item) => {
+                        combine(&mut item.1, v);
+                        merged.push(item);
+                    }
+                    None => merged.push((k, v)),
+                },
+            }
+        }
+        merged.extend(mine);
+        self.items = merged;
+        self.items.len() - before
     }
 }
 
@@ -175,6 +226,23 @@ mod tests {
                 prop_assert!(small.iter().eq(model.iter()));
                 prop_assert_eq!(small.get(&k), model.get(&k));
             }
+        }
+
+        /// A sorted merge gives what inserting the pairs one by one gives.
+        #[test]
+        fn merge_sorted_matches_inserts(
+            mine in prop::collection::btree_map(0u16..200, 0u32..1000, 0..60),
+            theirs in prop::collection::btree_map(0u16..200, 0u32..1000, 0..60),
+        ) {
+            let mut small: SmallMap<u16, u32> = mine.iter().map(|(k, v)| (*k, *v)).collect();
+            let mut model = mine.clone();
+            let added = small.merge_sorted(theirs.iter().map(|(k, v)| (*k, *v)).collect(), |a, b| *a = (*a).max(b));
+            for (k, v) in &theirs {
+                let e = model.entry(*k).or_insert(*v);
+                *e = (*e).max(*v);
+            }
+            prop_assert!(small.iter().eq(model.iter()));
+            prop_assert_eq!(added, model.len() - mine.len());
         }
     }
 }

@@ -46,6 +46,9 @@ pub struct Update {
     pub counters: Vec<(Key, Vec<(ClientId, Slot)>)>,
     pub registers: Vec<(Key, Register)>,
     pub sets: Vec<(Key, Set)>,
+    /// The client table a decoded update named (empty when encoding: the
+    /// encoder builds its own).
+    pub clients: Vec<ClientId>,
 }
 
 impl Update {
@@ -161,16 +164,17 @@ impl Update {
             TYPE_VERSION => return Err(Error::invalid("this is a version (from version()), not an update")),
             other => return Err(Error::invalid(format!("unknown message type {other}"))),
         };
-        let t = Tables::read(&mut r, limits)?;
+        let mut b = Budget::new(limits);
+        let t = Tables::read(&mut r, limits, &mut b)?;
         let mut u = Update { full, ..Update::default() };
         if !full {
             u.seen = match r.u8("the seen flag")? {
                 0 => None,
-                1 => Some(read_vv(&mut r, &t)?),
+                1 => Some(read_vv(&mut r, &t, &mut b)?),
                 other => return Err(Error::invalid(format!("seen flag must be 0 or 1, got {other}"))),
             };
         }
-        u.ctx = read_vv(&mut r, &t)?;
+        u.ctx = read_vv(&mut r, &t, &mut b)?;
         // Set tags and removals of a set sent whole may be older than the
         // update (they are in `seen`); slots and register writes never are.
         let in_ctx = |c: &ClientId, seq: u64| -> Result<(), Error> {
@@ -189,16 +193,16 @@ impl Update {
         };
 
         let mut horizon = Vec::new();
-        for _ in 0..r.count("the horizon")? {
+        for _ in 0..b.count(&mut r, "the horizon")? {
             horizon.push((t.client(&mut r)?, read_seq(&mut r)?));
         }
         u.horizon = SmallMap::from_pairs(horizon, max_into);
 
         let mut counters = Vec::new();
-        for _ in 0..r.count("the counters")? {
+        for _ in 0..b.count(&mut r, "the counters")? {
             let key = t.key(&mut r, limits)?;
             let mut slots = Vec::new();
-            for _ in 0..r.count("a counter's slots")? {
+            for _ in 0..b.count(&mut r, "a counter's slots")? {
                 let client = t.client(&mut r)?;
                 let seq = read_seq(&mut r)?;
                 in_ctx(&client, seq)?;
@@ -206,13 +210,15 @@ impl Update {
                 let n = read_safe(&mut r, "a counter slot's decrements")?;
                 slots.push((client, Slot { p, n, seq }));
             }
-            // In client order, so merging them into a counter appends.
-            slots.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            counters.push((key, slots));
+            // In client order, one slot per client, as `Counter::merge_slots` wants.
+            let slots = SmallMap::from_pairs(slots, |mine: &mut Slot, other| {
+                mine.merge(&other);
+            });
+            counters.push((key, slots.into_vec()));
         }
 
         let mut registers = Vec::new();
-        let n = r.count("the registers")?;
+        let n = b.count(&mut r, "the registers")?;
         let base = if n > 0 { read_safe(&mut r, "the registers' base wall-clock time")? } else { 0 };
         for _ in 0..n {
             let key = t.key(&mut r, limits)?;
@@ -243,13 +249,13 @@ impl Update {
         }
 
         let mut sets = Vec::new();
-        for _ in 0..r.count("the sets")? {
+        for _ in 0..b.count(&mut r, "the sets")? {
             let key = t.key(&mut r, limits)?;
             let mut elements = BTreeMap::new();
-            for _ in 0..r.count("a set's elements")? {
+            for _ in 0..b.count(&mut r, "a set's elements")? {
                 let element = t.element(&mut r)?;
                 let mut tags = Tags::new();
-                for _ in 0..r.count("an element's tags")? {
+                for _ in 0..b.count(&mut r, "an element's tags")? {
                     let client = t.client(&mut r)?;
                     let seq = read_seq(&mut r)?;
                     covered(&client, seq)?;
@@ -263,7 +269,7 @@ impl Update {
                 elements.insert(element, tags);
             }
             let mut removes = Vec::new();
-            for _ in 0..r.count("a set's removals")? {
+            for _ in 0..b.count(&mut r, "a set's removals")? {
                 let client = t.client(&mut r)?;
                 let seq = read_seq(&mut r)?;
                 covered(&client, seq)?;
@@ -278,6 +284,7 @@ impl Update {
         u.counters = counters;
         u.registers = registers;
         u.sets = sets;
+        u.clients = t.clients;
         Ok(u)
     }
 }
@@ -305,8 +312,9 @@ pub fn decode_version(bytes: &[u8], limits: &Limits) -> Result<VersionVector, Er
         TYPE_STATE | TYPE_DELTA => return Err(Error::invalid("this is an update, not a version (from version())")),
         other => return Err(Error::invalid(format!("unknown message type {other}"))),
     }
-    let t = Tables::read(&mut r, limits)?;
-    let vv = read_vv(&mut r, &t)?;
+    let mut b = Budget::new(limits);
+    let t = Tables::read(&mut r, limits, &mut b)?;
+    let vv = read_vv(&mut r, &t, &mut b)?;
     r.end()?;
     Ok(vv)
 }
@@ -401,13 +409,32 @@ fn max_into(a: &mut u64, b: u64) {
     *a = (*a).max(b);
 }
 
-fn read_vv(r: &mut Reader, t: &Tables) -> Result<VersionVector, Error> {
+/// The entries an update may still hold (`Limits::max_entries`), charged
+/// as each count is read, before anything is allocated for them.
+struct Budget {
+    left: u64,
+    limit: u64,
+}
+
+impl Budget {
+    fn new(limits: &Limits) -> Budget {
+        Budget { left: limits.max_entries, limit: limits.max_entries }
+    }
+
+    fn count(&mut self, r: &mut Reader, what: &'static str) -> Result<usize, Error> {
+        let n = r.count(what)?;
+        self.left = self.left.checked_sub(n as u64).ok_or(DecodeError::TooLarge { what: "the number of entries in the update", limit: self.limit })?;
+        Ok(n)
+    }
+}
+
+fn read_vv(r: &mut Reader, t: &Tables, b: &mut Budget) -> Result<VersionVector, Error> {
     let mut clients = Vec::new();
-    for _ in 0..r.count("a version vector")? {
+    for _ in 0..b.count(r, "a version vector")? {
         let client = t.client(r)?;
         let mut ranges = Vec::new();
         let mut prev: u64 = 0;
-        for _ in 0..r.count("a version vector's ranges")? {
+        for _ in 0..b.count(r, "a version vector's ranges")? {
             let gap = r.varint("a version range")?;
             let len = r.varint("a version range")?;
             let lo = prev.checked_add(gap).and_then(|v| v.checked_add(1));
@@ -502,7 +529,7 @@ struct Tables {
 }
 
 impl Tables {
-    fn read(r: &mut Reader, limits: &Limits) -> Result<Tables, Error> {
+    fn read(r: &mut Reader, limits: &Limits, b: &mut Budget) -> Result<Tables, Error> {
         let mut t = Tables::default();
         let n = r.count("the client table")?;
         if n as u64 > limits.max_clients {
@@ -520,7 +547,7 @@ impl Tables {
         if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
             return Err(Error::invalid(format!("client \"{}\" appears twice in the client table", w[0])));
         }
-        for _ in 0..r.count("the string table")? {
+        for _ in 0..b.count(r, "the string table")? {
             let s = r.str("a string")?;
             if s.len() as u64 > limits.max_string_bytes {
                 return Err(DecodeError::TooLarge { what: "a string's length in bytes", limit: limits.max_string_bytes }.into());
@@ -550,8 +577,8 @@ impl Tables {
         Ok(key.clone())
     }
 
-    fn element(&self, r: &mut Reader) -> Result<String, Error> {
+    fn element(&self, r: &mut Reader) -> Result<Key, Error> {
         let i = Self::index(r, self.strings.len(), "element index")?;
-        self.strings.get(i).map(|s| s.to_string()).ok_or_else(|| Error::invalid("element index out of range"))
+        self.strings.get(i).cloned().ok_or_else(|| Error::invalid("element index out of range"))
     }
 }

@@ -42,17 +42,27 @@ impl VersionVector {
         self.ranges.get(client).and_then(|rs| rs.last()).map_or(0, |r| r.1)
     }
 
-    /// A version from each client's ranges (clients in any order, ranges in
-    /// ascending order per client), in O(n log n) however hostile the order.
+    /// A version from each client's ranges (clients and ranges in any order,
+    /// overlapping or not), in O(n log n) however hostile the order.
     pub fn from_ranges(clients: Vec<(ClientId, Vec<(u64, u64)>)>) -> VersionVector {
-        let ranges = SmallMap::from_pairs(clients, |mine, more| mine.extend(more));
-        let mut vv = VersionVector::new();
-        for (client, rs) in &ranges {
-            for &(lo, hi) in rs {
-                vv.insert_range(client, lo, hi);
+        let mut ranges = SmallMap::from_pairs(clients, |mine, more| mine.extend(more));
+        ranges.retain(|_, rs| {
+            normalize(rs);
+            !rs.is_empty()
+        });
+        VersionVector { ranges }
+    }
+
+    /// A version holding the given dots (in any order).
+    pub fn from_dots<'a>(dots: impl IntoIterator<Item = (&'a ClientId, u64)>) -> VersionVector {
+        let mut per_client: Vec<(ClientId, Vec<(u64, u64)>)> = Vec::new();
+        for (client, seq) in dots {
+            match per_client.last_mut() {
+                Some((c, rs)) if c == client => rs.push((seq, seq)),
+                _ => per_client.push((client.clone(), vec![(seq, seq)])),
             }
         }
-        vv
+        VersionVector::from_ranges(per_client)
     }
 
     /// Marks dots `lo..=hi` of `client` as seen. Does nothing if `lo > hi` or `lo == 0`.
@@ -68,13 +78,11 @@ impl VersionVector {
         self.insert_range(client, seq, seq);
     }
 
-    /// Adds every dot of `other`.
+    /// Adds every dot of `other`, in one pass over both (linear, however
+    /// the two interleave).
     pub fn union(&mut self, other: &VersionVector) {
-        for (client, rs) in &other.ranges {
-            for &(lo, hi) in rs {
-                self.insert_range(client, lo, hi);
-            }
-        }
+        let theirs: Vec<(ClientId, Vec<(u64, u64)>)> = other.ranges.iter().map(|(c, rs)| (c.clone(), rs.clone())).collect();
+        self.ranges.merge_sorted(theirs, |mine, rs| union_ranges(mine, &rs));
     }
 
     /// The dots in `self` that `other` lacks.
@@ -100,6 +108,16 @@ impl VersionVector {
 
     pub fn is_empty(&self) -> bool {
         self.ranges.is_empty()
+    }
+
+    /// How many clients have at least one dot.
+    pub fn client_count(&self) -> usize {
+        self.ranges.len()
+    }
+
+    /// Whether `client` has at least one dot.
+    pub fn has_client(&self, client: &ClientId) -> bool {
+        self.ranges.contains_key(client)
     }
 
     /// Clients with at least one dot, in order.
@@ -146,6 +164,49 @@ fn insert(rs: &mut Vec<(u64, u64)>, lo: u64, hi: u64) {
     let new_lo = rs.get(start).map_or(lo, |r| r.0.min(lo));
     let new_hi = rs.get(end - 1).map_or(hi, |r| r.1.max(hi));
     rs.splice(start..end, [(new_lo, new_hi)]);
+}
+
+/// Sorts ranges and joins overlapping or adjacent ones; drops empty ones.
+fn normalize(rs: &mut Vec<(u64, u64)>) {
+    rs.retain(|&(lo, hi)| lo != 0 && lo <= hi);
+    rs.sort_unstable();
+    let mut out: Vec<(u64, u64)> = Vec::with_capacity(rs.len());
+    for &(lo, hi) in rs.iter() {
+        match out.last_mut() {
+            Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
+            _ => out.push((lo, hi)),
+        }
+    }
+    *rs = out;
+}
+
+/// Adds `theirs` (sorted, disjoint) to `mine`: range by range when there are
+/// a few, else in one merging pass.
+fn union_ranges(mine: &mut Vec<(u64, u64)>, theirs: &[(u64, u64)]) {
+    if theirs.len() <= 4 {
+        for &(lo, hi) in theirs {
+            insert(mine, lo, hi);
+        }
+        return;
+    }
+    let mut all: Vec<(u64, u64)> = Vec::with_capacity(mine.len() + theirs.len());
+    let (mut a, mut b) = (mine.iter().peekable(), theirs.iter().peekable());
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if x <= y => a.next(),
+            (Some(_), Some(_)) => b.next(),
+            (Some(_), None) => a.next(),
+            (None, Some(_)) => b.next(),
+            (None, None) => break,
+        };
+        if let Some(&(lo, hi)) = next {
+            match all.last_mut() {
+                Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
+                _ => all.push((lo, hi)),
+            }
+        }
+    }
+    *mine = all;
 }
 
 /// Pushes onto `out` the parts of `lo..=hi` not covered by `theirs`.
@@ -230,6 +291,15 @@ mod tests {
             prop_assert_eq!(model(&u), ma.union(&mb).cloned().collect::<BTreeSet<_>>());
             prop_assert_eq!(model(&va.difference(&vb)), ma.difference(&mb).cloned().collect::<BTreeSet<_>>());
             prop_assert_eq!(va.covers(&vb), mb.is_subset(&ma));
+            // Built at once from the same dots in any order, with repeats.
+            let mut all: Vec<(ClientId, u64)> = a.iter().chain(b.iter()).map(|&(cl, s)| (c(&format!("c{cl}")), s)).collect();
+            all.reverse();
+            let vd = VersionVector::from_dots(all.iter().map(|(cl, s)| (cl, *s)));
+            prop_assert_eq!(&vd, &u);
+            let pairs: Vec<(ClientId, Vec<(u64, u64)>)> = all.iter().map(|(cl, s)| (cl.clone(), vec![(*s, *s + 1)])).collect();
+            let vr = VersionVector::from_ranges(pairs);
+            let expect: BTreeSet<(String, u64)> = all.iter().flat_map(|(cl, s)| [(cl.to_string(), *s), (cl.to_string(), *s + 1)]).collect();
+            prop_assert_eq!(model(&vr), expect);
             for s in 1..42 {
                 prop_assert_eq!(va.contains(&c("c0"), s), ma.contains(&("c0".to_string(), s)));
             }

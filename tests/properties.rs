@@ -576,13 +576,13 @@ proptest! {
         let mut by_delta = build(&steps)?;
         let mut by_state = build(&steps)?;
         for to in 0..3 {
-            for from in 0..3 {
+            for (from, sender) in senders.iter_mut().enumerate() {
                 if from == to {
                     continue;
                 }
                 prop_assert_eq!(by_delta[to].version(), by_state[to].version());
-                let delta = senders[from].encode_delta(Some(&by_delta[to].version())).unwrap();
-                let state = senders[from].encode_state();
+                let delta = sender.encode_delta(Some(&by_delta[to].version())).unwrap();
+                let state = sender.encode_state();
                 prop_assert!(delta.len() <= state.len(), "delta of {} bytes, state of {}", delta.len(), state.len());
                 let r1 = apply(&mut by_delta[to], &delta, "delta")?;
                 let r2 = apply(&mut by_state[to], &state, "state")?;

@@ -1,0 +1,176 @@
+//! Decoding and merging stay near-linear on hostile input.
+//!
+//! Each case builds updates of size n and of size 8n, as a hostile peer
+//! would, and times applying them to a fresh document (the best of three
+//! runs each). Linear (or n log n) work grows about 8 to 12 times; the
+//! quadratic paths these cases were written against grew 64 times (and took
+//! 15 to 25 s at the large size). The check is on that ratio, never on a
+//! duration, so a slow machine passes as well as a fast one. All cases run
+//! in one test, one after the other, so no other test competes for the CPU.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Enc, TYPE_DELTA};
+use slotkv::{ClientId, Doc, Options};
+
+/// Above this, work grew faster than n log n: 8n vs n is 8× for linear work,
+/// ~9× for n log n, 64× for quadratic.
+const MAX_RATIO: f64 = 24.0;
+
+fn doc() -> Doc {
+    Doc::with_clock(Options::with_client_id("me"), Box::new(|| 1_700_000_000_000)).unwrap()
+}
+
+fn apply_all(updates: &[Vec<u8>]) -> Doc {
+    let mut d = doc();
+    for u in updates {
+        let _ = d.apply_update(u);
+    }
+    d
+}
+
+fn best_of_three(updates: &[Vec<u8>]) -> Duration {
+    (0..3)
+        .map(|_| {
+            let start = Instant::now();
+            let d = apply_all(updates);
+            let took = start.elapsed();
+            drop(d);
+            took
+        })
+        .min()
+        .unwrap_or_default()
+}
+
+struct Case {
+    name: &'static str,
+    n: u64,
+    build: fn(u64) -> Vec<Vec<u8>>,
+    /// Checks the document that took the updates of size `n`.
+    check: fn(&Doc, u64),
+}
+
+/// A version with n holes (every even change of one client), then an update
+/// with the n odd ones: merged range by range, each insert shifted the
+/// vector. Fixed by `VersionVector::union` merging sorted lists in one pass.
+fn interleaved_ranges(n: u64) -> Vec<Vec<u8>> {
+    let even: Vec<(u64, u64)> = (1..=n).map(|i| (2 * i, 2 * i)).collect();
+    let odd: Vec<(u64, u64)> = (0..n).map(|i| (2 * i + 1, 2 * i + 1)).collect();
+    [even, odd]
+        .iter()
+        .map(|ranges| {
+            let mut u = Enc::header(TYPE_DELTA);
+            u.tables(&["p"], &[]).u8(0).vv(&[(0, ranges)]).v(0).v(0).v(0).v(0);
+            u.done()
+        })
+        .collect()
+}
+
+fn all_of_p(d: &Doc, n: u64) {
+    assert_eq!(d.version_vector().contiguous(&ClientId::new("p").unwrap()), 2 * n);
+}
+
+/// One version naming a client twice: its n even changes, then its n odd
+/// ones. Decoding inserted each odd range at the front. Fixed by sorting a
+/// client's ranges before building (`VersionVector::from_ranges`).
+fn client_named_twice(n: u64) -> Vec<Vec<u8>> {
+    let even: Vec<(u64, u64)> = (1..=n).map(|i| (2 * i, 2 * i)).collect();
+    let odd: Vec<(u64, u64)> = (0..n).map(|i| (2 * i + 1, 2 * i + 1)).collect();
+    let mut u = Enc::header(TYPE_DELTA);
+    u.tables(&["p"], &[]).u8(0).vv(&[(0, &even), (0, &odd)]).v(0).v(0).v(0).v(0);
+    vec![u.done()]
+}
+
+/// A delta whose `seen` covers changes 1..=2n of one client and whose set
+/// has n elements tagged with that client's odd changes in descending order.
+/// Each tag's dot was recorded at the front of the range list. Fixed by
+/// recording them all at once (`VersionVector::from_dots`, then `union`).
+fn out_of_order_tag_dots(n: u64) -> Vec<Vec<u8>> {
+    let names: Vec<String> = (0..n).map(|i| format!("e{i:07}")).collect();
+    let strings: Vec<&[u8]> = std::iter::once(&b"k"[..]).chain(names.iter().map(|s| s.as_bytes())).collect();
+    let mut u = Enc::header(TYPE_DELTA);
+    u.tables(&["p"], &strings).u8(1).vv(&[(0, &[(1, 2 * n)])]).vv(&[]).v(0).v(0).v(0);
+    u.v(1).v(0).v(n);
+    for i in 0..n {
+        u.v(i + 1).v(1).v(0).v(2 * (n - i) - 1);
+    }
+    u.v(0).v(0);
+    vec![u.done()]
+}
+
+fn n_members(d: &Doc, n: u64) {
+    assert_eq!(d.members("k").len(), n as usize);
+}
+
+/// One element with n tags, listed twice in one update: merging compared
+/// every tag with every other. Fixed by binary search on the sorted tags.
+fn many_tags(n: u64) -> Vec<Vec<u8>> {
+    let mut u = Enc::header(TYPE_DELTA);
+    u.tables(&["p"], &[b"k", b"e"]).u8(0).vv(&[(0, &[(1, n)])]).v(0).v(0).v(0);
+    u.v(2);
+    for _ in 0..2 {
+        u.v(0).v(1).v(1).v(n);
+        for seq in 1..=n {
+            u.v(0).v(seq);
+        }
+        u.v(0).v(0);
+    }
+    vec![u.done()]
+}
+
+fn has_e(d: &Doc, _: u64) {
+    assert!(d.has("k", "e"));
+}
+
+/// Four updates of n clients each, the k-th naming clients 4i + k, each
+/// with a slot in one counter: every client landed in the middle of the
+/// sorted slots and version. Fixed by `SmallMap::merge_sorted`.
+fn interleaved_clients(n: u64) -> Vec<Vec<u8>> {
+    (0..4)
+        .map(|residue| {
+            let names: Vec<String> = (0..n).map(|i| format!("c{:07}", 4 * i + residue)).collect();
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            let one: &[(u64, u64)] = &[(1, 1)];
+            let ctx: Vec<(u64, &[(u64, u64)])> = (0..n).map(|i| (i, one)).collect();
+            let mut u = Enc::header(TYPE_DELTA);
+            u.tables(&refs, &[b"k"]).u8(0).vv(&ctx).v(0);
+            u.v(1).v(0).v(n);
+            for i in 0..n {
+                u.v(i).v(1).v(1).v(0);
+            }
+            u.v(0).v(0);
+            u.done()
+        })
+        .collect()
+}
+
+fn counted_4n(d: &Doc, n: u64) {
+    assert_eq!(d.counter("k"), 4 * n as i128);
+}
+
+#[test]
+fn decoding_and_merging_hostile_updates_is_near_linear() {
+    let cases = [
+        Case { name: "interleaved version ranges", n: 40_000, build: interleaved_ranges, check: all_of_p },
+        Case { name: "a client named twice in a version", n: 40_000, build: client_named_twice, check: all_of_p },
+        Case { name: "out-of-order tag dots", n: 20_000, build: out_of_order_tag_dots, check: n_members },
+        Case { name: "many tags on one element", n: 12_500, build: many_tags, check: has_e },
+        // 8n = 65 536: the most clients one update may name.
+        Case { name: "interleaved clients", n: 8_192, build: interleaved_clients, check: counted_4n },
+    ];
+    let mut failures = Vec::new();
+    for case in &cases {
+        let small = (case.build)(case.n);
+        (case.check)(&apply_all(&small), case.n);
+        let large = (case.build)(8 * case.n);
+        let (t1, t8) = (best_of_three(&small), best_of_three(&large));
+        let ratio = t8.as_secs_f64() / t1.as_secs_f64().max(1e-6);
+        eprintln!("{}: n {:?}, 8n {:?}, ratio {ratio:.1}", case.name, t1, t8);
+        if ratio > MAX_RATIO {
+            failures.push(format!("{}: 8n took {ratio:.1}x as long as n ({t1:?} -> {t8:?})", case.name));
+        }
+    }
+    assert!(failures.is_empty(), "super-linear on hostile input:\n{}", failures.join("\n"));
+}

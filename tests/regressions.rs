@@ -1,0 +1,733 @@
+//! Regression tests for what fuzzing and review of the decoder found, and
+//! tests of the limits of `src/limits.rs` (docs/SECURITY.md lists them).
+//!
+//! Updates are built byte by byte with a small encoder below, so each test
+//! shows exactly what a hostile or corrupt peer sends. Three kinds of checks:
+//!
+//! - a document that accepted an update (or a local write) can still encode
+//!   a state that loads, and updates that peers accept (no "poisoning");
+//! - decoding and applying an update costs memory proportional to its size
+//!   (a counting allocator measures the peak; time is checked in
+//!   `complexity.rs`);
+//! - every limit is enforced with a clear error and the document unchanged.
+//!
+//! Tests named `fuzz_*` replay inputs the cargo-fuzz targets in `fuzz/` found.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::rc::Rc;
+
+mod common;
+
+use common::{Enc, MAX_SAFE, TYPE_DELTA, TYPE_STATE, TYPE_VERSION};
+use slotkv::{DecodeError, Doc, Error, ErrorKind, Kind, Limits, Options, Value, MAGIC, MAX_KEY_BYTES};
+
+// ---------------------------------------------------------------------------
+// A counting allocator: peak bytes live on the current thread
+// ---------------------------------------------------------------------------
+
+struct Counting;
+
+thread_local! {
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+    static PEAK: Cell<isize> = const { Cell::new(0) };
+}
+
+fn track(delta: isize) {
+    let _ = LIVE.try_with(|live| {
+        let now = live.get() + delta;
+        live.set(now);
+        let _ = PEAK.try_with(|peak| {
+            if now > peak.get() {
+                peak.set(now);
+            }
+        });
+    });
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = System.alloc(layout);
+        if !p.is_null() {
+            track(layout.size() as isize);
+        }
+        p
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let p = System.alloc_zeroed(layout);
+        if !p.is_null() {
+            track(layout.size() as isize);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
+        System.dealloc(p, layout);
+        track(-(layout.size() as isize));
+    }
+    unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let q = System.realloc(p, layout, new_size);
+        if !q.is_null() {
+            track(new_size as isize - layout.size() as isize);
+        }
+        q
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// Runs `f`; returns its result and the most bytes it had allocated at once.
+fn peak_during<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    let start = LIVE.with(Cell::get);
+    PEAK.with(|p| p.set(start));
+    let r = f();
+    let peak = PEAK.with(Cell::get) - start;
+    (r, peak.max(0) as usize)
+}
+
+// ---------------------------------------------------------------------------
+// Documents
+// ---------------------------------------------------------------------------
+
+type Time = Rc<Cell<u64>>;
+
+const T0: u64 = 1_700_000_000_000;
+
+fn doc_on(id: &str, clock: &Time, limits: Limits) -> Doc {
+    let t = clock.clone();
+    Doc::with_clock(Options { limits, ..Options::with_client_id(id) }, Box::new(move || t.get())).unwrap()
+}
+
+fn doc(id: &str) -> Doc {
+    doc_on(id, &Rc::new(Cell::new(T0)), Limits::default())
+}
+
+fn load(state: &[u8], id: &str) -> Result<Doc, Error> {
+    Doc::load(state, Options::with_client_id(id), Box::new(|| T0))
+}
+
+/// A document with something of every kind: counters, a register, a
+/// tombstone, sets with a removal record, and another replica's entries.
+fn busy_doc(id: &str) -> Doc {
+    let clock = Rc::new(Cell::new(T0));
+    let mut other = doc_on("peer", &clock, Limits::default());
+    other.increment("c", 5).unwrap();
+    other.add("s", "from-peer").unwrap();
+    other.set("r2", Value::Bytes(vec![1, 2, 3])).unwrap();
+    let mut d = doc_on(id, &clock, Limits::default());
+    d.apply_update(&other.encode_state()).unwrap();
+    d.increment("c", -2).unwrap();
+    d.set("r", Value::Json("{\"a\":[1,2]}".into())).unwrap();
+    d.set("gone", Value::Json("1".into())).unwrap();
+    d.delete("gone").unwrap();
+    d.add("s", "x").unwrap();
+    d.add("s", "y").unwrap();
+    d.remove("s", "y").unwrap();
+    d.commit(false);
+    d
+}
+
+/// Everything observable about a document: its state, its version, what it shows.
+fn snapshot(d: &mut Doc) -> (Vec<u8>, Vec<u8>, String) {
+    let shown = format!(
+        "{:?} {:?} {:?}",
+        d.keys(Kind::Counter).iter().map(|k| (k.to_string(), d.counter(k))).collect::<Vec<_>>(),
+        d.keys(Kind::Register).iter().map(|k| (k.to_string(), d.get(k).cloned())).collect::<Vec<_>>(),
+        d.keys(Kind::Set).iter().map(|k| (k.to_string(), d.members(k).join(","))).collect::<Vec<_>>(),
+    );
+    (d.encode_state(), d.version(), shown)
+}
+
+/// Applies `bytes` to a busy document, expecting a refusal that changes nothing.
+#[track_caller]
+fn refused(bytes: &[u8]) -> Error {
+    let mut d = busy_doc("me");
+    let before = snapshot(&mut d);
+    let err = d.apply_update(bytes).expect_err("the update must be refused");
+    assert_eq!(snapshot(&mut d), before, "a refused update changed the document ({err})");
+    assert_eq!(err.kind(), ErrorKind::Other, "{err}");
+    assert!(err.to_string().starts_with("slotkv: cannot apply update: "), "{err}");
+    err
+}
+
+/// The state of `d` loads into a new replica and encodes to the same bytes,
+/// and a local write there still makes an update a peer accepts.
+#[track_caller]
+fn assert_healthy(d: &mut Doc, what: &str) {
+    let state = d.encode_state();
+    let mut copy = load(&state, "reloaded").unwrap_or_else(|e| panic!("{what}: the document's own state does not load: {e}"));
+    assert_eq!(copy.encode_state().len(), state.len(), "{what}: the reloaded state differs");
+    assert_eq!(copy.version(), d.version(), "{what}: the reloaded version differs");
+}
+
+/// Commits `d`'s open transaction; a fresh peer must accept its update.
+#[track_caller]
+fn assert_update_accepted(d: &mut Doc, what: &str) {
+    if let Some(c) = d.commit(true) {
+        let update = c.update.unwrap();
+        doc("peer-x")
+            .apply_update(&update)
+            .unwrap_or_else(|e| panic!("{what}: peers refuse this document's update: {e}"));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Poisoning: values a peer may send that the document cannot send back
+// ---------------------------------------------------------------------------
+
+/// A delta claiming change 2^53 − 1 of the receiver's own client id. Accepted
+/// (a replica must catch up with its own past writes after a reload), but the
+/// receiver's next change number would be 2^53, which every decoder refuses:
+/// its state would no longer load and peers would refuse all its updates.
+/// Fix: a local write whose change number would pass 2^53 − 1 is refused.
+#[test]
+fn a_forged_change_number_of_our_own_at_2_53_does_not_make_the_document_unloadable() {
+    let mut d = busy_doc("victim");
+    let mut forged = Enc::header(TYPE_DELTA);
+    forged.tables(&["victim"], &[]).u8(0).vv(&[(0, &[(MAX_SAFE, MAX_SAFE)])]).v(0).v(0).v(0).v(0);
+    d.apply_update(&forged.done()).expect("a well-formed delta");
+    assert_healthy(&mut d, "after the forged change number");
+    let writes = [
+        d.increment("c", 1).is_ok(),
+        d.set("r", Value::Json("2".into())).is_ok(),
+        d.add("s", "z").is_ok(),
+    ];
+    assert_healthy(&mut d, "after local writes");
+    assert_update_accepted(&mut d, "after local writes");
+    // If writes are refused, they are refused as RangeErrors (an exhausted change number).
+    if writes.contains(&false) {
+        let e = d.increment("c", 1).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Range, "{e}");
+    }
+}
+
+/// A register write timestamped (2^53 − 1 ms, logical 2^32 − 1): the largest
+/// the decoder accepts. The receiver's clock observes it, so its next write is
+/// stamped 2^53 ms, which every decoder refuses.
+#[test]
+fn a_register_timestamp_at_the_maximum_does_not_make_the_document_unloadable() {
+    let mut d = busy_doc("victim");
+    let mut forged = Enc::header(TYPE_DELTA);
+    forged.tables(&["peer2"], &[b"r"]).u8(0).vv(&[(0, &[(1, 1)])]).v(0).v(0);
+    forged.v(1).v(MAX_SAFE); // one register, base wall time 2^53 - 1
+    forged.v(0).v(0).v(1).v(0).v(u32::MAX as u64).u8(1).bytes(b"\"late\"");
+    forged.v(0);
+    d.apply_update(&forged.done()).expect("a well-formed delta");
+    let _ = d.set("r", Value::Json("\"mine\"".into()));
+    let _ = d.set("other", Value::Json("1".into()));
+    assert_healthy(&mut d, "after writing past the maximum timestamp");
+    assert_update_accepted(&mut d, "after writing past the maximum timestamp");
+}
+
+/// A wall clock past 2^53 ms (in JS: a `now` option returning 1e300, which
+/// the binding turns into u64::MAX): register writes get timestamps the
+/// decoder refuses.
+#[test]
+fn a_wall_clock_beyond_2_53_ms_does_not_make_the_document_unloadable() {
+    for now in [MAX_SAFE + 1, 1 << 60, u64::MAX] {
+        let mut d = doc_on("fast-clock", &Rc::new(Cell::new(now)), Limits::default());
+        d.set("r", Value::Json("1".into())).unwrap();
+        d.add("s", "e").unwrap();
+        d.remove("s", "e").unwrap();
+        assert_update_accepted(&mut d, &format!("clock at {now}"));
+        assert_healthy(&mut d, &format!("clock at {now}"));
+    }
+}
+
+/// Found by the `converge` fuzz target (minimised: add, commit, remove,
+/// clock past the retention, `encode_state`, commit). `encode_state` purged
+/// the removal record of a remove whose transaction was still open, so the
+/// transaction's update no longer listed the set, while its `ctx` and the
+/// raised horizon told peers they had seen everything: a peer that had
+/// the element kept it for good. The same for a register deleted in an open
+/// transaction. In JS: `transact(() => { remove(); encodeState() })` with a
+/// short `tombstoneRetentionMs` (0, say) or a clock jump.
+/// Fix: `Doc::purge` does nothing while a transaction has changes.
+#[test]
+fn fuzz_converge_purge_inside_an_open_transaction_does_not_lose_a_remove() {
+    let clock = Rc::new(Cell::new(T0));
+    let make = |id: &str| {
+        let t = clock.clone();
+        let options = Options { tombstone_retention_ms: 1_000, ..Options::with_client_id(id) };
+        Doc::with_clock(options, Box::new(move || t.get())).unwrap()
+    };
+    let (mut a, mut b) = (make("a"), make("b"));
+    a.add("s", "x").unwrap();
+    a.set("r", Value::Json("1".into())).unwrap();
+    let u1 = a.commit(true).unwrap().update.unwrap();
+    b.apply_update(&u1).unwrap();
+    a.remove("s", "x").unwrap();
+    a.delete("r").unwrap();
+    clock.set(T0 + 5_000);
+    let _ = a.encode_state(); // inside the open transaction
+    let u2 = a.commit(true).unwrap().update.unwrap();
+    b.apply_update(&u2).unwrap();
+    for _ in 0..3 {
+        let to_b = a.encode_delta(Some(&b.version())).unwrap();
+        b.apply_update(&to_b).unwrap();
+        let to_a = b.encode_delta(Some(&a.version())).unwrap();
+        a.apply_update(&to_a).unwrap();
+    }
+    assert_eq!(a.members("s"), Vec::<&str>::new());
+    assert_eq!(b.members("s"), Vec::<&str>::new(), "b still holds the element a removed");
+    assert_eq!(a.get("r"), None);
+    assert_eq!(b.get("r"), None, "b still holds the register a deleted");
+}
+
+// ---------------------------------------------------------------------------
+// Memory: decoding costs memory in proportion to the update's size
+// ---------------------------------------------------------------------------
+
+/// At most this many bytes allocated per byte of update (plus 1 MiB), while
+/// decoding and applying it to an empty document. A register value or string
+/// is copied once; every other entry (a slot, a tag, a set...) costs a few
+/// dozen bytes for its one or two bytes on the wire. At 64 the default
+/// maximum update (64 MiB) could cost 4 GiB, all a wasm32 module has; the
+/// limits must keep the product below that.
+const AMPLIFICATION: usize = 64;
+
+#[track_caller]
+fn assert_proportional(bytes: &[u8], what: &str) {
+    let mut d = doc("me");
+    let (result, peak) = peak_during(|| d.apply_update(bytes).map(|_| ()));
+    let bound = AMPLIFICATION * bytes.len() + (1 << 20);
+    assert!(
+        peak <= bound,
+        "{what}: applying {} bytes allocated {peak} bytes at peak (more than {bound}); result {result:?}",
+        bytes.len()
+    );
+}
+
+/// One string of 64 KiB in the string table, used as the element of 2 000
+/// sets: 80 KB on the wire, 128 MB decoded, because each reference copies the
+/// string (`Tables::element` returns `s.to_string()`). With the default 64 MiB
+/// update limit, one update could ask for terabytes. Fix: share the table's
+/// `Rc<str>` (elements as `Rc<str>`), or count the bytes of elements decoded
+/// against a budget such as `max_update_bytes`.
+#[test]
+fn a_long_set_element_referenced_many_times_is_not_copied_each_time() {
+    let big = vec![b'x'; 64 << 10];
+    let sets = 2_000u64;
+    let mut u = Enc::header(TYPE_DELTA);
+    u.tables(&["p"], &[b"k", &big]).u8(0).vv(&[(0, &[(1, 1)])]).v(0).v(0).v(0);
+    u.v(sets);
+    for _ in 0..sets {
+        // key 0, one element (string 1) with tag (client 0, seq 1), no removals
+        u.v(0).v(1).v(1).v(1).v(0).v(1).v(0).v(0);
+    }
+    assert_proportional(&u.done(), "one 64 KiB element in 2 000 sets");
+}
+
+/// 500 000 sets of one one-byte element each: 4 MB on the wire. Each costs a
+/// B-tree leaf (~550 bytes) and a tag vector, about 90 bytes per byte of
+/// update: 64 MiB of such sets would need ~6 GB, more than wasm32 can address
+/// (the module aborts). Fix: a maximum number of entries per update (the
+/// issue's "maximum entries per update"), checked as counts are read.
+#[test]
+fn many_small_sets_cost_memory_in_proportion_to_the_update() {
+    let sets = 500_000u64;
+    let mut u = Enc::header(TYPE_DELTA);
+    u.tables(&["p"], &[b"k", b"e"]).u8(0).vv(&[(0, &[(1, 1)])]).v(0).v(0).v(0);
+    u.v(sets);
+    for _ in 0..sets {
+        u.v(0).v(1).v(1).v(1).v(0).v(1).v(0).v(0);
+    }
+    assert_proportional(&u.done(), "500 000 one-element sets");
+}
+
+/// 2 000 000 counters with no slots, 4 MB on the wire.
+#[test]
+fn many_empty_counters_cost_memory_in_proportion_to_the_update() {
+    let n = 2_000_000u64;
+    let mut u = Enc::header(TYPE_DELTA);
+    u.tables(&["p"], &[b"k"]).u8(0).vv(&[]).v(0);
+    u.v(n);
+    for _ in 0..n {
+        u.v(0).v(0);
+    }
+    u.v(0).v(0);
+    assert_proportional(&u.done(), "2 000 000 empty counters");
+}
+
+/// A version vector of 1 000 000 one-dot ranges (2 MB).
+#[test]
+fn a_version_vector_with_many_ranges_costs_memory_in_proportion() {
+    let ranges: Vec<(u64, u64)> = (1..=1_000_000u64).map(|i| (2 * i, 2 * i)).collect();
+    let mut u = Enc::header(TYPE_DELTA);
+    u.tables(&["p"], &[]).u8(0).vv(&[(0, &ranges)]).v(0).v(0).v(0).v(0);
+    assert_proportional(&u.done(), "1 000 000 version ranges");
+}
+
+/// Forged lengths and counts larger than the bytes that remain are refused
+/// before anything is allocated.
+#[test]
+fn a_length_prefix_longer_than_the_input_is_refused_before_allocating() {
+    let huge = [u64::MAX >> 1, 1 << 40, 1 << 32, 1 << 20, 100];
+    for n in huge {
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            ("client table count", Enc::header(TYPE_STATE).v(n).done()),
+            ("client id length", Enc::header(TYPE_STATE).v(1).v(n).done()),
+            ("string table count", Enc::header(TYPE_STATE).v(0).v(n).done()),
+            ("string length", Enc::header(TYPE_STATE).v(0).v(1).v(n).done()),
+            ("version clients", Enc::header(TYPE_STATE).v(0).v(0).v(n).done()),
+            ("counters", Enc::header(TYPE_STATE).v(0).v(0).v(0).v(0).v(n).done()),
+            ("registers", Enc::header(TYPE_STATE).v(0).v(0).v(0).v(0).v(0).v(n).done()),
+            ("sets", Enc::header(TYPE_STATE).v(0).v(0).v(0).v(0).v(0).v(0).v(n).done()),
+            (
+                "register JSON length",
+                Enc::header(TYPE_STATE)
+                    .tables(&["p"], &[b"k"])
+                    .vv(&[(0, &[(1, 1)])])
+                    .v(0)
+                    .v(0)
+                    .v(1)
+                    .v(5)
+                    .v(0)
+                    .v(0)
+                    .v(1)
+                    .v(0)
+                    .v(0)
+                    .u8(1)
+                    .v(n)
+                    .done(),
+            ),
+        ];
+        for (what, bytes) in cases {
+            let (err, peak) = peak_during(|| refused(&bytes));
+            assert!(
+                matches!(err, Error::Decode(DecodeError::Truncated { .. })),
+                "{what} = {n}: expected 'truncated', got {err}"
+            );
+            // The busy document and its snapshots take a few KB; nothing near `n`.
+            assert!(peak < 1 << 20, "{what} = {n}: {peak} bytes allocated");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Limits on entries per update and client ids per document
+// ---------------------------------------------------------------------------
+
+/// The default maximum of entries in one update (see docs/SECURITY.md).
+const MAX_ENTRIES: u64 = 1 << 20;
+/// The default maximum of client ids in one document.
+const MAX_DOC_CLIENTS: u64 = 1 << 20;
+
+/// 2^20 + 1 counters without slots: 2 MB on the wire, refused (as the count is
+/// read, before allocating for them) by a maximum of entries per update.
+/// Without the limit it was accepted after allocating ~80 MB; 64 MiB of such
+/// entries would allocate ~2.6 GB, and of one-element sets ~6 GB (more than
+/// wasm32 can address: the module aborts).
+#[test]
+fn an_update_with_more_entries_than_the_default_maximum_is_refused() {
+    let n = MAX_ENTRIES + 1;
+    let mut u = Enc::header(TYPE_DELTA);
+    u.tables(&["p"], &[b"k"]).u8(0).vv(&[]).v(0);
+    u.v(n);
+    for _ in 0..n {
+        u.v(0).v(0);
+    }
+    u.v(0).v(0);
+    let bytes = u.done();
+    let (result, peak) = peak_during(|| refused_quietly(&bytes));
+    let err = result.expect_err("an update of 2^20 + 1 entries must be refused by the default limits");
+    assert!(err.to_string().contains("entries"), "{err}");
+    assert!(peak < 16 << 20, "refusing it allocated {peak} bytes");
+    // Exactly the maximum is fine: the key string and 2^20 - 1 counters.
+    let n = MAX_ENTRIES - 1;
+    let mut u = Enc::header(TYPE_DELTA);
+    u.tables(&["p"], &[b"k"]).u8(0).vv(&[]).v(0);
+    u.v(n);
+    for _ in 0..n {
+        u.v(0).v(0);
+    }
+    u.v(0).v(0);
+    doc("me").apply_update(&u.done()).unwrap();
+}
+
+/// Like `refused`, but returns the result instead of requiring an error.
+fn refused_quietly(bytes: &[u8]) -> Result<(), Error> {
+    let mut d = doc("me");
+    let before = snapshot(&mut d);
+    let r = d.apply_update(bytes).map(|_| ());
+    if r.is_err() {
+        assert_eq!(snapshot(&mut d), before, "a refused update changed the document");
+    }
+    r
+}
+
+/// 16 updates of 65 536 new clients each fill a document with 2^20 client
+/// ids; one more client is refused, and nothing changes. (Without the limit
+/// a document took any number of clients, each update at most `max_clients`.)
+#[test]
+fn a_document_refuses_more_client_ids_than_the_default_maximum() {
+    let per_update = 1u64 << 16;
+    let update = |first: u64, n: u64| {
+        let names: Vec<String> = (first..first + n).map(|i| format!("c{i:08}")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let one: &[(u64, u64)] = &[(1, 1)];
+        let ctx: Vec<(u64, &[(u64, u64)])> = (0..n).map(|i| (i, one)).collect();
+        let mut u = Enc::header(TYPE_DELTA);
+        u.tables(&refs, &[]).u8(0).vv(&ctx).v(0).v(0).v(0).v(0);
+        u.done()
+    };
+    let mut d = doc_on("me", &Rc::new(Cell::new(T0)), Limits::default());
+    // Our own id is one of them: fill up to the maximum exactly.
+    let mut first = 0;
+    let mut left = MAX_DOC_CLIENTS - 1;
+    while left > 0 {
+        let n = left.min(per_update);
+        d.apply_update(&update(first, n)).expect("below the maximum");
+        first += n;
+        left -= n;
+    }
+    d.increment("k", 1).unwrap();
+    d.commit(false);
+    let before = d.version();
+    let err = d.apply_update(&update(first, 1)).expect_err("one client more than the maximum");
+    assert!(err.to_string().contains("client ids"), "{err}");
+    assert_eq!(d.version(), before);
+    // Known clients are still welcome.
+    d.apply_update(&update(0, 1)).unwrap();
+}
+
+// ---------------------------------------------------------------------------
+// Limits: each enforced, with a clear error, nothing changed
+// ---------------------------------------------------------------------------
+
+fn limited(limits: Limits) -> Doc {
+    doc_on("me", &Rc::new(Cell::new(T0)), limits)
+}
+
+#[test]
+fn default_limits_are_the_documented_ones() {
+    let l = Limits::default();
+    assert_eq!(l.max_update_bytes, 64 << 20);
+    assert_eq!(l.max_string_bytes, 64 << 10);
+    assert_eq!(l.max_value_bytes, 8 << 20);
+    assert_eq!(l.max_value_depth, 128);
+    assert_eq!(l.max_clients, 1 << 16);
+    assert_eq!(l.max_entries, MAX_ENTRIES);
+    assert_eq!(l.max_doc_clients, MAX_DOC_CLIENTS);
+    assert_eq!(MAX_KEY_BYTES, 1024);
+    assert_eq!(slotkv::MAX_CLIENT_ID_BYTES, 64);
+}
+
+#[test]
+fn an_update_larger_than_max_update_bytes_is_refused_before_decoding() {
+    let mut d = limited(Limits { max_update_bytes: 100, ..Limits::default() });
+    let mut big = doc("big");
+    big.set("r", Value::Json(format!("\"{}\"", "x".repeat(200)))).unwrap();
+    let state = big.encode_state();
+    let err = d.apply_update(&state).unwrap_err();
+    assert!(matches!(err, Error::Decode(DecodeError::TooLarge { limit: 100, .. })), "{err}");
+    assert!(err.to_string().contains("exceeds the limit of 100"), "{err}");
+    // Garbage of the same size gets the same answer: the size is checked first.
+    let err = d.apply_update(&[0u8; 101]).unwrap_err();
+    assert!(matches!(err, Error::Decode(DecodeError::TooLarge { .. })), "{err}");
+    // Versions (the `since` of encode_delta) too.
+    let err = d.encode_delta(Some(&[0u8; 101])).unwrap_err();
+    assert!(matches!(err, Error::Decode(DecodeError::TooLarge { .. })), "{err}");
+    assert!(d.apply_update(&doc("small").encode_state()).is_ok());
+}
+
+#[test]
+fn a_string_longer_than_max_string_bytes_is_refused_locally_and_from_peers() {
+    let limits = Limits { max_string_bytes: 8, ..Limits::default() };
+    let mut d = limited(limits.clone());
+    let e = d.add("s", "123456789").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Range, "{e}");
+    assert!(e.to_string().contains("at most 8 bytes"), "{e}");
+    d.add("s", "12345678").unwrap();
+
+    let mut peer = doc("peer");
+    peer.add("s", "123456789").unwrap();
+    let err = d.apply_update(&peer.encode_state()).unwrap_err();
+    assert!(matches!(err, Error::Decode(DecodeError::TooLarge { limit: 8, .. })), "{err}");
+    // And with the default limit, 64 KiB + 1.
+    let mut d = busy_doc("me");
+    let e = d.add("s", &"x".repeat((64 << 10) + 1)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Range, "{e}");
+    let mut u = Enc::header(TYPE_STATE);
+    u.tables(&["p"], &[&vec![b'x'; (64 << 10) + 1]]).vv(&[]).v(0).v(0).v(0).v(0);
+    refused(&u.done());
+}
+
+#[test]
+fn keys_longer_than_1024_bytes_or_empty_are_refused_locally_and_from_peers() {
+    let mut d = busy_doc("me");
+    let long = "é".repeat(513); // 1026 bytes, 513 characters
+    for e in [d.increment(&long, 1), d.set(&long, Value::Json("1".into())), d.add(&long, "x"), d.delete(&long)] {
+        let e = e.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Range, "{e}");
+        assert!(e.to_string().contains("at most 1024 bytes"), "{e}");
+    }
+    for e in [d.increment("", 1), d.add("", "x")] {
+        assert_eq!(e.unwrap_err().kind(), ErrorKind::Range);
+    }
+    d.increment(&"k".repeat(1024), 1).unwrap();
+    for key in [vec![b'k'; 1025], vec![]] {
+        let mut u = Enc::header(TYPE_DELTA);
+        u.tables(&["p"], &[&key]).u8(0).vv(&[(0, &[(1, 1)])]).v(0).v(1).v(0).v(1).v(0).v(1).v(1).v(0).v(0).v(0);
+        let err = refused(&u.done());
+        assert!(err.to_string().contains("key"), "{err}");
+    }
+}
+
+fn register_update(value_type: u8, payload: &[u8]) -> Vec<u8> {
+    let mut u = Enc::header(TYPE_DELTA);
+    u.tables(&["p"], &[b"r"]).u8(0).vv(&[(0, &[(1, 1)])]).v(0).v(0);
+    u.v(1).v(T0).v(0).v(0).v(1).v(0).v(0).u8(value_type).bytes(payload);
+    u.v(0);
+    u.done()
+}
+
+#[test]
+fn register_values_deeper_or_larger_than_the_limits_are_refused() {
+    let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+    // Locally.
+    let mut d = busy_doc("me");
+    assert!(d.set("r", Value::Json(deep(128))).is_ok());
+    let e = d.set("r", Value::Json(deep(129))).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Range, "{e}");
+    assert!(e.to_string().contains("nested deeper than 128"), "{e}");
+    let e = d.set("r", Value::Json(format!("\"{}\"", "x".repeat(8 << 20)))).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Range, "{e}");
+    let e = d.set("r", Value::Bytes(vec![0; (8 << 20) + 1])).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Range, "{e}");
+    let e = d.set("r", Value::Json("{\"a\":}".into())).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Type, "{e}");
+    // From a peer: nothing changes, the error says why.
+    assert!(doc("x").apply_update(&register_update(1, deep(128).as_bytes())).is_ok());
+    let err = refused(&register_update(1, deep(129).as_bytes()));
+    assert!(err.to_string().contains("nested deeper than 128"), "{err}");
+    // A million-deep nesting is refused without exhausting the stack.
+    refused(&register_update(1, deep(1_000_000).as_bytes()));
+    refused(&register_update(1, "x".repeat((8 << 20) + 1).as_bytes()));
+    refused(&register_update(2, &vec![0; (8 << 20) + 1]));
+    refused(&register_update(1, b"NaN"));
+    refused(&register_update(3, b""));
+    // Configurable.
+    let mut d = limited(Limits { max_value_bytes: 4, max_value_depth: 2, ..Limits::default() });
+    assert!(d.set("r", Value::Json("[[]]".into())).is_ok());
+    assert!(d.set("r", Value::Json("[[[]]]".into())).is_err());
+    assert!(d.set("r", Value::Bytes(vec![0; 5])).is_err());
+    assert!(d.apply_update(&register_update(2, &[0; 5])).is_err());
+    assert!(d.apply_update(&register_update(1, b"[[[]]]")).is_err());
+}
+
+#[test]
+fn a_client_table_longer_than_max_clients_is_refused() {
+    let names: Vec<String> = (0..5).map(|i| format!("c{i}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut u = Enc::header(TYPE_STATE);
+    u.tables(&refs, &[]).vv(&[]).v(0).v(0).v(0).v(0);
+    let mut d = limited(Limits { max_clients: 4, ..Limits::default() });
+    let err = d.apply_update(&u.done()).unwrap_err();
+    assert!(matches!(err, Error::Decode(DecodeError::TooLarge { limit: 4, .. })), "{err}");
+    assert!(err.to_string().contains("client ids"), "{err}");
+    let mut d = limited(Limits { max_clients: 5, ..Limits::default() });
+    d.apply_update(&u.done()).unwrap();
+}
+
+#[test]
+fn client_ids_must_be_1_to_64_bytes_and_unique_in_a_table() {
+    assert_eq!(Doc::new(Options::with_client_id("")).err().map(|e| e.kind()), Some(ErrorKind::Range));
+    assert_eq!(Doc::new(Options::with_client_id(&"x".repeat(65))).err().map(|e| e.kind()), Some(ErrorKind::Range));
+    let long = "x".repeat(65);
+    let cases: Vec<Vec<u8>> = vec![
+        Enc::header(TYPE_STATE).tables(&[&long], &[]).vv(&[]).v(0).v(0).v(0).v(0).done(),
+        Enc::header(TYPE_STATE).tables(&["a", "a"], &[]).vv(&[]).v(0).v(0).v(0).v(0).done(),
+        // "0123456789abcdef" spelt out and as its 8 raw bytes: the same id twice.
+        {
+            let mut u = Enc::header(TYPE_STATE);
+            u.v(2).bytes(b"0123456789abcdef").u8(0);
+            u.0.extend_from_slice(&[0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef]);
+            u.v(0).vv(&[]).v(0).v(0).v(0).v(0);
+            u.done()
+        },
+        Enc::header(TYPE_STATE).v(1).bytes(&[0xff]).v(0).vv(&[]).v(0).v(0).v(0).v(0).done(),
+    ];
+    for bytes in cases {
+        refused(&bytes);
+    }
+}
+
+#[test]
+fn malformed_headers_numbers_and_indices_are_refused() {
+    let ok = Enc::header(TYPE_STATE).tables(&[], &[]).vv(&[]).v(0).v(0).v(0).v(0).done();
+    assert!(doc("x").apply_update(&ok).is_ok());
+    let mut cases: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", vec![]),
+        ("bad magic", vec![0x00, 1, 1]),
+        ("version 0", vec![MAGIC, 0, 1]),
+        ("version 2", vec![MAGIC, 2, 1]),
+        ("a version message", Enc::header(TYPE_VERSION).tables(&[], &[]).vv(&[]).done()),
+        ("type 3", Enc::header(3).done()),
+        ("over-long varint", [&[MAGIC, 1, 1][..], &[0xff; 11]].concat()),
+        ("varint over 64 bits", [&[MAGIC, 1, 1][..], &[0xff; 9], &[0x02]].concat()),
+        ("trailing byte", [ok.clone(), vec![0]].concat()),
+        ("seen flag 2", Enc::header(TYPE_DELTA).tables(&[], &[]).u8(2).done()),
+        ("client index out of range", Enc::header(TYPE_STATE).tables(&["a"], &[]).vv(&[(1, &[(1, 1)])]).done()),
+        ("seq 0 in horizon", Enc::header(TYPE_STATE).tables(&["a"], &[]).vv(&[]).v(1).v(0).v(0).done()),
+        (
+            "seq 2^53 in horizon",
+            Enc::header(TYPE_STATE).tables(&["a"], &[]).vv(&[]).v(1).v(0).v(MAX_SAFE + 1).v(0).v(0).v(0).done(),
+        ),
+        (
+            "version range above 2^53",
+            Enc::header(TYPE_STATE).tables(&["a"], &[]).v(1).v(0).v(1).v(MAX_SAFE).v(0).v(0).v(0).v(0).v(0).done(),
+        ),
+        (
+            "slot outside ctx",
+            Enc::header(TYPE_STATE).tables(&["a"], &[b"k"]).vv(&[]).v(0).v(1).v(0).v(1).v(0).v(1).v(1).v(0).v(0).v(0).done(),
+        ),
+        (
+            "slot p above 2^53",
+            Enc::header(TYPE_STATE)
+                .tables(&["a"], &[b"k"])
+                .vv(&[(0, &[(1, 1)])])
+                .v(0)
+                .v(1)
+                .v(0)
+                .v(1)
+                .v(0)
+                .v(1)
+                .v(MAX_SAFE + 1)
+                .v(0)
+                .v(0)
+                .v(0)
+                .done(),
+        ),
+        ("register value type 9", register_update(9, b"")),
+        ("register JSON not UTF-8", register_update(1, &[b'"', 0xff, b'"'])),
+        (
+            "set element without tags",
+            Enc::header(TYPE_STATE).tables(&["a"], &[b"k", b"e"]).vv(&[]).v(0).v(0).v(0).v(1).v(0).v(1).v(1).v(0).v(0).v(0).done(),
+        ),
+    ];
+    // Every strict prefix of a busy document's state is refused too.
+    let state = busy_doc("other").encode_state();
+    for cut in 0..state.len() {
+        cases.push(("prefix", state[..cut].to_vec()));
+    }
+    for (what, bytes) in cases {
+        let mut d = busy_doc("me");
+        let before = snapshot(&mut d);
+        match d.apply_update(&bytes) {
+            Ok(_) => panic!("{what}: accepted"),
+            Err(e) => {
+                assert_eq!(snapshot(&mut d), before, "{what}: a refused update changed the document");
+                assert!(e.to_string().starts_with("slotkv: cannot apply update: "), "{what}: {e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_newer_format_version_is_refused_with_a_clear_error() {
+    let err = refused(&[MAGIC, 2, TYPE_STATE]);
+    assert!(err.to_string().contains("newer than this slotkv understands"), "{err}");
+    let err = refused(&[MAGIC, 0x80, 0x80, 0x01, TYPE_STATE]);
+    assert!(err.to_string().contains("newer"), "{err}");
+}
