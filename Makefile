@@ -73,6 +73,15 @@ test-e2e:
 test-long: setup
 	PROPTEST_CASES=10000 SLOTKV_PROPTEST_CASES=10000 cargo test --release --quiet
 
+# Benchmarks against yjs, Automerge and Loro: regenerates bench/RESULTS.md.
+BENCH_PREREQS := setup build
+include bench/Makefile.inc
+
+# Every cargo-fuzz target for FUZZ_SECONDS each (default 60), on nightly.
+FUZZ_SECONDS ?= 60
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
+
 clean:
 	cargo clean
 	rm -f pkg/slotkv_wasm*
