@@ -73,13 +73,17 @@ impl Register {
 
 /// Merges a peer's write into this replica's entry for one key.
 ///
-/// With no entry here, a write whose dot this replica has already seen is
-/// ignored: it was overwritten and its tombstone purged, so it must not come
-/// back. Returns whether the entry changed.
+/// A write whose dot this replica has already seen is ignored: it is either
+/// the entry held here, or was beaten by one this replica holds or held (and
+/// then purged as a tombstone). Deciding by the dot alone, not by what is
+/// held for the key, keeps a second delivery a no-op even for a forged
+/// update that files one dot under two keys. Returns whether the entry changed.
 pub fn merge_incoming(mine: &mut Option<Register>, theirs: &Register, my_seen: &VersionVector) -> bool {
+    if my_seen.contains(&theirs.writer, theirs.seq) {
+        return false;
+    }
     match mine {
         Some(entry) => entry.merge(theirs),
-        None if my_seen.contains(&theirs.writer, theirs.seq) => false,
         None => {
             *mine = Some(theirs.clone());
             true

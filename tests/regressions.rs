@@ -274,6 +274,36 @@ fn fuzz_converge_purge_inside_an_open_transaction_does_not_lose_a_remove() {
     assert_eq!(b.get("r"), None, "b still holds the register a deleted");
 }
 
+/// Found by the `apply_state` fuzz target: a forged update files a write
+/// under another key than the one it was made for, with a dot this replica
+/// has seen (peer's change 2, its write of "blob") and a later timestamp,
+/// next to an unseen write of the same key. The first delivery ignored the
+/// seen write (no entry for the key yet) and took the other; the second
+/// found an entry and let the seen write win: applying an update twice
+/// changed the document. Fix: a write whose dot was seen is ignored, always.
+#[test]
+fn fuzz_apply_state_a_seen_write_filed_under_another_key_is_ignored_every_time() {
+    let clock = Rc::new(Cell::new(T0));
+    let mut peer = doc_on("peer", &clock, Limits::default());
+    peer.set("a", Value::Json("1".into())).unwrap();
+    peer.set("blob", Value::Json("2".into())).unwrap();
+    let mut d = doc_on("me", &clock, Limits::default());
+    d.apply_update(&peer.encode_state()).unwrap();
+    let mut forged = Enc::header(TYPE_DELTA);
+    forged.tables(&["peer", "q"], &[b"x"]).u8(0).vv(&[(0, &[(2, 2)]), (1, &[(1, 1)])]).v(0).v(0);
+    forged.v(2).v(T0); // two registers, base time T0
+    forged.v(0).v(0).v(2).v(20).v(0).u8(1).bytes(b"\"seen\""); // key x, peer's change 2, T0 + 20
+    forged.v(0).v(1).v(1).v(10).v(0).u8(1).bytes(b"\"new\""); // key x, q's change 1, T0 + 10
+    forged.v(0);
+    let forged = forged.done();
+    assert!(d.apply_update(&forged).unwrap().is_some());
+    let once = snapshot(&mut d);
+    assert_eq!(d.get("x"), Some(&Value::Json("\"new\"".into())));
+    assert_eq!(d.apply_update(&forged).unwrap(), None, "a second delivery reported changes");
+    assert_eq!(snapshot(&mut d), once, "a second delivery changed the document");
+    assert_healthy(&mut d, "after the forged update");
+}
+
 // ---------------------------------------------------------------------------
 // Memory: decoding costs memory in proportion to the update's size
 // ---------------------------------------------------------------------------
