@@ -90,7 +90,7 @@ impl Changes {
 
     fn sort(mut self) -> Changes {
         for list in [&mut self.counters, &mut self.registers, &mut self.sets] {
-            list.sort_unstable();
+            crate::sort::sort(list);
             list.dedup();
         }
         self

@@ -21,6 +21,7 @@ mod limits;
 mod register;
 mod set;
 mod small_map;
+mod sort;
 mod update;
 mod version;
 

@@ -63,7 +63,7 @@ impl Set {
             return false;
         }
         tags.push((client.clone(), seq));
-        tags.sort_unstable();
+        crate::sort::sort(tags);
         true
     }
 
@@ -203,17 +203,26 @@ impl Set {
 }
 
 /// The join of one element's tags: those both hold, ours the peer has not
-/// seen, theirs we have not seen. Sorted.
+/// seen, theirs we have not seen. Both lists are sorted and so is the
+/// result: one merging pass.
 fn merge_tags(mine: &Tags, theirs: &Tags, my_seen: &VersionVector, their_seen: &VersionVector) -> Tags {
-    // Both lists are sorted: membership is a binary search.
-    let held = |tags: &Tags, t: &(ClientId, u64)| tags.binary_search(t).is_ok();
-    let mut out: Tags = mine
-        .iter()
-        .filter(|t| held(theirs, t) || !their_seen.contains(&t.0, t.1))
-        .chain(theirs.iter().filter(|t| !held(mine, t) && !my_seen.contains(&t.0, t.1)))
-        .cloned()
-        .collect();
-    out.sort_unstable();
+    let mut out = Tags::with_capacity(mine.len().max(theirs.len()));
+    let (mut a, mut b) = (mine.iter().peekable(), theirs.iter().peekable());
+    loop {
+        let (keep, tag) = match (a.peek(), b.peek()) {
+            (Some(&x), Some(&y)) if x == y => {
+                b.next();
+                (true, a.next())
+            }
+            (Some(&x), Some(&y)) if x < y => (!their_seen.contains(&x.0, x.1), a.next()),
+            (Some(&x), None) => (!their_seen.contains(&x.0, x.1), a.next()),
+            (_, Some(&y)) => (!my_seen.contains(&y.0, y.1), b.next()),
+            (None, None) => break,
+        };
+        if let (true, Some(t)) = (keep, tag) {
+            out.push(t.clone());
+        }
+    }
     out
 }
 

@@ -127,7 +127,7 @@ impl<K: Ord, V> SmallMap<K, V> {
     /// values of equal keys with `merge`. (Inserting unsorted pairs one by
     /// one would be quadratic: decoders use this on input from peers.)
     pub fn from_pairs(mut pairs: Vec<(K, V)>, mut merge: impl FnMut(&mut V, V)) -> Self {
-        pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        crate::sort::sort_by(&mut pairs, |a, b| a.0 < b.0);
         let mut items: Vec<(K, V)> = Vec::with_capacity(pairs.len());
         for (k, v) in pairs {
             match items.last_mut() {

@@ -261,7 +261,7 @@ impl Update {
                     covered(&client, seq)?;
                     tags.push((client, seq));
                 }
-                tags.sort_unstable();
+                crate::sort::sort(&mut tags);
                 tags.dedup();
                 if tags.is_empty() {
                     return Err(Error::invalid("a set element without tags"));
@@ -543,7 +543,7 @@ impl Tables {
             t.clients.push(ClientId::new(&id).map_err(in_update)?);
         }
         let mut sorted: Vec<&ClientId> = t.clients.iter().collect();
-        sorted.sort_unstable();
+        crate::sort::sort(&mut sorted);
         if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
             return Err(Error::invalid(format!("client \"{}\" appears twice in the client table", w[0])));
         }

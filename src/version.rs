@@ -169,7 +169,7 @@ fn insert(rs: &mut Vec<(u64, u64)>, lo: u64, hi: u64) {
 /// Sorts ranges and joins overlapping or adjacent ones; drops empty ones.
 fn normalize(rs: &mut Vec<(u64, u64)>) {
     rs.retain(|&(lo, hi)| lo != 0 && lo <= hi);
-    rs.sort_unstable();
+    crate::sort::sort(rs);
     let mut out: Vec<(u64, u64)> = Vec::with_capacity(rs.len());
     for &(lo, hi) in rs.iter() {
         match out.last_mut() {
