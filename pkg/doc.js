@@ -1,16 +1,44 @@
 // The Doc of SPEC §2: argument checks, events and transactions around the
 // wasm core (RawDoc). Everything about merging lives in Rust.
+//
+// Every argument is checked here before it crosses into wasm, against the
+// same limits the core enforces (they are fixed defaults, not options), so a
+// bad or oversized argument throws a TypeError/RangeError without copying
+// anything into wasm memory, which never shrinks.
 import { RawDoc } from "./slotkv_wasm.js";
 
 const COMMIT = 1;
 const ENCODE = 2;
 const KINDS = { counter: 0, register: 1, set: 2 };
 
+// The core's limits (src/limits.rs, src/client.rs).
+const MAX_KEY_BYTES = 1024;
+const MAX_CLIENT_ID_BYTES = 64;
+const MAX_ELEMENT_BYTES = 64 << 10;
+const MAX_VALUE_BYTES = 8 << 20;
+const MAX_VALUE_DEPTH = 128;
+const MAX_UPDATE_BYTES = 64 << 20;
+
+// Read through the built-in getters, so neither a Proxy, nor an object with
+// Uint8Array.prototype, nor an own `length` property can pass for bytes.
+const TypedArray = Object.getPrototypeOf(Uint8Array.prototype);
+const getter = (name) => Object.getOwnPropertyDescriptor(TypedArray, name).get;
+const [tagOf, bufferOf, offsetOf, lengthOf] = [Symbol.toStringTag, "buffer", "byteOffset", "length"].map(getter);
+
+// For messages: never calls the value's toString, and never throws.
 function describe(v) {
   if (v === null) return "null";
-  if (Array.isArray(v)) return "an array";
-  return typeof v === "object" ? `an object (${Object.prototype.toString.call(v).slice(8, -1)})` : typeof v;
+  if (typeof v === "string") return "a string";
+  if (typeof v !== "object") return typeof v;
+  try {
+    return Array.isArray(v) ? "an array" : `an object (${Object.prototype.toString.call(v).slice(8, -1)})`;
+  } catch {
+    return "an object";
+  }
 }
+
+// A string for a message, shortened.
+const quote = (s) => JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}…` : s);
 
 function checkString(s, what) {
   if (typeof s !== "string") throw new TypeError(`slotkv: ${what} must be a string, got ${describe(s)}`);
@@ -18,10 +46,60 @@ function checkString(s, what) {
   return s;
 }
 
-function checkBytes(b, what) {
-  if (!(b instanceof Uint8Array)) throw new TypeError(`slotkv: ${what} must be a Uint8Array, got ${describe(b)}`);
-  return b;
+// The UTF-8 size of a well-formed string if it is more than `max` bytes
+// (exact up to 4 × max, a lower bound beyond), else 0. Short strings are not scanned.
+function excess(s, max) {
+  if (s.length * 3 <= max) return 0;
+  if (s.length > 4 * max) return `more than ${4 * max}`;
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    n += c < 0x80 ? 1 : c < 0x800 || (c & 0xf800) === 0xd800 ? 2 : 3; // a surrogate pair: 2 + 2
+  }
+  return n > max ? n : 0;
 }
+
+function checkKey(key) {
+  checkString(key, "a key");
+  if (key === "") throw new RangeError("slotkv: a key must not be empty");
+  const n = excess(key, MAX_KEY_BYTES);
+  if (n) throw new RangeError(`slotkv: a key may be at most ${MAX_KEY_BYTES} bytes of UTF-8, this one is ${n}`);
+  return key;
+}
+
+function checkElement(element) {
+  checkString(element, "a set element");
+  const n = excess(element, MAX_ELEMENT_BYTES);
+  if (n) throw new RangeError(`slotkv: a set element may be at most ${MAX_ELEMENT_BYTES} bytes of UTF-8, this one is ${n}`);
+  return element;
+}
+
+function isBytes(b) {
+  return tagOf.call(b) === "Uint8Array";
+}
+
+// A plain view of the same bytes (Buffer, other realms and SharedArrayBuffer
+// included), or a TypeError.
+function checkBytes(b, what) {
+  if (!isBytes(b)) throw new TypeError(`slotkv: ${what} must be a Uint8Array, got ${describe(b)}`);
+  try {
+    return new Uint8Array(bufferOf.call(b), offsetOf.call(b), lengthOf.call(b));
+  } catch {
+    throw new TypeError(`slotkv: ${what} is a view of a detached ArrayBuffer`);
+  }
+}
+
+// Bytes to decode (an update or a version): too many is a decode error, as in the core.
+function checkMessage(b, what, failure) {
+  const bytes = checkBytes(b, what);
+  if (bytes.length > MAX_UPDATE_BYTES) {
+    throw new Error(`slotkv: ${failure}: ${what} is ${bytes.length} bytes, more than the limit of ${MAX_UPDATE_BYTES}`);
+  }
+  return bytes;
+}
+
+const APPLY = "cannot apply update";
+const SINCE = "since is not a version from version()";
 
 function checkDelta(delta) {
   if (typeof delta !== "number") throw new TypeError(`slotkv: a counter delta must be a number, got ${describe(delta)}`);
@@ -31,42 +109,84 @@ function checkDelta(delta) {
   return delta;
 }
 
-// Register values must survive JSON exactly: plain data only.
-function checkJson(value, path, ancestors) {
-  switch (typeof value) {
-    case "string":
-      if (!value.isWellFormed()) throw new TypeError(`slotkv: register value ${path} contains a lone surrogate`);
-      return;
-    case "boolean":
-      return;
-    case "number":
-      if (!Number.isFinite(value)) throw new TypeError(`slotkv: register value ${path} is ${value}, which JSON cannot hold`);
-      return;
-    case "object":
-      break;
-    default:
-      throw new TypeError(`slotkv: register value ${path} is ${describe(value)}, which JSON cannot hold`);
-  }
-  if (value === null) return;
-  if (ancestors.includes(value)) throw new TypeError(`slotkv: register value ${path} is cyclic`);
-  ancestors.push(value);
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      if (!(i in value)) throw new TypeError(`slotkv: register value ${path}[${i}] is a hole, which JSON cannot hold`);
-      checkJson(value[i], `${path}[${i}]`, ancestors);
+const tooLarge = (why) => new RangeError(`slotkv: register value or set element is too large: ${why}`);
+
+// A register value as JSON text. Each property is read once, so what is
+// checked is what is stored, and get() returns an equal value (-0 as 0).
+// Refused with a TypeError: what JSON would drop or change (undefined,
+// functions, symbols, bigints, NaN and ±Infinity, array holes and extra
+// properties, symbol keys, class instances, lone surrogates, cycles).
+// Larger or deeper than the core allows: RangeError, before any copy.
+function jsonText(root) {
+  const ancestors = [];
+  const path = [];
+  let size = 0;
+  const fail = (why) => {
+    const at = path.map((k) => (typeof k === "number" ? `[${k}]` : `.${k}`)).join("");
+    throw new TypeError(`slotkv: register value${at ? ` at ${at}` : ""} ${why}`);
+  };
+  const grow = (n) => {
+    if ((size += n) > MAX_VALUE_BYTES) throw tooLarge(`at most ${MAX_VALUE_BYTES} bytes`);
+  };
+  const text = (v) => {
+    let out;
+    switch (typeof v) {
+      case "string":
+        if (!v.isWellFormed()) fail("contains a lone surrogate (not valid Unicode)");
+        out = JSON.stringify(v);
+        break;
+      case "number":
+        if (!Number.isFinite(v)) fail(`is ${v}, which JSON cannot hold`);
+        out = JSON.stringify(v);
+        break;
+      case "boolean":
+        out = v ? "true" : "false";
+        break;
+      case "object":
+        if (v !== null) return container(v);
+        out = "null";
+        break;
+      default:
+        fail(`is ${describe(v)}, which JSON cannot hold`);
     }
-  } else {
-    const proto = Object.getPrototypeOf(value);
-    if (proto !== Object.prototype && proto !== null) {
-      throw new TypeError(`slotkv: register value ${path} is ${describe(value)}; use plain objects, arrays and primitives`);
+    grow(out.length);
+    return out;
+  };
+  const container = (v) => {
+    if (ancestors.includes(v)) fail("is cyclic (it contains itself)");
+    if (ancestors.length === MAX_VALUE_DEPTH) throw tooLarge(`nested deeper than ${MAX_VALUE_DEPTH}`);
+    ancestors.push(v);
+    const parts = [];
+    let out;
+    if (Array.isArray(v)) {
+      const n = v.length;
+      for (let i = 0; i < n; i++) {
+        path.push(i);
+        if (!Object.hasOwn(v, i)) fail("is a hole, which JSON cannot hold");
+        parts.push(text(v[i]));
+        path.pop();
+      }
+      if (Object.keys(v).length !== n) fail("is an array with other properties than its elements, which JSON would drop");
+      out = `[${parts.join(",")}]`;
+    } else {
+      const proto = Object.getPrototypeOf(v);
+      if (proto !== Object.prototype && proto !== null) fail(`is ${describe(v)}; use plain objects, arrays and primitives`);
+      for (const k of Object.keys(v)) {
+        path.push(k);
+        if (!k.isWellFormed()) fail("has a key with a lone surrogate (not valid Unicode)");
+        const name = JSON.stringify(k);
+        grow(name.length + 1);
+        parts.push(`${name}:${text(v[k])}`);
+        path.pop();
+      }
+      out = `{${parts.join(",")}}`;
     }
-    if (Object.getOwnPropertySymbols(value).length) throw new TypeError(`slotkv: register value ${path} has symbol keys`);
-    for (const k of Object.keys(value)) {
-      checkString(k, `the key ${JSON.stringify(k)} in register value ${path}`);
-      checkJson(value[k], `${path}.${k}`, ancestors);
-    }
-  }
-  ancestors.pop();
+    if (Object.getOwnPropertySymbols(v).some((s) => Object.prototype.propertyIsEnumerable.call(v, s))) fail("has symbol keys");
+    grow(2 + Math.max(parts.length - 1, 0));
+    ancestors.pop();
+    return out;
+  };
+  return text(root);
 }
 
 function report(err) {
@@ -77,13 +197,18 @@ export class Doc {
   #raw;
   #listeners = { update: new Set(), change: new Set() };
   #depth = 0;
+  #inClock = false;
 
   constructor(options = {}) {
     if (options === null || typeof options !== "object") {
       throw new TypeError(`slotkv: Doc options must be an object, got ${describe(options)}`);
     }
     const { clientId, now, tombstoneRetentionMs } = options;
-    if (clientId !== undefined) checkString(clientId, "clientId");
+    if (clientId !== undefined) {
+      checkString(clientId, "clientId");
+      const n = excess(clientId, MAX_CLIENT_ID_BYTES);
+      if (clientId === "" || n) throw new RangeError(`slotkv: clientId must be 1 to ${MAX_CLIENT_ID_BYTES} bytes of UTF-8, got ${n}`);
+    }
     if (now !== undefined && typeof now !== "function") {
       throw new TypeError(`slotkv: the now option must be a function returning milliseconds, got ${describe(now)}`);
     }
@@ -97,15 +222,26 @@ export class Doc {
       }
       retention = tombstoneRetentionMs;
     }
-    this.#raw = new RawDoc(clientId, now, retention);
+    // The core calls the clock in the middle of a write; a clock that used
+    // this Doc then would find it borrowed (see #r). A clock that throws or
+    // returns something other than a finite number >= 0 means Date.now().
+    const clock = now && (() => {
+      this.#inClock = true;
+      try {
+        return now();
+      } finally {
+        this.#inClock = false;
+      }
+    });
+    this.#raw = new RawDoc(clientId, clock, retention);
   }
 
   /** A document holding `state` (from `encodeState`, or any update). */
   static load(state, options) {
-    checkBytes(state, "the state");
+    const bytes = checkMessage(state, "the state", APPLY);
     const doc = new Doc(options);
     try {
-      doc.#r.applyUpdate(state);
+      doc.#r.applyUpdate(bytes);
     } catch (e) {
       doc.free();
       throw e;
@@ -114,6 +250,7 @@ export class Doc {
   }
 
   get #r() {
+    if (this.#inClock) throw new Error("slotkv: the now option must not use its own Doc");
     if (!this.#raw) throw new Error("slotkv: this Doc was freed");
     return this.#raw;
   }
@@ -135,8 +272,9 @@ export class Doc {
   }
 
   #emitChange(local, origin) {
-    if (!this.#listeners.change.size) return;
-    const e = JSON.parse(this.#r.lastChanges());
+    // (An update listener may have freed the document.)
+    if (!this.#listeners.change.size || !this.#raw) return;
+    const e = JSON.parse(this.#raw.lastChanges());
     e.local = local;
     e.origin = origin;
     this.#emit("change", e);
@@ -154,81 +292,82 @@ export class Doc {
 
   // ----- counters -----
   increment(key, delta = 1) {
-    checkString(key, "a key");
+    checkKey(key);
     checkDelta(delta);
     this.#write((r, f) => r.increment(key, delta, f));
   }
 
   decrement(key, delta = 1) {
-    checkString(key, "a key");
+    checkKey(key);
     checkDelta(delta);
     this.#write((r, f) => r.increment(key, -delta, f));
   }
 
   counter(key) {
-    return this.#r.counter(checkString(key, "a key"));
+    return this.#r.counter(checkKey(key));
   }
 
   counterSlots(key) {
-    return JSON.parse(this.#r.counterSlots(checkString(key, "a key")));
+    return JSON.parse(this.#r.counterSlots(checkKey(key)));
   }
 
   // ----- registers -----
   set(key, value) {
-    checkString(key, "a key");
-    if (value instanceof Uint8Array) {
-      this.#write((r, f) => r.setBytes(key, value, f));
+    checkKey(key);
+    if (isBytes(value)) {
+      const bytes = checkBytes(value, "a register value");
+      if (bytes.length > MAX_VALUE_BYTES) throw tooLarge(`at most ${MAX_VALUE_BYTES} bytes, this one is ${bytes.length}`);
+      this.#write((r, f) => r.setBytes(key, bytes, f));
       return;
     }
-    checkJson(value, "", []);
-    const json = JSON.stringify(value);
+    const json = jsonText(value);
     this.#write((r, f) => r.setJson(key, json, f));
   }
 
   get(key) {
-    const v = this.#r.get(checkString(key, "a key"));
+    const v = this.#r.get(checkKey(key));
     return typeof v === "string" ? JSON.parse(v) : v;
   }
 
   /** Who last wrote register `key`, and when (hybrid logical clock time). */
   registerInfo(key) {
-    const info = this.#r.registerInfo(checkString(key, "a key"));
+    const info = this.#r.registerInfo(checkKey(key));
     return info ? JSON.parse(info) : undefined;
   }
 
   delete(key) {
-    checkString(key, "a key");
+    checkKey(key);
     this.#write((r, f) => r.delete(key, f));
   }
 
   // ----- sets -----
   add(key, element) {
-    checkString(key, "a key");
-    checkString(element, "a set element");
+    checkKey(key);
+    checkElement(element);
     this.#write((r, f) => r.add(key, element, f));
   }
 
   remove(key, element) {
-    checkString(key, "a key");
-    checkString(element, "a set element");
+    checkKey(key);
+    checkElement(element);
     this.#write((r, f) => r.remove(key, element, f));
   }
 
   has(key, element) {
-    return this.#r.has(checkString(key, "a key"), checkString(element, "a set element"));
+    return this.#r.has(checkKey(key), checkElement(element));
   }
 
   members(key) {
-    return this.#r.members(checkString(key, "a key"));
+    return this.#r.members(checkKey(key));
   }
 
   // ----- whole document -----
   keys(kind) {
-    const k = KINDS[kind];
-    if (k === undefined || !Object.hasOwn(KINDS, kind)) {
-      throw new TypeError(`slotkv: kind must be "counter", "register" or "set", got ${JSON.stringify(String(kind))}`);
+    if (typeof kind !== "string" || !Object.hasOwn(KINDS, kind)) {
+      const got = typeof kind === "string" ? quote(kind) : describe(kind);
+      throw new TypeError(`slotkv: kind must be "counter", "register" or "set", got ${got}`);
     }
-    return this.#r.keys(k);
+    return this.#r.keys(KINDS[kind]);
   }
 
   toJSON() {
@@ -242,8 +381,9 @@ export class Doc {
 
   transact(fn, origin) {
     if (typeof fn !== "function") throw new TypeError(`slotkv: transact needs a function, got ${describe(fn)}`);
+    this.#r; // throws if freed
     if (this.#depth) {
-      fn();
+      fn(); // joins the outer transaction (and its origin)
       return;
     }
     this.#depth = 1;
@@ -251,7 +391,8 @@ export class Doc {
       fn();
     } finally {
       this.#depth = 0;
-      if (this.#r.commit(this.#listeners.update.size > 0)) this.#emitLocal(origin);
+      // (fn may have freed the document.)
+      if (this.#raw && this.#raw.commit(this.#listeners.update.size > 0)) this.#emitLocal(origin);
     }
   }
 
@@ -265,27 +406,40 @@ export class Doc {
   }
 
   encodeDelta(since) {
-    if (since !== undefined) checkBytes(since, "since (a version)");
-    return this.#r.encodeDelta(since);
+    if (since === undefined) return this.#r.encodeDelta(undefined);
+    const bytes = checkMessage(since, "since", SINCE);
+    try {
+      return this.#r.encodeDelta(bytes);
+    } catch (e) {
+      // The core words every decode error for updates.
+      throw new Error(e.message.replace(APPLY, SINCE), { cause: e });
+    }
   }
 
   applyUpdate(update, origin) {
-    checkBytes(update, "an update");
-    if (this.#r.applyUpdate(update)) {
+    const bytes = checkMessage(update, "the update", APPLY);
+    if (this.#r.applyUpdate(bytes)) {
       this.#emit("update", update, origin, false);
       this.#emitChange(false, origin);
     }
   }
 
   on(event, fn) {
-    const set = Object.hasOwn(this.#listeners, event) ? this.#listeners[event] : undefined;
-    if (!set) throw new TypeError(`slotkv: unknown event ${JSON.stringify(String(event))}; use "update" or "change"`);
+    if (typeof event !== "string" || !Object.hasOwn(this.#listeners, event)) {
+      const got = typeof event === "string" ? quote(event) : describe(event);
+      throw new TypeError(`slotkv: unknown event ${got}; use "update" or "change"`);
+    }
     if (typeof fn !== "function") throw new TypeError(`slotkv: a listener must be a function, got ${describe(fn)}`);
+    this.#r; // throws if freed
+    const set = this.#listeners[event];
     set.add(fn);
-    return () => set.delete(fn);
+    return () => {
+      set.delete(fn);
+    };
   }
 
   free() {
+    if (this.#inClock) throw new Error("slotkv: the now option must not use its own Doc");
     if (this.#raw) {
       this.#raw.free();
       this.#raw = undefined;

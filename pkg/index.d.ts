@@ -12,15 +12,27 @@
 
 /** Options for a new document. */
 export interface DocOptions {
-  /** This replica's id, 1 to 64 bytes of UTF-8. Default: 64 random bits as 16 hex characters. Never share one between live replicas. */
+  /** This replica's id, 1 to 64 bytes of UTF-8 (else `RangeError`). Default: 64 random bits as 16 hex characters. Never share one between live replicas. */
   clientId?: string;
-  /** Wall-clock source in milliseconds for register timestamps (default `Date.now`). Inject one to make tests deterministic. */
+  /**
+   * Wall-clock source in milliseconds for register timestamps (default `Date.now`). Inject one to make tests deterministic.
+   * If it throws or returns anything but a finite number >= 0, `Date.now()` is used for that reading. It must not use its own `Doc`.
+   */
   now?: () => number;
-  /** How long a deleted register's tombstone is kept, in ms of the document's clock. Default 30 days. */
+  /**
+   * How long a deleted register's tombstone is kept, in ms of the document's clock (a non-negative safe integer). Default 30 days.
+   * After that it is dropped (at the latest by the next `encodeState`): a write this replica has seen still cannot come back, but a
+   * truly concurrent write from a replica offline for longer than this can revive the key.
+   */
   tombstoneRetentionMs?: number;
 }
 
-/** Any value JSON can hold exactly: what `set` accepts besides `Uint8Array`. */
+/**
+ * Any value JSON can hold exactly: what `set` accepts besides `Uint8Array`, and `get` returns equal. Plain objects (null-prototype
+ * ones come back as plain objects), arrays without holes or extra properties, well-formed strings, finite numbers (`-0` is stored as
+ * `0`), booleans and `null`; at most 128 deep and 8 MiB as JSON (else `RangeError`). Anything else (undefined, functions, symbols,
+ * bigints, NaN, cycles, class instances such as `Date` or `Map`) is a `TypeError`.
+ */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 export type Kind = "counter" | "register" | "set";
@@ -47,6 +59,11 @@ export interface RegisterInfo {
   deleted: boolean;
 }
 
+/**
+ * A replicated key-value document. Keys are non-empty strings of at most 1024 bytes of UTF-8 and set elements at most 64 KiB; every
+ * method that takes one throws a `TypeError` for a non-string or a lone surrogate and a `RangeError` for a bad length. After `free()`,
+ * every method throws an `Error`.
+ */
 export class Doc {
   constructor(options?: DocOptions);
   /** A document holding `state` (from `encodeState`, or any update). Throws like `applyUpdate` on bad bytes. */
@@ -64,7 +81,7 @@ export class Doc {
 
   /** Writes a JSON-compatible value or bytes; the latest write (by hybrid logical clock) wins. */
   set(key: string, value: JsonValue | Uint8Array): void;
-  /** The register's value; `undefined` when absent or deleted. */
+  /** The register's value (a fresh copy: a plain object, array, primitive or `Uint8Array`); `undefined` when absent or deleted. */
   get(key: string): unknown;
   /** Deletes register `key` (a timestamped tombstone: a later `set` elsewhere still wins). */
   delete(key: string): void;
@@ -82,16 +99,16 @@ export class Doc {
   /** Live keys of one kind, sorted: counters with any slot, registers holding a value, sets with a member. */
   keys(kind: Kind): string[];
   toJSON(): { counters: Record<string, number>; registers: Record<string, unknown>; sets: Record<string, string[]> };
-  /** Runs `fn`; all its writes become one update and one change event. Nested calls join the outer one. */
+  /** Runs `fn`; all its writes become one update and one change event. Nested calls join the outer one (and its origin). If `fn` throws, the writes it made are still committed. */
   transact(fn: () => void, origin?: unknown): void;
 
   /** This replica's version vector, encoded. */
   version(): Uint8Array;
   /** The whole state. */
   encodeState(): Uint8Array;
-  /** What a replica at version `since` lacks (the whole state if omitted). */
+  /** What a replica at version `since` (from `version()`) lacks: the whole state if omitted. Throws an `Error` if `since` is not a version. */
   encodeDelta(since?: Uint8Array): Uint8Array;
-  /** Merges a state or delta, in any order, any number of times. Atomic: on bad bytes it throws an `Error` and changes nothing. */
+  /** Merges a state or delta, in any order, any number of times. Atomic: on malformed, truncated, oversized (> 64 MiB) or newer-format bytes it throws an `Error` saying why, and changes nothing. */
   applyUpdate(update: Uint8Array, origin?: unknown): void;
   /** Fires once per local transaction (with a delta of exactly it) and once per effective `applyUpdate`. Returns an unsubscribe function. */
   on(event: "update", fn: (update: Uint8Array, origin: unknown, local: boolean) => void): () => void;

@@ -1,7 +1,7 @@
 // The Doc API of SPEC §2, imported exactly as a user would: by package name.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Doc } from "slotkv";
+import { Doc, wasmMemoryBytes } from "slotkv";
 
 function exchange(a, b) {
   b.applyUpdate(a.encodeDelta(b.version()));
@@ -97,4 +97,467 @@ test("bad arguments throw TypeError or RangeError and the Doc keeps working", ()
   assert.throws(() => d.applyUpdate("nope"), TypeError);
   d.increment("c");
   assert.equal(d.counter("c"), 1);
+});
+
+// ----- options -----
+
+const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+test("clientId: 1 to 64 bytes of UTF-8, counted in bytes, not characters", () => {
+  for (const id of ["x", "k".repeat(64), "é".repeat(32), "😀".repeat(16), "€".repeat(21) + "a", "a b\0c"]) {
+    assert.equal(new Doc({ clientId: id }).clientId, id);
+  }
+  for (const id of ["", "k".repeat(65), "é".repeat(32) + "a", "😀".repeat(16) + "a", "€".repeat(22)]) {
+    assert.throws(() => new Doc({ clientId: id }), { name: "RangeError", message: /clientId must be 1 to 64 bytes of UTF-8/ }, id);
+  }
+  for (const id of [1, null, Symbol("id"), {}, "a\ud800"]) {
+    assert.throws(() => new Doc({ clientId: id }), { name: "TypeError", message: /clientId/ });
+  }
+  // the message gives the byte length
+  assert.throws(() => new Doc({ clientId: "é".repeat(33) }), /got 66/);
+});
+
+test("now: an injected clock makes register timestamps, and so whole states, deterministic", () => {
+  let t = 1_000;
+  const make = () => new Doc({ clientId: "tab", now: () => t });
+  const [a, b] = [make(), make()];
+  for (const d of [a, b]) {
+    t = 1_000;
+    d.set("r", 1);
+    d.set("r", 2); // same millisecond: the logical counter orders it
+    t = 2_000;
+    d.set("q", "x");
+    t = 500; // the wall clock goes back: still later than everything seen
+    d.delete("q");
+  }
+  assert.deepEqual(a.registerInfo("r"), { writer: "tab", wall: 1_000, logical: 1, deleted: false });
+  assert.deepEqual(a.registerInfo("q"), { writer: "tab", wall: 2_000, logical: 1, deleted: true });
+  assert.deepEqual(b.registerInfo("r"), a.registerInfo("r"));
+  assert.ok(same(a.encodeState(), b.encodeState()), "same clock, same client, same writes: same bytes");
+});
+
+test("registers: equal timestamps go to the larger client id on every replica", () => {
+  const now = () => 7;
+  const a = new Doc({ clientId: "a", now });
+  const b = new Doc({ clientId: "b", now });
+  a.set("r", "from a");
+  b.set("r", "from b");
+  assert.deepEqual(a.registerInfo("r"), { writer: "a", wall: 7, logical: 0, deleted: false });
+  exchange(a, b);
+  assert.equal(a.get("r"), "from b");
+  assert.equal(b.get("r"), "from b");
+  assert.equal(a.registerInfo("r").writer, "b");
+});
+
+test("registers: a later set beats an earlier delete and vice versa", () => {
+  let t = 10;
+  const a = new Doc({ clientId: "a", now: () => t });
+  const b = new Doc({ clientId: "b", now: () => t });
+  a.set("r", "v");
+  exchange(a, b);
+  t = 20;
+  b.delete("r");
+  t = 30;
+  a.set("r", "later");
+  exchange(a, b);
+  assert.equal(b.get("r"), "later");
+  t = 40;
+  b.delete("r");
+  exchange(a, b);
+  assert.equal(a.get("r"), undefined);
+  assert.equal(a.registerInfo("r").deleted, true);
+});
+
+test("tombstoneRetentionMs: validated, and a tombstone is dropped once it is older on the document's clock", () => {
+  for (const bad of [-1, 1.5, NaN, Infinity, 2 ** 53, -(2 ** 53)]) {
+    assert.throws(() => new Doc({ tombstoneRetentionMs: bad }), { name: "RangeError", message: /tombstoneRetentionMs/ }, String(bad));
+  }
+  for (const bad of ["100", null, 10n, {}]) {
+    assert.throws(() => new Doc({ tombstoneRetentionMs: bad }), { name: "TypeError", message: /tombstoneRetentionMs/ });
+  }
+  assert.doesNotThrow(() => new Doc({ tombstoneRetentionMs: 0 }));
+  assert.doesNotThrow(() => new Doc({ tombstoneRetentionMs: Number.MAX_SAFE_INTEGER }));
+
+  let t = 1_000;
+  const a = new Doc({ clientId: "a", now: () => t, tombstoneRetentionMs: 100 });
+  a.set("r", "v");
+  const before = a.encodeState(); // a replica that saw the set, not the delete
+  t = 1_010;
+  a.delete("r");
+  t = 1_109; // younger than the retention: kept
+  const kept = a.encodeState();
+  assert.deepEqual(a.registerInfo("r"), { writer: "a", wall: 1_010, logical: 0, deleted: true });
+  t = 1_110; // as old as the retention: gone from the state
+  const purged = a.encodeState();
+  assert.equal(a.registerInfo("r"), undefined);
+  assert.ok(purged.length < kept.length, "the tombstone is no longer in the state");
+  // The causal context still stops the write this replica has seen from coming back.
+  a.applyUpdate(before);
+  assert.equal(a.get("r"), undefined);
+  assert.deepEqual(a.keys("register"), []);
+  // The default keeps it for 30 days.
+  t = 1_000;
+  const d = new Doc({ now: () => t });
+  d.set("r", 1);
+  d.delete("r");
+  t += 30 * 24 * 3600 * 1000 - 1;
+  d.encodeState();
+  assert.equal(d.registerInfo("r").deleted, true);
+  t += 1;
+  d.encodeState();
+  assert.equal(d.registerInfo("r"), undefined);
+});
+
+test("options: only an object (or nothing); unknown options are ignored", () => {
+  for (const bad of [null, 1, "a", true, () => {}, Symbol("o")]) {
+    assert.throws(() => new Doc(bad), { name: "TypeError", message: /options must be an object/ });
+    assert.throws(() => Doc.load(new Doc().encodeState(), bad), TypeError);
+  }
+  assert.match(new Doc({}).clientId, /^[0-9a-f]{16}$/);
+  assert.match(new Doc({ clientID: "typo" }).clientId, /^[0-9a-f]{16}$/);
+  assert.throws(() => new Doc({ now: 5 }), { name: "TypeError", message: /now option must be a function/ });
+});
+
+// ----- Doc.load -----
+
+test("Doc.load takes options: client id, clock and retention apply to the loaded document", () => {
+  const a = new Doc({ clientId: "a", now: () => 100 });
+  a.increment("c", 2);
+  a.set("r", "v");
+  const b = Doc.load(a.encodeState(), { clientId: "b", now: () => 200, tombstoneRetentionMs: 0 });
+  assert.equal(b.clientId, "b");
+  assert.deepEqual(b.toJSON(), a.toJSON());
+  b.delete("r");
+  assert.deepEqual(b.registerInfo("r"), { writer: "b", wall: 200, logical: 0, deleted: true });
+  b.encodeState(); // retention 0: the next encodeState drops it
+  assert.equal(b.registerInfo("r"), undefined);
+  // Loading a replica's own state continues its change numbers: a new write is not mistaken for an old one.
+  const a2 = Doc.load(a.encodeState(), { clientId: "a" });
+  a2.increment("c");
+  const c = Doc.load(a.encodeState());
+  c.applyUpdate(a2.encodeDelta(c.version()));
+  assert.equal(c.counter("c"), 3);
+});
+
+test("Doc.load of bad bytes throws an Error saying why, and leaks nothing", () => {
+  const good = new Doc().encodeState();
+  const cases = [
+    [new Uint8Array(), /truncated/],
+    [good.subarray(0, 5), /truncated/],
+    [Uint8Array.of(0x42, 1, 1), /not a slotkv update \(first byte is 0x42, expected 0xb7\)/],
+    [Uint8Array.of(0xb7, 2, 1), /format version 2 is newer than this slotkv understands/],
+    [new Doc().version(), /this is a version/],
+  ];
+  for (const [bytes, message] of cases) {
+    assert.throws(() => Doc.load(bytes), (e) => e.constructor === Error && /^slotkv: cannot apply update: /.test(e.message) && message.test(e.message));
+  }
+  assert.throws(() => Doc.load("state"), TypeError);
+  assert.throws(() => Doc.load(good, { clientId: "" }), RangeError);
+  const fail = () => assert.throws(() => Doc.load(good.subarray(0, 9), { clientId: "x" }));
+  for (let i = 0; i < 1000; i++) fail();
+  const base = wasmMemoryBytes();
+  for (let i = 0; i < 20_000; i++) fail();
+  assert.equal(wasmMemoryBytes(), base, "failed loads free their documents");
+});
+
+// ----- keys() and toJSON() -----
+
+test("keys: a counter is live once any client has a slot, even at value 0", () => {
+  const a = new Doc({ clientId: "a" });
+  a.increment("zero", 3);
+  a.decrement("zero", 3);
+  a.increment("noop", 0); // a zero delta creates nothing
+  assert.deepEqual(a.keys("counter"), ["zero"]);
+  assert.deepEqual(a.toJSON().counters, { zero: 0 });
+  assert.deepEqual(a.counterSlots("zero"), { a: 0 });
+  const b = Doc.load(a.encodeState());
+  assert.deepEqual(b.keys("counter"), ["zero"]);
+  assert.deepEqual(new Doc().keys("counter"), []);
+});
+
+test("keys: a register is live while it holds a value, not after delete", () => {
+  const a = new Doc();
+  a.set("r", null); // null is a value
+  a.set("b", new Uint8Array());
+  assert.deepEqual(a.keys("register"), ["b", "r"]);
+  a.delete("r");
+  assert.deepEqual(a.keys("register"), ["b"]);
+  assert.deepEqual(a.toJSON().registers, { b: new Uint8Array() });
+  a.set("r", 0);
+  assert.deepEqual(a.keys("register"), ["b", "r"]);
+  const b = Doc.load(a.encodeState());
+  b.delete("b");
+  a.applyUpdate(b.encodeDelta(a.version()));
+  assert.deepEqual(a.keys("register"), ["r"]);
+});
+
+test("keys: a set is live only while it has a member", () => {
+  const a = new Doc({ clientId: "a" });
+  a.add("s", "x");
+  a.add("t", "y");
+  a.remove("s", "x");
+  assert.deepEqual(a.keys("set"), ["t"]);
+  assert.deepEqual(a.toJSON().sets, { t: ["y"] });
+  a.add("s", ""); // the empty string is a member like any other
+  assert.deepEqual(a.keys("set"), ["s", "t"]);
+  assert.deepEqual(a.members("s"), [""]);
+  const b = Doc.load(a.encodeState(), { clientId: "b" });
+  b.remove("s", "");
+  a.applyUpdate(b.encodeDelta(a.version()));
+  assert.deepEqual(a.keys("set"), ["t"]);
+});
+
+test("keys: each kind its own key space, sorted by UTF-8 bytes; other kinds refused", () => {
+  const d = new Doc();
+  const keys = ["z", "Z", "é", "😀", "\uffff", "a", "__proto__"];
+  for (const k of keys) {
+    d.increment(k);
+    d.set(k, k);
+    d.add(k, k);
+  }
+  // UTF-16 order would put 😀 (a surrogate pair) before U+FFFF; UTF-8 order puts it after.
+  const sorted = ["Z", "__proto__", "a", "z", "é", "\uffff", "😀"];
+  for (const kind of ["counter", "register", "set"]) assert.deepEqual(d.keys(kind), sorted);
+  d.delete("a");
+  assert.deepEqual(d.keys("register"), sorted.filter((k) => k !== "a"));
+  assert.deepEqual(d.keys("counter"), sorted);
+  for (const bad of ["counters", "map", "Counter", "", "toString", "__proto__", 0, undefined]) {
+    assert.throws(() => d.keys(bad), { name: "TypeError", message: /kind must be "counter", "register" or "set"/ });
+  }
+});
+
+test("toJSON: three plain objects of live entries, own keys only, and JSON.stringify(doc) works", () => {
+  const d = new Doc({ clientId: "me" });
+  assert.deepEqual(d.toJSON(), { counters: {}, registers: {}, sets: {} });
+  d.increment("__proto__", 2);
+  d.set("__proto__", { polluted: true });
+  d.set("bytes", Uint8Array.of(1));
+  d.add("__proto__", "b");
+  d.add("__proto__", "a");
+  const json = d.toJSON();
+  assert.deepEqual(Object.keys(json), ["counters", "registers", "sets"]);
+  for (const part of Object.values(json)) assert.equal(Object.getPrototypeOf(part), Object.prototype);
+  assert.deepEqual(Object.keys(json.counters), ["__proto__"]);
+  assert.equal(Object.getOwnPropertyDescriptor(json.counters, "__proto__").value, 2);
+  assert.deepEqual(Object.getOwnPropertyDescriptor(json.registers, "__proto__").value, { polluted: true });
+  assert.deepEqual(Object.getOwnPropertyDescriptor(json.sets, "__proto__").value, ["a", "b"]);
+  assert.deepEqual(json.registers.bytes, Uint8Array.of(1));
+  assert.equal({}.polluted, undefined);
+  // A fresh object each time: changing it changes nothing.
+  json.counters.x = 1;
+  assert.equal(d.toJSON().counters.x, undefined);
+  const e = new Doc();
+  e.increment("c");
+  assert.equal(JSON.stringify(e), '{"counters":{"c":1},"registers":{},"sets":{}}');
+});
+
+test("registers return fresh copies; set copies what it is given", () => {
+  const d = new Doc();
+  const value = { list: [1, 2] };
+  const bytes = Uint8Array.of(1, 2);
+  d.set("v", value);
+  d.set("b", bytes);
+  value.list.push(3);
+  bytes[0] = 9;
+  const got = d.get("v");
+  got.list.push(4);
+  d.get("b")[1] = 9;
+  assert.deepEqual(d.get("v"), { list: [1, 2] });
+  assert.deepEqual(d.get("b"), Uint8Array.of(1, 2));
+});
+
+// ----- sync -----
+
+test("exchanging encodeDelta(other.version()) both ways makes toJSON equal, with concurrent writes of every kind", () => {
+  let t = 100;
+  const now = () => t;
+  const a = new Doc({ clientId: "a", now });
+  const b = new Doc({ clientId: "b", now });
+  a.increment("c", 2);
+  a.set("r", "a");
+  a.add("s", "x");
+  a.add("s", "y");
+  exchange(a, b);
+  t = 200;
+  a.remove("s", "x"); // concurrent with b's add of x: add wins
+  b.add("s", "x");
+  b.remove("s", "y");
+  a.set("r", "a2");
+  t = 300;
+  b.set("r", "b2");
+  a.decrement("c", 5);
+  b.increment("c", 1);
+  b.set("only-b", [1]);
+  a.delete("only-b");
+  exchange(a, b);
+  assert.deepEqual(a.toJSON(), b.toJSON());
+  assert.deepEqual(a.toJSON(), { counters: { c: -2 }, registers: { r: "b2", "only-b": [1] }, sets: { s: ["x"] } });
+});
+
+test("B.encodeDelta(A.version()) applied to A gives the same state as B.encodeState()", () => {
+  let t = 100;
+  const now = () => t;
+  const a = new Doc({ clientId: "a", now });
+  const b = new Doc({ clientId: "b", now });
+  a.increment("c");
+  a.set("r", { v: 1 });
+  a.add("s", "x");
+  for (let i = 0; i < 20; i++) a.set(`shared ${i}`, i);
+  exchange(a, b);
+  t = 200;
+  b.remove("s", "x");
+  b.add("s", "y");
+  b.delete("r");
+  b.increment("c", 4);
+  b.set("new", "n");
+  a.add("s", "z");
+  const viaDelta = Doc.load(a.encodeState(), { clientId: "a", now });
+  const viaState = Doc.load(a.encodeState(), { clientId: "a", now });
+  const delta = b.encodeDelta(a.version());
+  const state = b.encodeState();
+  assert.ok(delta.length < state.length, `a delta (${delta.length} bytes) is smaller than the state (${state.length})`);
+  viaDelta.applyUpdate(delta);
+  viaState.applyUpdate(state);
+  assert.deepEqual(viaDelta.toJSON(), viaState.toJSON());
+  assert.ok(same(viaDelta.encodeState(), viaState.encodeState()));
+  assert.ok(same(viaDelta.version(), viaState.version()));
+  // encodeDelta() without since is the whole state.
+  assert.ok(same(b.encodeDelta(), b.encodeState()));
+  // What a replica already has: applying it changes nothing.
+  const before = b.encodeState();
+  b.applyUpdate(b.encodeDelta(b.version()));
+  assert.ok(same(b.encodeState(), before));
+});
+
+test("encodeDelta refuses a since that is not a version, with an Error saying so", () => {
+  const d = new Doc();
+  d.increment("c");
+  for (const [since, message] of [
+    [d.encodeState(), /this is an update, not a version/],
+    [new Uint8Array(), /truncated/],
+    [Uint8Array.of(1, 2, 3), /first byte is 0x01/],
+    [Uint8Array.of(0xb7, 9, 0), /format version 9 is newer/],
+  ]) {
+    assert.throws(() => d.encodeDelta(since), (e) => e.constructor === Error && /^slotkv: since is not a version from version\(\): /.test(e.message) && message.test(e.message));
+  }
+  assert.throws(() => d.encodeDelta(null), TypeError);
+  assert.throws(() => d.encodeDelta([183, 1, 0]), TypeError);
+});
+
+test("applyUpdate: applied in any order, any number of times", () => {
+  const a = new Doc({ clientId: "a" });
+  const updates = [];
+  a.on("update", (u) => updates.push(u));
+  a.increment("c");
+  a.add("s", "x");
+  a.set("r", 1);
+  a.remove("s", "x");
+  a.add("s", "y");
+  a.set("r", 2);
+  for (const order of [[0, 1, 2, 3, 4, 5], [5, 4, 3, 2, 1, 0], [3, 1, 5, 0, 4, 2, 3, 1]]) {
+    const b = new Doc();
+    for (const i of order) b.applyUpdate(updates[i]);
+    b.applyUpdate(a.encodeState());
+    for (const i of order) b.applyUpdate(updates[i]);
+    assert.deepEqual(b.toJSON(), a.toJSON(), String(order));
+  }
+});
+
+test("applyUpdate is atomic: every truncation of a real update throws an Error and changes nothing", () => {
+  const a = new Doc({ clientId: "a", now: () => 1 });
+  a.increment("c", 3);
+  a.set("r", { deep: [1, { x: "y" }] });
+  a.add("s", "x");
+  a.add("s", "y");
+  a.remove("s", "x");
+  a.set("b", Uint8Array.of(1, 2, 3));
+  a.delete("b");
+  const good = a.encodeState();
+  const d = new Doc({ clientId: "d", now: () => 1 });
+  d.increment("mine");
+  d.set("r", "mine");
+  const before = d.encodeState();
+  const version = d.version();
+  for (let n = 0; n < good.length; n++) {
+    assert.throws(() => d.applyUpdate(good.subarray(0, n)), (e) => {
+      assert.equal(e.constructor, Error);
+      assert.match(e.message, /^slotkv: cannot apply update: /);
+      return true;
+    }, `first ${n} bytes`);
+    assert.ok(same(d.encodeState(), before), `first ${n} bytes: unchanged`);
+    assert.ok(same(d.version(), version));
+  }
+  d.applyUpdate(good);
+  assert.equal(d.counter("c"), 3);
+  assert.equal(d.counter("mine"), 1);
+});
+
+test("applyUpdate: each kind of bad input has a message that says what is wrong", () => {
+  const d = new Doc();
+  d.increment("c");
+  const good = d.encodeState();
+  const withByte = (i, b) => {
+    const u = good.slice();
+    u[i] = b;
+    return u;
+  };
+  assert.equal(good[0], 0xb7, "byte 0 is the magic");
+  assert.equal(good[1], 1, "byte 1 is the format version");
+  const cases = [
+    ["empty", new Uint8Array(), /input is truncated/],
+    ["truncated", good.subarray(0, good.length - 1), /input is truncated \(it ends inside/],
+    ["not slotkv", withByte(0, 0x7b), /not a slotkv update \(first byte is 0x7b, expected 0xb7\)/],
+    ["format version 2", withByte(1, 2), /format version 2 is newer than this slotkv understands \(version 1\); upgrade slotkv/],
+    ["format version 0", withByte(1, 0), /format version 0 does not exist/],
+    ["unknown message type", withByte(2, 9), /unknown message type 9/],
+    ["a version, not an update", d.version(), /this is a version \(from version\(\)\), not an update/],
+    ["trailing bytes", Uint8Array.of(...good, 0, 0), /2 unexpected bytes after the end of the update/],
+    ["oversized", new Uint8Array((64 << 20) + 1), /more than the limit of 67108864/],
+  ];
+  const before = d.encodeState();
+  for (const [name, bytes, message] of cases) {
+    assert.throws(() => d.applyUpdate(bytes), (e) => e.constructor === Error && message.test(e.message), name);
+    assert.ok(same(d.encodeState(), before), `${name}: unchanged`);
+  }
+  // A larger format version, however encoded (a varint), is refused as newer.
+  assert.throws(() => d.applyUpdate(Uint8Array.of(0xb7, 0x80, 0x01, 1)), /format version 128 is newer/);
+  d.increment("c");
+  assert.equal(d.counter("c"), 2);
+});
+
+// ----- free -----
+
+test("free(): every method afterwards throws an Error saying the Doc was freed", () => {
+  const d = new Doc();
+  const other = new Doc();
+  d.free();
+  const calls = {
+    clientId: () => d.clientId,
+    increment: () => d.increment("c"),
+    decrement: () => d.decrement("c"),
+    counter: () => d.counter("c"),
+    counterSlots: () => d.counterSlots("c"),
+    set: () => d.set("r", 1),
+    get: () => d.get("r"),
+    delete: () => d.delete("r"),
+    registerInfo: () => d.registerInfo("r"),
+    add: () => d.add("s", "x"),
+    remove: () => d.remove("s", "x"),
+    has: () => d.has("s", "x"),
+    members: () => d.members("s"),
+    keys: () => d.keys("set"),
+    toJSON: () => d.toJSON(),
+    transact: () => d.transact(() => {}),
+    version: () => d.version(),
+    encodeState: () => d.encodeState(),
+    encodeDelta: () => d.encodeDelta(other.version()),
+    applyUpdate: () => d.applyUpdate(other.encodeState()),
+    on: () => d.on("change", () => {}),
+  };
+  for (const [name, call] of Object.entries(calls)) {
+    assert.throws(call, { constructor: Error, message: "slotkv: this Doc was freed" }, name);
+  }
+  d.free();
+  other.increment("c");
+  assert.equal(other.counter("c"), 1);
 });

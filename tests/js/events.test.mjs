@@ -125,3 +125,265 @@ test("free() releases the document; later use throws a clear Error", () => {
   a.free(); // twice is fine
   assert.throws(() => a.counter("c"), /this Doc was freed/);
 });
+
+test("on('update') local flag: true for this replica's transactions, false for applied updates", () => {
+  const a = new Doc({ clientId: "a" });
+  const b = new Doc({ clientId: "b" });
+  const log = record(a);
+  a.increment("c");
+  a.transact(() => a.add("s", "x"), "ui");
+  b.set("r", 1);
+  a.applyUpdate(b.encodeState(), "peer");
+  assert.deepEqual(log.update.map((u) => [u.local, u.origin]), [[true, undefined], [true, "ui"], [false, "peer"]]);
+  assert.deepEqual(log.change.map((e) => [e.local, e.origin]), [[true, undefined], [true, "ui"], [false, "peer"]]);
+});
+
+test("on('update') after a transaction of every kind of write carries exactly that transaction", () => {
+  let t = 10;
+  const a = new Doc({ clientId: "a", now: () => t });
+  a.increment("old", 1);
+  a.set("gone", "v");
+  a.set("kept", "v");
+  a.add("s", "removed");
+  a.add("s", "stays");
+  const before = a.encodeState();
+  const peer = Doc.load(before, { clientId: "p" });
+  const log = record(a);
+  t = 20;
+  a.transact(() => {
+    a.increment("c", 4);
+    a.decrement("c");
+    a.delete("gone");
+    a.set("new", { n: 1 });
+    a.remove("s", "removed");
+    a.add("s", "added");
+  }, "tx");
+  assert.equal(log.update.length, 1);
+  const [{ update }] = log.update;
+  assert.deepEqual(log.change, [{ counters: ["c"], registers: ["gone", "new"], sets: ["s"], local: true, origin: "tx" }]);
+  // A replica that had everything before gets exactly a's state from it.
+  peer.applyUpdate(update);
+  assert.deepEqual(peer.toJSON(), a.toJSON());
+  // A replica that had nothing gets only the transaction's own entries, not the earlier writes.
+  const fresh = new Doc({ clientId: "f" });
+  fresh.applyUpdate(update);
+  assert.deepEqual(fresh.toJSON(), { counters: { c: 3 }, registers: { new: { n: 1 } }, sets: { s: ["added"] } });
+  // ... and when the earlier writes arrive late, the transaction's removes and deletes still hold.
+  fresh.applyUpdate(before);
+  assert.deepEqual(fresh.toJSON(), a.toJSON());
+  // The update is smaller than the state: it is a delta.
+  assert.ok(update.length < a.encodeState().length);
+});
+
+test("on('update') of a transaction has the effect of encodeDelta from the version before it", () => {
+  const a = new Doc({ clientId: "a" });
+  a.set("r", 1);
+  const log = record(a);
+  const at = a.version();
+  a.increment("c", 2);
+  const viaEvent = new Doc();
+  const viaDelta = new Doc();
+  viaEvent.applyUpdate(log.update[0].update);
+  viaDelta.applyUpdate(a.encodeDelta(at));
+  assert.deepEqual(viaEvent.toJSON(), viaDelta.toJSON());
+  assert.deepEqual(viaEvent.toJSON(), { counters: { c: 2 }, registers: {}, sets: {} });
+});
+
+test("transact: nested calls join the outer transaction and its origin; the inner origin is ignored", () => {
+  const a = new Doc();
+  const log = record(a);
+  a.transact(() => {
+    a.increment("a");
+    a.transact(() => {
+      a.increment("b");
+      a.transact(() => a.add("s", "x"), "innermost");
+    }, "inner");
+    assert.equal(log.update.length, 0, "nothing fires before the outer transaction ends");
+  }, "outer");
+  assert.equal(log.update.length, 1);
+  assert.equal(log.update[0].origin, "outer");
+  assert.deepEqual(log.change, [{ counters: ["a", "b"], registers: [], sets: ["s"], local: true, origin: "outer" }]);
+});
+
+test("transact: an inner transaction that throws propagates; the outer writes commit once", () => {
+  const a = new Doc();
+  const log = record(a);
+  const oops = new Error("oops");
+  assert.throws(() => a.transact(() => {
+    a.increment("a");
+    a.transact(() => {
+      a.increment("b");
+      throw oops;
+    });
+  }, "o"), (e) => e === oops);
+  assert.equal(log.update.length, 1);
+  assert.deepEqual(log.change[0].counters, ["a", "b"]);
+  // The Doc is not left inside a transaction: the next write fires by itself.
+  a.increment("c");
+  assert.equal(log.update.length, 2);
+});
+
+test("transact: the origin can be any value and is passed through by identity", () => {
+  const a = new Doc();
+  const log = record(a);
+  const origins = [undefined, null, 0, "", Symbol("o"), { some: "object" }, () => {}, 10n];
+  for (const origin of origins) a.transact(() => a.increment("c"), origin);
+  assert.deepEqual(log.update.map((u) => u.origin), origins);
+  assert.deepEqual(log.change.map((e) => e.origin), origins);
+});
+
+test("transact: a transaction of no-ops, or one that only reads, fires nothing", () => {
+  const a = new Doc();
+  a.add("s", "x");
+  const log = record(a);
+  a.transact(() => {
+    a.increment("c", 0);
+    a.delete("never-set");
+    a.remove("s", "not-there");
+    a.add("s", "x"); // already holds this replica's tag
+    a.counter("c");
+    a.toJSON();
+  });
+  assert.deepEqual(log, { update: [], change: [] });
+});
+
+test("transact: changes listed once each, sorted by UTF-8 bytes", () => {
+  const a = new Doc();
+  const log = record(a);
+  a.transact(() => {
+    for (const k of ["😀", "b", "\uffff", "a", "b", "a"]) {
+      a.increment(k);
+      a.set(k, 1);
+      a.add(k, "x");
+    }
+  });
+  const keys = ["a", "b", "\uffff", "😀"];
+  assert.deepEqual(log.change, [{ counters: keys, registers: keys, sets: keys, local: true, origin: undefined }]);
+});
+
+test("transact: applyUpdate inside fires its own events at once; the local writes still make one update", () => {
+  const a = new Doc({ clientId: "a" });
+  const b = new Doc({ clientId: "b" });
+  b.set("remote", true);
+  const log = record(a);
+  a.transact(() => {
+    a.increment("c");
+    a.applyUpdate(b.encodeState(), "net");
+    a.increment("d");
+  }, "me");
+  assert.deepEqual(log.update.map((u) => [u.origin, u.local]), [["net", false], ["me", true]]);
+  const fresh = new Doc();
+  fresh.applyUpdate(log.update[1].update);
+  assert.deepEqual(fresh.toJSON(), { counters: { c: 1, d: 1 }, registers: {}, sets: {} });
+});
+
+test("transact: a listener added during the transaction hears its update", () => {
+  const a = new Doc();
+  const heard = [];
+  a.transact(() => {
+    a.increment("c");
+    a.on("update", (u) => heard.push(u));
+  });
+  assert.equal(heard.length, 1);
+  const b = new Doc();
+  b.applyUpdate(heard[0]);
+  assert.equal(b.counter("c"), 1);
+});
+
+test("transact: bad arguments and a freed Doc", () => {
+  const a = new Doc();
+  for (const bad of [undefined, null, 1, "fn", {}, Symbol("f")]) {
+    assert.throws(() => a.transact(bad), { name: "TypeError", message: /transact needs a function/ });
+  }
+  // Freed inside its own transaction: the transaction ends quietly, later use throws.
+  a.transact(() => {
+    a.increment("c");
+    a.free();
+  });
+  assert.throws(() => a.transact(() => {}), /this Doc was freed/);
+});
+
+test("applyUpdate fires once per effective update, with the very bytes given, and a relay converges a third replica", () => {
+  const a = new Doc({ clientId: "a" });
+  const relay = new Doc({ clientId: "r" });
+  const third = new Doc({ clientId: "t" });
+  relay.on("update", (update, origin, local) => {
+    if (!local && origin !== "third") third.applyUpdate(update, "relay");
+  });
+  const log = record(relay);
+  a.on("update", (u) => relay.applyUpdate(u, "a"));
+  a.increment("c");
+  a.set("r", [1]);
+  a.add("s", "x");
+  a.remove("s", "x");
+  assert.equal(log.update.length, 4);
+  assert.ok(log.update.every((u) => u.local === false && u.origin === "a"));
+  assert.deepEqual(third.toJSON(), a.toJSON());
+  // Applying them again is not effective: nothing fires.
+  for (const { update } of [...log.update]) relay.applyUpdate(update, "a");
+  assert.equal(log.update.length, 4);
+});
+
+test("a listener may free the document: the write that fired it does not throw", () => {
+  const a = new Doc();
+  a.on("update", () => a.free());
+  let changes = 0;
+  a.on("change", () => changes++);
+  a.increment("c");
+  assert.equal(changes, 0, "no change event from a freed Doc");
+  assert.throws(() => a.counter("c"), /this Doc was freed/);
+  const b = new Doc();
+  const source = new Doc();
+  source.increment("c");
+  b.on("update", () => b.free());
+  b.on("change", () => changes++);
+  b.applyUpdate(source.encodeState());
+  assert.equal(changes, 0);
+});
+
+test("listeners: each call of on() is its own subscription; unsubscribing during an event is safe", () => {
+  const a = new Doc();
+  const calls = [];
+  const offA = a.on("change", () => {
+    calls.push("a");
+    offA();
+    offB(); // b is still called for this event: listeners are read before it fires
+  });
+  const offB = a.on("change", () => calls.push("b"));
+  a.increment("c");
+  a.increment("c");
+  assert.deepEqual(calls, ["a", "b"]);
+  const listener = () => calls.push("same");
+  const off1 = a.on("update", listener);
+  a.on("update", listener); // the same function twice is one listener
+  a.increment("c");
+  off1();
+  a.increment("c");
+  assert.deepEqual(calls, ["a", "b", "same"]);
+});
+
+test("on(): event names are exactly 'update' and 'change'", () => {
+  const a = new Doc();
+  for (const bad of ["Update", "changes", "", "__proto__", "constructor", "toString", 1, null, undefined, Symbol("update")]) {
+    assert.throws(() => a.on(bad, () => {}), { name: "TypeError", message: /unknown event .*use "update" or "change"/ });
+  }
+  for (const bad of [undefined, null, "fn", {}, 1]) {
+    assert.throws(() => a.on("update", bad), { name: "TypeError", message: /a listener must be a function/ });
+  }
+});
+
+test("a listener added later hears only later transactions, each update carrying only its own entries", () => {
+  const a = new Doc({ clientId: "a" });
+  a.increment("before");
+  a.set("r", "before");
+  const log = record(a);
+  a.increment("after");
+  assert.equal(log.update.length, 1);
+  const b = new Doc();
+  b.applyUpdate(log.update[0].update);
+  assert.deepEqual(b.toJSON(), { counters: { after: 1 }, registers: {}, sets: {} });
+  // A counter's update carries this client's whole slot (slots merge by maximum), not the difference.
+  a.increment("before", 2);
+  b.applyUpdate(log.update[1].update);
+  assert.equal(b.counter("before"), 3);
+});

@@ -54,5 +54,22 @@ doc.keys("map");
 doc.set("x", () => 1);
 // @ts-expect-error: events are a closed set
 doc.on("changed", () => {});
+// @ts-expect-error: undefined is not JSON (use delete)
+doc.set("x", undefined);
+// @ts-expect-error: class instances are not JSON
+doc.set("x", new Map());
+// @ts-expect-error: a kind is required
+doc.keys();
+// @ts-expect-error: an update is bytes
+doc.applyUpdate("update");
+// @ts-expect-error: clientId is read-only
+doc.clientId = "other";
+const nested: JsonValue = { a: [1, { b: null }], c: "" };
+doc.set("nested", nested);
+const info2 = doc.registerInfo("status");
+if (info2) {
+  const when: number = info2.wall + info2.logical;
+  const deleted: boolean = info2.deleted;
+}
 
 export { id, total, slots, got, writer, present, members, keys, json, v, off1, off2, peers, presence, bytes, saved };
