@@ -2,7 +2,7 @@
 // wasm core (RawDoc). Everything about merging lives in Rust.
 //
 // Every argument is checked here before it crosses into wasm, against the
-// same limits the core enforces (they are fixed defaults, not options), so a
+// same limits the core enforces (the `limits` option, defaults below), so a
 // bad or oversized argument throws a TypeError/RangeError without copying
 // anything into wasm memory, which never shrinks.
 import { RawDoc } from "./slotkv_wasm.js";
@@ -11,13 +11,37 @@ const COMMIT = 1;
 const ENCODE = 2;
 const KINDS = { counter: 0, register: 1, set: 2 };
 
-// The core's limits (src/limits.rs, src/client.rs).
+// Fixed by the format (src/limits.rs, src/client.rs).
 const MAX_KEY_BYTES = 1024;
 const MAX_CLIENT_ID_BYTES = 64;
-const MAX_ELEMENT_BYTES = 64 << 10;
-const MAX_VALUE_BYTES = 8 << 20;
-const MAX_VALUE_DEPTH = 128;
-const MAX_UPDATE_BYTES = 64 << 20;
+// The configurable limits and their defaults (src/limits.rs, docs/SECURITY.md),
+// in the order RawDoc takes them.
+const LIMITS = {
+  maxUpdateBytes: 64 << 20,
+  maxStringBytes: 64 << 10,
+  maxValueBytes: 8 << 20,
+  maxValueDepth: 128,
+  maxClients: 1 << 16,
+  maxEntries: 1 << 20,
+  maxDocClients: 1 << 20,
+};
+// Deeper would risk the stack of the checks here and in the core.
+const MAX_VALUE_DEPTH_CAP = 1000;
+
+function checkLimits(limits) {
+  if (limits === undefined) return LIMITS;
+  if (limits === null || typeof limits !== "object") throw new TypeError(`slotkv: the limits option must be an object, got ${describe(limits)}`);
+  const out = { ...LIMITS };
+  for (const name of Object.keys(LIMITS)) {
+    const v = limits[name];
+    if (v === undefined) continue;
+    if (typeof v !== "number") throw new TypeError(`slotkv: limits.${name} must be a number, got ${describe(v)}`);
+    const max = name === "maxValueDepth" ? MAX_VALUE_DEPTH_CAP : Number.MAX_SAFE_INTEGER;
+    if (!Number.isSafeInteger(v) || v < 1 || v > max) throw new RangeError(`slotkv: limits.${name} must be an integer from 1 to ${max}, got ${v}`);
+    out[name] = v;
+  }
+  return out;
+}
 
 // Read through the built-in getters, so neither a Proxy, nor an object with
 // Uint8Array.prototype, nor an own `length` property can pass for bytes.
@@ -67,10 +91,11 @@ function checkKey(key) {
   return key;
 }
 
-function checkElement(element) {
+function checkElement(element, limits) {
   checkString(element, "a set element");
-  const n = excess(element, MAX_ELEMENT_BYTES);
-  if (n) throw new RangeError(`slotkv: a set element may be at most ${MAX_ELEMENT_BYTES} bytes of UTF-8, this one is ${n}`);
+  const max = limits.maxStringBytes;
+  const n = excess(element, max);
+  if (n) throw new RangeError(`slotkv: a set element may be at most ${max} bytes of UTF-8, this one is ${n}`);
   return element;
 }
 
@@ -90,11 +115,10 @@ function checkBytes(b, what) {
 }
 
 // Bytes to decode (an update or a version): too many is a decode error, as in the core.
-function checkMessage(b, what, failure) {
+function checkMessage(b, what, failure, limits) {
   const bytes = checkBytes(b, what);
-  if (bytes.length > MAX_UPDATE_BYTES) {
-    throw new Error(`slotkv: ${failure}: ${what} is ${bytes.length} bytes, more than the limit of ${MAX_UPDATE_BYTES}`);
-  }
+  const max = limits.maxUpdateBytes;
+  if (bytes.length > max) throw new Error(`slotkv: ${failure}: ${what} is ${bytes.length} bytes, more than the limit of ${max}`);
   return bytes;
 }
 
@@ -117,7 +141,8 @@ const tooLarge = (why) => new RangeError(`slotkv: register value or set element 
 // functions, symbols, bigints, NaN and ±Infinity, array holes and extra
 // properties, symbol keys, class instances, lone surrogates, cycles).
 // Larger or deeper than the core allows: RangeError, before any copy.
-function jsonText(root) {
+function jsonText(root, limits) {
+  const { maxValueBytes, maxValueDepth } = limits;
   const ancestors = [];
   const path = [];
   let size = 0;
@@ -126,7 +151,7 @@ function jsonText(root) {
     throw new TypeError(`slotkv: register value${at ? ` at ${at}` : ""} ${why}`);
   };
   const grow = (n) => {
-    if ((size += n) > MAX_VALUE_BYTES) throw tooLarge(`at most ${MAX_VALUE_BYTES} bytes`);
+    if ((size += n) > maxValueBytes) throw tooLarge(`at most ${maxValueBytes} bytes`);
   };
   const text = (v) => {
     let out;
@@ -154,7 +179,7 @@ function jsonText(root) {
   };
   const container = (v) => {
     if (ancestors.includes(v)) fail("is cyclic (it contains itself)");
-    if (ancestors.length === MAX_VALUE_DEPTH) throw tooLarge(`nested deeper than ${MAX_VALUE_DEPTH}`);
+    if (ancestors.length === maxValueDepth) throw tooLarge(`nested deeper than ${maxValueDepth}`);
     ancestors.push(v);
     const parts = [];
     let out;
@@ -198,12 +223,14 @@ export class Doc {
   #listeners = { update: new Set(), change: new Set() };
   #depth = 0;
   #inClock = false;
+  #limits;
 
   constructor(options = {}) {
     if (options === null || typeof options !== "object") {
       throw new TypeError(`slotkv: Doc options must be an object, got ${describe(options)}`);
     }
     const { clientId, now, tombstoneRetentionMs } = options;
+    const limits = checkLimits(options.limits);
     if (clientId !== undefined) {
       checkString(clientId, "clientId");
       const n = excess(clientId, MAX_CLIENT_ID_BYTES);
@@ -233,15 +260,15 @@ export class Doc {
         this.#inClock = false;
       }
     });
-    this.#raw = new RawDoc(clientId, clock, retention);
+    this.#limits = limits;
+    this.#raw = new RawDoc(clientId, clock, retention, limits === LIMITS ? undefined : new Float64Array(Object.values(limits)));
   }
 
   /** A document holding `state` (from `encodeState`, or any update). */
   static load(state, options) {
-    const bytes = checkMessage(state, "the state", APPLY);
     const doc = new Doc(options);
     try {
-      doc.#r.applyUpdate(bytes);
+      doc.#r.applyUpdate(checkMessage(state, "the state", APPLY, doc.#limits));
     } catch (e) {
       doc.free();
       throw e;
@@ -316,11 +343,12 @@ export class Doc {
     checkKey(key);
     if (isBytes(value)) {
       const bytes = checkBytes(value, "a register value");
-      if (bytes.length > MAX_VALUE_BYTES) throw tooLarge(`at most ${MAX_VALUE_BYTES} bytes, this one is ${bytes.length}`);
+      const max = this.#limits.maxValueBytes;
+      if (bytes.length > max) throw tooLarge(`at most ${max} bytes, this one is ${bytes.length}`);
       this.#write((r, f) => r.setBytes(key, bytes, f));
       return;
     }
-    const json = jsonText(value);
+    const json = jsonText(value, this.#limits);
     this.#write((r, f) => r.setJson(key, json, f));
   }
 
@@ -343,18 +371,18 @@ export class Doc {
   // ----- sets -----
   add(key, element) {
     checkKey(key);
-    checkElement(element);
+    checkElement(element, this.#limits);
     this.#write((r, f) => r.add(key, element, f));
   }
 
   remove(key, element) {
     checkKey(key);
-    checkElement(element);
+    checkElement(element, this.#limits);
     this.#write((r, f) => r.remove(key, element, f));
   }
 
   has(key, element) {
-    return this.#r.has(checkKey(key), checkElement(element));
+    return this.#r.has(checkKey(key), checkElement(element, this.#limits));
   }
 
   members(key) {
@@ -407,17 +435,11 @@ export class Doc {
 
   encodeDelta(since) {
     if (since === undefined) return this.#r.encodeDelta(undefined);
-    const bytes = checkMessage(since, "since", SINCE);
-    try {
-      return this.#r.encodeDelta(bytes);
-    } catch (e) {
-      // The core words every decode error for updates.
-      throw new Error(e.message.replace(APPLY, SINCE), { cause: e });
-    }
+    return this.#r.encodeDelta(checkMessage(since, "since", SINCE, this.#limits));
   }
 
   applyUpdate(update, origin) {
-    const bytes = checkMessage(update, "the update", APPLY);
+    const bytes = checkMessage(update, "the update", APPLY, this.#limits);
     if (this.#r.applyUpdate(bytes)) {
       this.#emit("update", update, origin, false);
       this.#emitChange(false, origin);

@@ -25,6 +25,26 @@ export interface DocOptions {
    * truly concurrent write from a replica offline for longer than this can revive the key.
    */
   tombstoneRetentionMs?: number;
+  /** Bounds on what this document accepts from its app, its peers and storage (see docs/SECURITY.md). Give every replica of a document the same limits. */
+  limits?: Limits;
+}
+
+/** Each a positive integer; omitted fields keep their defaults. */
+export interface Limits {
+  /** Largest update or version `applyUpdate`, `Doc.load` and `encodeDelta` take, in bytes. Default 64 MiB. */
+  maxUpdateBytes?: number;
+  /** Longest set element (and string in an update), in UTF-8 bytes. Default 64 KiB. */
+  maxStringBytes?: number;
+  /** Largest register value (its JSON text, or its bytes). Default 8 MiB. */
+  maxValueBytes?: number;
+  /** Deepest nesting of arrays and objects in a register value, at most 1000. Default 128. */
+  maxValueDepth?: number;
+  /** Most client ids one update may name. Default 65 536. */
+  maxClients?: number;
+  /** Most entries (strings, version ranges, slots, registers, elements, tags…) one update may hold. Default 1 048 576. */
+  maxEntries?: number;
+  /** Most client ids the document holds, its own included. Default 1 048 576. */
+  maxDocClients?: number;
 }
 
 /**

@@ -65,6 +65,13 @@ impl Counter {
         self.slots.values().map(|s| s.p as i128 - s.n as i128).sum()
     }
 
+    /// The value as JavaScript reads it: a safe integer. Each client keeps
+    /// the value within ±(2^53 − 1), but several clients adding concurrently
+    /// can pass it; such a value reads as ±(2^53 − 1) on every replica.
+    pub fn safe_value(&self) -> i64 {
+        saturate(self.value())
+    }
+
     /// Adds `delta` (negative to decrement) to `client`'s slot as change `seq`.
     ///
     /// Refused, with nothing changed, when `delta`, the slot or the counter's
@@ -114,6 +121,11 @@ impl Counter {
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
     }
+}
+
+/// `v` clamped to the safe-integer range ±(2^53 − 1).
+pub fn saturate(v: i128) -> i64 {
+    v.clamp(-(MAX_SAFE_INTEGER as i128), MAX_SAFE_INTEGER as i128) as i64
 }
 
 #[cfg(test)]
@@ -170,6 +182,18 @@ mod tests {
         assert_eq!(x, before);
         x.increment(&c("b"), -1, 1).unwrap();
         assert_eq!(x.value(), MAX_SAFE_INTEGER as i128 - 1);
+    }
+
+    #[test]
+    fn concurrent_adds_past_the_safe_range_read_as_its_end() {
+        let mut a = Counter::default();
+        a.increment(&c("a"), MAX_SAFE_INTEGER as i64, 1).unwrap();
+        let mut b = Counter::default();
+        b.increment(&c("b"), MAX_SAFE_INTEGER as i64, 1).unwrap();
+        a.merge(&b);
+        assert_eq!(a.value(), 2 * MAX_SAFE_INTEGER as i128);
+        assert_eq!(a.safe_value(), MAX_SAFE_INTEGER as i64);
+        assert_eq!(saturate(-(3 * MAX_SAFE_INTEGER as i128)), -(MAX_SAFE_INTEGER as i64));
     }
 
     fn counter() -> impl Strategy<Value = Counter> {

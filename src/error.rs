@@ -36,8 +36,10 @@ pub enum Error {
     InvalidJson { reason: String },
     /// A register value is larger or deeper than allowed.
     ValueTooLarge { reason: String },
-    /// An update or version could not be decoded; says where and why.
+    /// An update could not be decoded; says where and why.
     Decode(DecodeError),
+    /// The `since` of `encode_delta` is not a version from `version()`.
+    BadVersion(DecodeError),
 }
 
 /// Why bytes given to `apply_update` (or as a version) were refused.
@@ -64,7 +66,7 @@ impl Error {
             Error::EmptyKey | Error::KeyTooLong { .. } | Error::InvalidClientId { .. } => ErrorKind::Range,
             Error::UnsafeInteger { .. } | Error::ValueTooLarge { .. } | Error::Exhausted { .. } => ErrorKind::Range,
             Error::InvalidJson { .. } => ErrorKind::Type,
-            Error::NoRandomness | Error::Decode(_) => ErrorKind::Other,
+            Error::NoRandomness | Error::Decode(_) | Error::BadVersion(_) => ErrorKind::Other,
         }
     }
 
@@ -86,6 +88,7 @@ impl Error {
             Error::InvalidJson { reason } => format!("register value is not valid JSON: {reason}"),
             Error::ValueTooLarge { reason } => format!("register value or set element is too large: {reason}"),
             Error::Decode(e) => format!("cannot apply update: {e}"),
+            Error::BadVersion(e) => format!("since is not a version from version(): {e}"),
         }
     }
 }

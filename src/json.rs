@@ -158,6 +158,17 @@ impl Parser<'_> {
         Ok(())
     }
 
+    /// Reads `uXXXX` (the `u` is at `self.i`) and returns the code unit.
+    fn hex4(&mut self) -> Result<u32, JsonError> {
+        let hex = self.s.get(self.i + 1..self.i + 5).filter(|h| h.iter().all(u8::is_ascii_hexdigit));
+        let Some(hex) = hex else {
+            return self.err("invalid \\u escape");
+        };
+        let unit = hex.iter().fold(0, |acc, &c| acc * 16 + (c as char).to_digit(16).unwrap_or(0));
+        self.i += 5;
+        Ok(unit)
+    }
+
     fn string(&mut self) -> Result<(), JsonError> {
         self.i += 1;
         loop {
@@ -172,11 +183,23 @@ impl Parser<'_> {
                     match self.peek() {
                         Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 1,
                         Some(b'u') => {
-                            let hex = self.s.get(self.i + 1..self.i + 5);
-                            if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
-                                return self.err("invalid \\u escape");
+                            let unit = self.hex4()?;
+                            // JSON.parse would make a lone surrogate of these, which
+                            // no JavaScript string set() accepts can hold.
+                            if (0xdc00..0xe000).contains(&unit) {
+                                return self.err("lone surrogate in a \\u escape");
                             }
-                            self.i += 5;
+                            if (0xd800..0xdc00).contains(&unit) {
+                                let low = (self.peek() == Some(b'\\') && self.s.get(self.i + 1) == Some(&b'u'))
+                                    .then(|| {
+                                        self.i += 1;
+                                        self.hex4()
+                                    })
+                                    .transpose()?;
+                                if !low.is_some_and(|l| (0xdc00..0xe000).contains(&l)) {
+                                    return self.err("lone surrogate in a \\u escape");
+                                }
+                            }
                         }
                         _ => return self.err("invalid escape"),
                     }
@@ -202,14 +225,14 @@ mod tests {
 
     #[test]
     fn accepts_what_json_stringify_writes() {
-        for ok in ["null", "true", "0", "-1.5e+3", "\"a\\u00e9\\n\"", "[]", "{}", "{\"a\":[1,{\"b\":null}]}", " [1, 2] "] {
+        for ok in ["null", "true", "0", "-1.5e+3", "\"a\\u00e9\\n\"", "[]", "{}", "{\"a\":[1,{\"b\":null}]}", " [1, 2] ", "\"\\ud83d\\udc4d\""] {
             assert_eq!(validate(ok, 8), Ok(()), "{ok}");
         }
     }
 
     #[test]
     fn refuses_malformed_text_and_deep_nesting() {
-        for bad in ["", "01", "1.", "[1,]", "{\"a\"}", "\"\\x\"", "tru", "[1] 2", "\"\u{1}\"", "NaN", "{1:2}"] {
+        for bad in ["", "01", "1.", "[1,]", "{\"a\"}", "\"\\x\"", "tru", "[1] 2", "\"\u{1}\"", "NaN", "{1:2}", "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"", "\"\\ud800x\""] {
             assert!(validate(bad, 8).is_err(), "{bad}");
         }
         assert!(validate(&"[".repeat(9).to_string().chars().chain("]".repeat(9).chars()).collect::<String>(), 8).is_err());

@@ -303,6 +303,13 @@ pub fn encode_version(vv: &VersionVector) -> Vec<u8> {
 
 /// Decodes a version message.
 pub fn decode_version(bytes: &[u8], limits: &Limits) -> Result<VersionVector, Error> {
+    read_version(bytes, limits).map_err(|e| match e {
+        Error::Decode(d) => Error::BadVersion(d),
+        other => other,
+    })
+}
+
+fn read_version(bytes: &[u8], limits: &Limits) -> Result<VersionVector, Error> {
     if bytes.len() as u64 > limits.max_update_bytes {
         return Err(DecodeError::TooLarge { what: "the version's size in bytes", limit: limits.max_update_bytes }.into());
     }

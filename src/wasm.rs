@@ -11,10 +11,11 @@ use js_sys::{Function, RangeError, TypeError};
 use wasm_bindgen::prelude::*;
 
 use crate::clock::WallClock;
-use crate::counter::MAX_SAFE_INTEGER;
+use crate::counter::{Counter, MAX_SAFE_INTEGER};
 use crate::doc::{Changes, Doc, Kind, Options};
 use crate::error::{Error, ErrorKind};
 use crate::json::quote;
+use crate::limits::Limits;
 use crate::register::Value;
 
 /// Flag bits for mutating calls: commit the change as its own transaction
@@ -56,10 +57,29 @@ fn safe_integer(x: f64, what: &'static str) -> Result<i64, JsValue> {
     Ok(x as i64)
 }
 
-/// A counter's value as an integer JavaScript can print; slots are safe
-/// integers, so only a counter with thousands of slots near 2^53 could clamp.
-fn clamp_i64(v: i128) -> i64 {
-    v.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+/// `Limits` from its seven fields, each a positive safe integer.
+fn to_limits(values: &[f64]) -> Result<Limits, JsValue> {
+    let mut fields = [0u64; 7];
+    if values.len() != fields.len() {
+        return Err(TypeError::new("slotkv: limits must have seven fields").into());
+    }
+    for (field, &v) in fields.iter_mut().zip(values) {
+        let n = safe_integer(v, "a limit")?;
+        if n < 1 {
+            return Err(RangeError::new("slotkv: a limit must be at least 1").into());
+        }
+        *field = n as u64;
+    }
+    let [max_update_bytes, max_string_bytes, max_value_bytes, max_value_depth, max_clients, max_entries, max_doc_clients] = fields;
+    Ok(Limits {
+        max_update_bytes,
+        max_string_bytes,
+        max_value_bytes,
+        max_value_depth: max_value_depth.min(1000) as usize,
+        max_clients,
+        max_entries,
+        max_doc_clients,
+    })
 }
 
 fn kind(k: u8) -> Result<Kind, JsValue> {
@@ -108,12 +128,17 @@ pub struct RawDoc {
 
 #[wasm_bindgen]
 impl RawDoc {
-    /// `retention_ms < 0` means the default (30 days).
+    /// `retention_ms < 0` means the default (30 days). `limits`, when given,
+    /// are the seven `Limits` fields in declaration order (pkg/doc.js checks
+    /// them first).
     #[wasm_bindgen(constructor)]
-    pub fn new(client_id: Option<String>, now: Option<Function>, retention_ms: f64) -> Result<RawDoc, JsValue> {
+    pub fn new(client_id: Option<String>, now: Option<Function>, retention_ms: f64, limits: Option<Vec<f64>>) -> Result<RawDoc, JsValue> {
         let mut options = Options { client_id, ..Options::default() };
         if retention_ms >= 0.0 {
             options.tombstone_retention_ms = safe_integer(retention_ms, "tombstoneRetentionMs")? as u64;
+        }
+        if let Some(values) = limits {
+            options.limits = to_limits(&values)?;
         }
         let doc = Doc::with_clock(options, Box::new(JsClock(now))).map_err(to_js)?;
         Ok(RawDoc { doc, changes: Changes::default(), update: None })
@@ -163,8 +188,9 @@ impl RawDoc {
         Ok(self.after_write(flags))
     }
 
+    /// A safe integer (see `Counter::safe_value`).
     pub fn counter(&self, key: &str) -> f64 {
-        self.doc.counter(key) as f64
+        self.doc.counter_state(key).map_or(0, Counter::safe_value) as f64
     }
 
     /// `{"clientId": net, …}`.
@@ -256,7 +282,7 @@ impl RawDoc {
             }
             quote(key, &mut out);
             out.push(':');
-            out.push_str(&clamp_i64(self.doc.counter(key)).to_string());
+            out.push_str(&self.doc.counter_state(key).map_or(0, Counter::safe_value).to_string());
         }
         out.push_str("},\"sets\":{");
         for (i, key) in self.doc.keys(Kind::Set).into_iter().enumerate() {

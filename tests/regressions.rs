@@ -557,7 +557,8 @@ fn an_update_larger_than_max_update_bytes_is_refused_before_decoding() {
     assert!(matches!(err, Error::Decode(DecodeError::TooLarge { .. })), "{err}");
     // Versions (the `since` of encode_delta) too.
     let err = d.encode_delta(Some(&[0u8; 101])).unwrap_err();
-    assert!(matches!(err, Error::Decode(DecodeError::TooLarge { .. })), "{err}");
+    assert!(matches!(err, Error::BadVersion(DecodeError::TooLarge { .. })), "{err}");
+    assert!(err.to_string().starts_with("slotkv: since is not a version from version(): "), "{err}");
     assert!(d.apply_update(&doc("small").encode_state()).is_ok());
 }
 

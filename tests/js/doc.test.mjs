@@ -561,3 +561,86 @@ test("free(): every method afterwards throws an Error saying the Doc was freed",
   other.increment("c");
   assert.equal(other.counter("c"), 1);
 });
+
+test("limits: configurable per document, each enforced locally and on updates, with the same errors", () => {
+  const limits = { maxStringBytes: 8, maxValueBytes: 16, maxValueDepth: 2, maxUpdateBytes: 300 };
+  const d = new Doc({ clientId: "small", limits });
+  d.add("s", "12345678");
+  assert.throws(() => d.add("s", "123456789"), (e) => e instanceof RangeError && /at most 8 bytes/.test(e.message));
+  d.set("r", [[1]]);
+  assert.throws(() => d.set("r", [[[1]]]), (e) => e instanceof RangeError && /nested deeper than 2/.test(e.message));
+  assert.throws(() => d.set("r", "x".repeat(20)), RangeError);
+  assert.throws(() => d.set("r", new Uint8Array(17)), RangeError);
+  // From a peer with the default limits: refused as a bad update, the document unchanged.
+  const peer = new Doc({ clientId: "peer" });
+  peer.add("s", "123456789");
+  const before = d.encodeState();
+  assert.throws(() => d.applyUpdate(peer.encodeState()), (e) => e.constructor === Error && /cannot apply update/.test(e.message));
+  assert.deepEqual(d.encodeState(), before);
+  const big = new Doc({ clientId: "big" });
+  big.set("r", "y".repeat(400));
+  assert.throws(() => d.applyUpdate(big.encodeState()), (e) => e.constructor === Error && /more than the limit of 300/.test(e.message));
+  // Doc.load honours them too; the defaults still take the same state.
+  assert.throws(() => Doc.load(peer.encodeState(), { limits }), /cannot apply update/);
+  assert.deepEqual(Doc.load(peer.encodeState()).members("s"), ["123456789"]);
+});
+
+test("limits: a limit per update on client ids and on entries, and a limit per document on client ids", () => {
+  const writers = Array.from({ length: 3 }, (_, i) => {
+    const w = new Doc({ clientId: `w${i}` });
+    w.increment("c");
+    return w;
+  });
+  const merged = new Doc({ clientId: "m" });
+  for (const w of writers) merged.applyUpdate(w.encodeState());
+  const state = merged.encodeState(); // names three client ids, six entries or so
+  assert.throws(() => Doc.load(state, { limits: { maxClients: 2 } }), /client ids exceeds the limit of 2/);
+  assert.throws(() => Doc.load(state, { limits: { maxEntries: 3 } }), /entries in the update exceeds the limit of 3/);
+  const d = new Doc({ clientId: "me", limits: { maxDocClients: 3 } });
+  d.applyUpdate(writers[0].encodeState());
+  d.applyUpdate(writers[1].encodeState()); // me, w0, w1
+  assert.throws(() => d.applyUpdate(writers[2].encodeState()), /client ids the document would hold exceeds the limit of 3/);
+  assert.equal(d.counter("c"), 2);
+  d.applyUpdate(writers[1].encodeState()); // known clients are still welcome
+});
+
+test("limits: bad values are a TypeError or RangeError", () => {
+  for (const bad of [null, 1, "x"]) assert.throws(() => new Doc({ limits: bad }), TypeError);
+  assert.throws(() => new Doc({ limits: { maxEntries: "1" } }), TypeError);
+  for (const v of [0, -1, 1.5, NaN, Infinity, 2 ** 53]) assert.throws(() => new Doc({ limits: { maxEntries: v } }), RangeError, String(v));
+  assert.throws(() => new Doc({ limits: { maxValueDepth: 1001 } }), /from 1 to 1000/);
+  assert.equal(new Doc({ limits: {} }).counter("x"), 0);
+});
+
+test("a counter pushed past 2^53 - 1 by concurrent clients reads as 2^53 - 1 everywhere", () => {
+  const a = new Doc({ clientId: "a" });
+  const b = new Doc({ clientId: "b" });
+  a.increment("y", Number.MAX_SAFE_INTEGER);
+  b.increment("y", Number.MAX_SAFE_INTEGER);
+  b.decrement("z", Number.MAX_SAFE_INTEGER);
+  a.decrement("z", Number.MAX_SAFE_INTEGER);
+  a.applyUpdate(b.encodeDelta(a.version()));
+  b.applyUpdate(a.encodeDelta(b.version()));
+  for (const d of [a, b]) {
+    assert.equal(d.counter("y"), Number.MAX_SAFE_INTEGER);
+    assert.equal(d.counter("z"), -Number.MAX_SAFE_INTEGER);
+    assert.deepEqual(d.toJSON().counters, { y: Number.MAX_SAFE_INTEGER, z: -Number.MAX_SAFE_INTEGER });
+    assert.deepEqual(d.counterSlots("y"), { a: Number.MAX_SAFE_INTEGER, b: Number.MAX_SAFE_INTEGER });
+  }
+  // Locally, a write that would leave the safe range is still refused.
+  assert.throws(() => a.increment("y", 1), RangeError);
+});
+
+test("a peer's register value with a lone surrogate escape is refused", () => {
+  const d = new Doc({ clientId: "me" });
+  const p = new Doc({ clientId: "p" });
+  p.set("r", "\u00e9"); // JSON text "é": 2 bytes of UTF-8 between the quotes
+  const bytes = p.encodeState();
+  const text = new TextEncoder().encode('"\u00e9"');
+  const at = bytes.findIndex((_, i) => text.every((t, j) => bytes[i + j] === t));
+  assert.ok(at > 0);
+  // Same length: the escape \ud800 needs 6 bytes + quotes = 8; rebuild the value field instead.
+  const forged = [...bytes.slice(0, at - 1), 8, ...new TextEncoder().encode('"\\ud800"'), ...bytes.slice(at + text.length)];
+  assert.throws(() => d.applyUpdate(new Uint8Array(forged)), /lone surrogate/);
+  assert.deepEqual(d.keys("register"), []);
+});

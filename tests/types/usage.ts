@@ -1,8 +1,10 @@
 // Type-checks a typical use of the package against pkg/index.d.ts (tsc --noEmit).
-import { Doc, BroadcastSync, persist, wasmMemoryBytes, type ChangeEvent, type JsonValue } from "slotkv";
+import { Doc, BroadcastSync, persist, wasmMemoryBytes, type ChangeEvent, type JsonValue, type Limits } from "slotkv";
 
 const doc = new Doc({ clientId: "a", now: () => Date.now(), tombstoneRetentionMs: 1000 });
 const loaded: Doc = Doc.load(doc.encodeState(), { clientId: "b" });
+const limits: Limits = { maxUpdateBytes: 1 << 20, maxEntries: 10_000 };
+const bounded = new Doc({ limits });
 const id: string = doc.clientId;
 doc.increment("clicks");
 doc.increment("clicks", 5);
