@@ -23,7 +23,7 @@
 //! assert_eq!((a.counter("clicks"), b.counter("clicks")), (2, 2));
 //! ```
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use crate::client::ClientId;
@@ -594,10 +594,10 @@ impl Doc {
     /// A full state lists every live entry: registers and set tags here that
     /// its sender has seen but does not hold were removed there.
     fn merge_absences(&mut self, u: &Update, changes: &mut Changes) {
-        let listed_registers: HashSet<&str> = u.registers.iter().map(|(k, _)| &**k).collect();
-        let listed_sets: HashSet<&str> = u.sets.iter().map(|(k, _)| &**k).collect();
+        let listed_registers = sorted_keys(&u.registers);
+        let listed_sets = sorted_keys(&u.sets);
         self.registers.retain(|key, reg| {
-            let gone = !listed_registers.contains(&**key) && register::purged_by_peer(reg, &u.ctx);
+            let gone = listed_registers.binary_search(&&**key).is_err() && register::purged_by_peer(reg, &u.ctx);
             if gone {
                 changes.registers.push(key.clone());
             }
@@ -606,7 +606,7 @@ impl Doc {
         let empty = Set::default();
         let seen = &self.seen;
         self.sets.retain(|key, set| {
-            if !listed_sets.contains(&**key) && set.merge(&empty, seen, &u.ctx) {
+            if listed_sets.binary_search(&&**key).is_err() && set.merge(&empty, seen, &u.ctx) {
                 changes.sets.push(key.clone());
             }
             !set.is_vacant()
@@ -647,6 +647,13 @@ impl Doc {
     pub fn entries(&self) -> Entries<'_> {
         (&self.counters, &self.registers, &self.sets)
     }
+}
+
+/// The keys of an update's entries, sorted (for binary search).
+fn sorted_keys<V>(entries: &[(Key, V)]) -> Vec<&str> {
+    let mut keys: Vec<&str> = entries.iter().map(|(k, _)| &**k).collect();
+    crate::sort::sort(&mut keys);
+    keys
 }
 
 /// The entries of `map` named in `keys`.

@@ -5,7 +5,7 @@
 //! limits) before the document sees any of it, which is what makes
 //! `apply_update` atomic. The layout is documented in `docs/FORMAT.md`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use crate::client::ClientId;
 use crate::clock::Timestamp;
@@ -70,85 +70,89 @@ impl Update {
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        let mut t = WriteTables::default();
-        let mut body = Writer::new();
+        // Two passes over the same walk: the first collects the client ids
+        // and strings for the tables, the second writes the body against them.
+        let mut names = Names::default();
+        self.walk(&mut names);
+        let tables = names.into_tables();
+        let mut body = Body { w: Writer::new(), t: &tables };
+        self.walk(&mut body);
+        finish(if self.full { TYPE_STATE } else { TYPE_DELTA }, &tables, body.w)
+    }
+
+    /// Feeds every field of the body, in format order, to `out`.
+    fn walk<'a>(&'a self, out: &mut impl Sink<'a>) {
         if !self.full {
             match &self.seen {
                 Some(seen) => {
-                    body.u8(1);
-                    write_vv(&mut body, &mut t, seen);
+                    out.u8(1);
+                    walk_vv(out, seen);
                 }
-                None => body.u8(0),
+                None => out.u8(0),
             }
         }
-        write_vv(&mut body, &mut t, &self.ctx);
-        body.usize(self.horizon.len());
+        walk_vv(out, &self.ctx);
+        out.varint(self.horizon.len() as u64);
         for (client, &seq) in &self.horizon {
-            body.usize(t.intern_client(client));
-            body.varint(seq);
+            out.client(client);
+            out.varint(seq);
         }
-        body.usize(self.counters.len());
+        out.varint(self.counters.len() as u64);
         for (key, slots) in &self.counters {
-            body.usize(t.intern_string(key));
-            body.usize(slots.len());
+            out.string(key);
+            out.varint(slots.len() as u64);
             for (client, slot) in slots {
-                body.usize(t.intern_client(client));
-                body.varint(slot.seq);
-                body.varint(slot.p);
-                body.varint(slot.n);
+                out.client(client);
+                out.varint(slot.seq);
+                out.varint(slot.p);
+                out.varint(slot.n);
             }
         }
-        body.usize(self.registers.len());
+        out.varint(self.registers.len() as u64);
         // Wall times are written as offsets from the earliest, which is
         // written once: writes close in time cost a byte or two, not six.
         let base = self.registers.iter().map(|(_, r)| r.ts.wall).min().unwrap_or(0);
         if !self.registers.is_empty() {
-            body.varint(base);
+            out.varint(base);
         }
         for (key, reg) in &self.registers {
-            body.usize(t.intern_string(key));
-            body.usize(t.intern_client(&reg.writer));
-            body.varint(reg.seq);
-            body.varint(reg.ts.wall - base);
-            body.varint(reg.ts.logical as u64);
+            out.string(key);
+            out.client(&reg.writer);
+            out.varint(reg.seq);
+            out.varint(reg.ts.wall - base);
+            out.varint(reg.ts.logical as u64);
             match reg.value() {
-                None => body.u8(VALUE_TOMBSTONE),
+                None => out.u8(VALUE_TOMBSTONE),
                 Some(Value::Json(s)) => {
-                    body.u8(VALUE_JSON);
-                    body.bytes(s.as_bytes());
+                    out.u8(VALUE_JSON);
+                    out.bytes(s.as_bytes());
                 }
                 Some(Value::Bytes(b)) => {
-                    body.u8(VALUE_BYTES);
-                    body.bytes(b);
+                    out.u8(VALUE_BYTES);
+                    out.bytes(b);
                 }
             }
         }
-        body.usize(self.sets.len());
+        out.varint(self.sets.len() as u64);
         for (key, set) in &self.sets {
-            body.usize(t.intern_string(key));
-            body.usize(set.len());
+            out.string(key);
+            out.varint(set.len() as u64);
             for (element, tags) in set.elements() {
-                body.usize(t.intern_string(element));
-                body.usize(tags.len());
+                out.string(element);
+                out.varint(tags.len() as u64);
                 for (client, seq) in tags {
-                    body.usize(t.intern_client(client));
-                    body.varint(*seq);
+                    out.client(client);
+                    out.varint(*seq);
                 }
             }
             let (removes, removed_at) = set.removal_record();
-            body.usize(removes.len());
+            out.varint(removes.len() as u64);
             for (client, &seq) in removes {
-                body.usize(t.intern_client(client));
-                body.varint(seq);
+                out.client(client);
+                out.varint(seq);
             }
-            body.varint(removed_at);
+            out.varint(removed_at);
         }
-
-        let mut out = Writer::new();
-        write_header(&mut out, if self.full { TYPE_STATE } else { TYPE_DELTA });
-        t.write(&mut out);
-        out.buf.extend_from_slice(&body.buf);
-        out.finish()
     }
 
     /// Decodes and validates a state or a delta.
@@ -291,12 +295,19 @@ impl Update {
 
 /// Encodes a version vector as a version message (`Doc::version`).
 pub fn encode_version(vv: &VersionVector) -> Vec<u8> {
-    let mut t = WriteTables::default();
-    let mut body = Writer::new();
-    write_vv(&mut body, &mut t, vv);
+    let mut names = Names::default();
+    walk_vv(&mut names, vv);
+    let tables = names.into_tables();
+    let mut body = Body { w: Writer::new(), t: &tables };
+    walk_vv(&mut body, vv);
+    finish(TYPE_VERSION, &tables, body.w)
+}
+
+/// Header, tables, then the body.
+fn finish(kind: u8, tables: &NameTables, body: Writer) -> Vec<u8> {
     let mut out = Writer::new();
-    write_header(&mut out, TYPE_VERSION);
-    t.write(&mut out);
+    write_header(&mut out, kind);
+    tables.write(&mut out);
     out.buf.extend_from_slice(&body.buf);
     out.finish()
 }
@@ -367,15 +378,15 @@ fn read_safe(r: &mut Reader, what: &'static str) -> Result<u64, Error> {
 
 /// Each client: its table index, then its ranges as (gap, length - 1) pairs,
 /// each range starting `gap + 1` after the previous one ended (or after 0).
-fn write_vv<'a>(w: &mut Writer, t: &mut WriteTables<'a>, vv: &'a VersionVector) {
-    w.usize(vv.clients().count());
+fn walk_vv<'a>(out: &mut impl Sink<'a>, vv: &'a VersionVector) {
+    out.varint(vv.client_count() as u64);
     for (client, ranges) in vv.iter() {
-        w.usize(t.intern_client(client));
-        w.usize(ranges.len());
+        out.client(client);
+        out.varint(ranges.len() as u64);
         let mut prev = 0;
         for &(lo, hi) in ranges {
-            w.varint(lo - prev - 1);
-            w.varint(hi - lo);
+            out.varint(lo - prev - 1);
+            out.varint(hi - lo);
             prev = hi;
         }
     }
@@ -457,60 +468,57 @@ fn read_vv(r: &mut Reader, t: &Tables, b: &mut Budget) -> Result<VersionVector, 
     Ok(VersionVector::from_ranges(clients))
 }
 
-/// Values written once per message and referred to by index. A transaction's
-/// update names a client or two and a few strings, so lookups scan the list;
-/// past 16 entries (a full state, say) a hash map takes over.
-struct Interner<'a, T: ?Sized> {
-    items: Vec<&'a T>,
-    index: HashMap<&'a T, usize>,
+/// What the body of a message is written to: fields, and the client ids and
+/// strings that the tables hold once and the body refers to by index.
+trait Sink<'a> {
+    fn u8(&mut self, b: u8);
+    fn varint(&mut self, v: u64);
+    fn bytes(&mut self, b: &[u8]);
+    fn client(&mut self, c: &'a ClientId);
+    fn string(&mut self, s: &'a str);
 }
 
-impl<T: ?Sized> Default for Interner<'_, T> {
-    fn default() -> Self {
-        Interner { items: Vec::new(), index: HashMap::new() }
-    }
-}
-
-impl<'a, T: ?Sized + Eq + std::hash::Hash> Interner<'a, T> {
-    fn intern(&mut self, v: &'a T) -> usize {
-        if self.index.is_empty() {
-            if let Some(i) = self.items.iter().position(|x| *x == v) {
-                return i;
-            }
-            self.items.push(v);
-            if self.items.len() > 16 {
-                self.index = self.items.iter().enumerate().map(|(i, x)| (*x, i)).collect();
-            }
-            return self.items.len() - 1;
-        }
-        let next = self.items.len();
-        let i = *self.index.entry(v).or_insert(next);
-        if i == next {
-            self.items.push(v);
-        }
-        i
-    }
-}
-
-/// The client and string tables of a message being written.
+/// The first pass: collects the names a message uses.
 #[derive(Default)]
-struct WriteTables<'a> {
-    clients: Interner<'a, ClientId>,
-    strings: Interner<'a, str>,
+struct Names<'a> {
+    clients: Vec<&'a ClientId>,
+    strings: Vec<&'a str>,
 }
 
-impl<'a> WriteTables<'a> {
-    fn intern_client(&mut self, c: &'a ClientId) -> usize {
-        self.clients.intern(c)
+impl<'a> Sink<'a> for Names<'a> {
+    fn u8(&mut self, _: u8) {}
+    fn varint(&mut self, _: u64) {}
+    fn bytes(&mut self, _: &[u8]) {}
+    fn client(&mut self, c: &'a ClientId) {
+        self.clients.push(c);
     }
-
-    fn intern_string(&mut self, s: &'a str) -> usize {
-        self.strings.intern(s)
+    fn string(&mut self, s: &'a str) {
+        self.strings.push(s);
     }
+}
 
+impl<'a> Names<'a> {
+    /// Each name once, sorted, so the second pass finds its index by binary
+    /// search (no hashing, and no quadratic path however many names).
+    fn into_tables(mut self) -> NameTables<'a> {
+        crate::sort::sort(&mut self.clients);
+        self.clients.dedup();
+        crate::sort::sort(&mut self.strings);
+        self.strings.dedup();
+        NameTables { clients: self.clients, strings: self.strings }
+    }
+}
+
+/// The client and string tables of a message being written, sorted.
+struct NameTables<'a> {
+    clients: Vec<&'a ClientId>,
+    strings: Vec<&'a str>,
+}
+
+impl NameTables<'_> {
     fn write(&self, w: &mut Writer) {
-        w.usize(self.clients.items.len());
-        for c in &self.clients.items {
+        w.usize(self.clients.len());
+        for c in &self.clients {
             match hex_id(c.as_str()) {
                 // A default id (16 lowercase hex digits) as its 8 bytes,
                 // marked by the length 0 that no real id has.
@@ -521,10 +529,37 @@ impl<'a> WriteTables<'a> {
                 None => w.bytes(c.as_str().as_bytes()),
             }
         }
-        w.usize(self.strings.items.len());
-        for s in &self.strings.items {
+        w.usize(self.strings.len());
+        for s in &self.strings {
             w.bytes(s.as_bytes());
         }
+    }
+}
+
+/// The second pass: writes the body, names as table indices.
+struct Body<'t, 'a> {
+    w: Writer,
+    t: &'t NameTables<'a>,
+}
+
+impl<'a> Sink<'a> for Body<'_, 'a> {
+    fn u8(&mut self, b: u8) {
+        self.w.u8(b);
+    }
+    fn varint(&mut self, v: u64) {
+        self.w.varint(v);
+    }
+    fn bytes(&mut self, b: &[u8]) {
+        self.w.bytes(b);
+    }
+    fn client(&mut self, c: &'a ClientId) {
+        // Every name was collected in the first pass, so it is found.
+        let i = self.t.clients.binary_search(&c).unwrap_or_default();
+        self.w.usize(i);
+    }
+    fn string(&mut self, s: &'a str) {
+        let i = self.t.strings.binary_search(&s).unwrap_or_default();
+        self.w.usize(i);
     }
 }
 

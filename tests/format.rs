@@ -54,13 +54,13 @@ fn a_register_and_a_set_element_are_laid_out_as_documented() {
     let expected = [
         0xb7, 0x01, 0x01,
         0x01, 0x01, b'a',
-        0x03, 0x01, b'r', 0x01, b's', 0x01, b'e', // strings: "r", "s", "e"
+        0x03, 0x01, b'e', 0x01, b'r', 0x01, b's', // strings, sorted: "e", "r", "s"
         0x01, 0x00, 0x01, 0x00, 0x01,             // ctx 1..=2
         0x00,                                     // horizon
         0x00,                                     // no counters
         0x01, 0xe8, 0x07,                         // one register; wall times from 1000
-        0x00, 0x00, 0x01, 0x00, 0x00, 0x01, 0x01, b'1', // key 0, writer 0, seq 1, wall 1000 + 0, logical 0, JSON "1"
-        0x01, 0x01, 0x01, 0x02, 0x01, 0x00, 0x02, // set key 1, one element: string 2, one tag: client 0 seq 2
+        0x01, 0x00, 0x01, 0x00, 0x00, 0x01, 0x01, b'1', // key 1, writer 0, seq 1, wall 1000 + 0, logical 0, JSON "1"
+        0x01, 0x02, 0x01, 0x00, 0x01, 0x00, 0x02, // set key 2, one element: string 0, one tag: client 0 seq 2
         0x00, 0x00,                               // no removals, removed-at 0
     ];
     assert_eq!(d.encode_state(), expected);
