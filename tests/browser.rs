@@ -12,7 +12,7 @@ wasm_bindgen_test_configure!(run_in_browser);
 const COMMIT: u32 = 1;
 
 fn doc(id: &str) -> RawDoc {
-    RawDoc::new(Some(id.to_owned()), None, -1.0).unwrap()
+    RawDoc::new(Some(id.to_owned()), None, -1.0, None).unwrap()
 }
 
 fn exchange(a: &mut RawDoc, b: &mut RawDoc) {
@@ -24,8 +24,8 @@ fn exchange(a: &mut RawDoc, b: &mut RawDoc) {
 
 #[wasm_bindgen_test]
 fn random_client_ids_come_from_the_browser() {
-    let a = RawDoc::new(None, None, -1.0).unwrap();
-    let b = RawDoc::new(None, None, -1.0).unwrap();
+    let a = RawDoc::new(None, None, -1.0, None).unwrap();
+    let b = RawDoc::new(None, None, -1.0, None).unwrap();
     assert_eq!(a.client_id().len(), 16);
     assert_ne!(a.client_id(), b.client_id());
 }
