@@ -314,18 +314,18 @@ impl Doc {
     // ----- sets -----
 
     /// Adds `element` to set `key`: a new tag, so a concurrent remove elsewhere
-    /// (which has not seen it) does not undo this add. Adding an element that
-    /// holds this replica's tag already changes nothing.
+    /// (which has not seen it) does not undo this add. Re-adding a present
+    /// element is a new add too (see `set.rs`).
     pub fn add(&mut self, key: &str, element: &str) -> Result<(), Error> {
         self.limits.check_key(key)?;
         self.limits.check_element(element)?;
         self.check_seq()?;
         let key = intern(&self.sets, key);
         let me = self.me.clone();
-        if self.sets.entry(key.clone()).or_default().add(element, &me, self.seq + 1) {
-            self.next_seq();
-            note(&mut self.open().changes.sets, key);
-        }
+        let seq = self.seq + 1;
+        self.sets.entry(key.clone()).or_default().add(element, &me, seq);
+        self.next_seq();
+        note(&mut self.open().changes.sets, key);
         Ok(())
     }
 

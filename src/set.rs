@@ -5,8 +5,12 @@
 //! concurrent add and remove resolve to "present". Nothing is kept for removed
 //! elements: the document's version vector says which dots a replica has seen,
 //! so a tag that one side has seen and the other lacks was removed (Bieniusa
-//! et al., 2012). Adding an element that already holds this replica's tag
-//! changes nothing, so an element carries at most one tag per client.
+//! et al., 2012). Every add is a new add, a re-add of a present element too:
+//! it adds a tag of its own, so a concurrent remove that saw only the earlier
+//! add does not undo it. An element may so carry several tags of one client;
+//! the next remove that sees them clears them all. (Replacing a client's old
+//! tag instead would give the re-add a hidden removal effect, which a peer
+//! that learns of the re-add only as superseded would never apply.)
 //!
 //! To carry a removal in a *delta* (which does not list unchanged keys), a set
 //! keeps a small removal record: each client's latest remove seq on this key
@@ -52,19 +56,19 @@ pub struct Set {
 }
 
 impl Set {
-    /// Adds `element` with the tag `(client, seq)`. Returns false, changing
-    /// nothing, if the element already holds a tag of `client`.
-    pub fn add(&mut self, element: &str, client: &ClientId, seq: u64) -> bool {
-        let Some(tags) = self.elements.get_mut(element) else {
-            self.elements.insert(Rc::from(element), vec![(client.clone(), seq)]);
-            return true;
-        };
-        if tags.iter().any(|(c, _)| c == client) {
-            return false;
+    /// Adds `element` with the tag `(client, seq)`: a new tag, whatever
+    /// tags the element holds already.
+    pub fn add(&mut self, element: &str, client: &ClientId, seq: u64) {
+        match self.elements.get_mut(element) {
+            Some(tags) => {
+                // `seq` is this client's newest: the tags stay sorted.
+                tags.push((client.clone(), seq));
+                crate::sort::sort(tags);
+            }
+            None => {
+                self.elements.insert(Rc::from(element), vec![(client.clone(), seq)]);
+            }
         }
-        tags.push((client.clone(), seq));
-        crate::sort::sort(tags);
-        true
     }
 
     /// Removes `element` (every tag seen here) as change `(client, seq)` at
@@ -285,12 +289,18 @@ mod tests {
     }
 
     #[test]
-    fn adding_an_element_that_holds_our_tag_changes_nothing() {
+    fn a_re_add_is_a_new_tag_that_survives_a_remove_that_saw_only_the_first_add() {
         let mut a = Replica::new("a");
+        let mut b = Replica::new("b");
         a.add("x");
-        let before = a.set.clone();
-        assert!(!a.set.add("x", &c("a"), 2));
-        assert_eq!(a.set, before);
+        b.receive(&a);
+        a.add("x"); // a re-add: a second tag of a's
+        assert_eq!(a.set.elements().next().map(|(_, t)| t.clone()), Some(vec![(c("a"), 1), (c("a"), 2)]));
+        b.remove("x"); // concurrent: b saw only the first add
+        a.receive(&b);
+        b.receive(&a);
+        assert!(a.set.contains("x") && b.set.contains("x"));
+        assert_eq!(a.set.elements().collect::<Vec<_>>(), b.set.elements().collect::<Vec<_>>());
     }
 
     #[test]

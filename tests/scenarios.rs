@@ -463,18 +463,69 @@ fn a_transaction_removing_from_a_set_carries_only_that_transaction() {
     d.apply_update(&delta).expect("b's delta is refused");
 }
 
-/// Re-adding an element that holds this replica's tag changes nothing, so a
-/// client's adds of one element never pile up, and no late "older" add of the
-/// same element can outlive a remove that saw the newer one.
+/// A re-add is a new add (found by the multi-tab chaos test): a adds x, b
+/// sees it; a adds x again while b, having seen only the first add, removes
+/// it. Add wins: x stays on both, through transaction updates and deltas.
 #[test]
-fn re_adding_a_present_element_changes_nothing() {
-    let mut a = doc("a");
+fn a_re_add_is_a_new_add_that_a_concurrent_remove_does_not_undo() {
+    for by_delta in [false, true] {
+        let (mut a, mut b) = (doc("a"), doc("b"));
+        a.add("s", "x").unwrap();
+        let first = commit(&mut a);
+        b.apply_update(&first).unwrap();
+        a.add("s", "x").unwrap();
+        let re_add = commit(&mut a);
+        b.remove("s", "x").unwrap();
+        let remove = commit(&mut b);
+        if by_delta {
+            sync(&mut a, &mut b);
+        } else {
+            a.apply_update(&remove).unwrap();
+            b.apply_update(&re_add).unwrap();
+        }
+        assert!(a.has("s", "x") && b.has("s", "x"), "the re-add was lost (by delta: {by_delta})");
+        assert_eq!(a.entries(), b.entries());
+    }
+}
+
+/// A re-add adds a second tag of a's to x. A replica r that holds only the
+/// first hears of the re-add through c, in a delta (the document is large
+/// enough that the delta is smaller than the state), then c removes x,
+/// having seen both tags: x is gone everywhere, and a late first add revives
+/// nothing.
+#[test]
+fn a_re_add_reaches_a_replica_holding_only_the_first_add_through_a_third_one() {
+    let (mut a, mut c, mut r) = (doc("a"), doc("c"), doc("r"));
+    for i in 0..50 {
+        a.increment(&format!("padding-{i}"), 1).unwrap();
+    }
+    let padding = commit(&mut a);
+    c.apply_update(&padding).unwrap();
+    r.apply_update(&padding).unwrap();
     a.add("s", "x").unwrap();
-    commit(&mut a);
-    let before = a.encode_state();
+    let first = commit(&mut a);
+    c.apply_update(&first).unwrap();
+    r.apply_update(&first).unwrap();
     a.add("s", "x").unwrap();
-    assert!(a.commit(true).is_none(), "a re-add of a present element made a transaction");
-    assert_eq!(a.encode_state(), before);
+    let re_add = commit(&mut a);
+    c.apply_update(&re_add).unwrap();
+    let delta = c.encode_delta(Some(&r.version())).unwrap();
+    assert!(delta.len() < c.encode_state().len() / 2, "a delta, not the state");
+    r.apply_update(&delta).unwrap();
+    assert_eq!(r.entries(), c.entries());
+    c.remove("s", "x").unwrap();
+    let remove = commit(&mut c);
+    r.apply_update(&remove).unwrap();
+    a.apply_update(&remove).unwrap();
+    for d in [&a, &c, &r] {
+        assert!(!d.has("s", "x"), "{} still shows x after c removed every tag it saw", d.client_id());
+    }
+    // A late first add revives nothing: its dot was superseded by the re-add.
+    let mut late = doc("late");
+    late.apply_update(&re_add).unwrap();
+    late.apply_update(&remove).unwrap();
+    late.apply_update(&first).unwrap();
+    assert!(!late.has("s", "x"));
 }
 
 /// Out-of-order delivery: a adds x, removes it and adds it again; r gets the

@@ -240,7 +240,7 @@ test("transact: a transaction of no-ops, or one that only reads, fires nothing",
     a.increment("c", 0);
     a.delete("never-set");
     a.remove("s", "not-there");
-    a.add("s", "x"); // already holds this replica's tag
+    a.has("s", "x");
     a.counter("c");
     a.toJSON();
   });
@@ -386,4 +386,29 @@ test("a listener added later hears only later transactions, each update carrying
   a.increment("before", 2);
   b.applyUpdate(log.update[1].update);
   assert.equal(b.counter("before"), 3);
+});
+
+// Found by the multi-tab chaos test (tests/e2e/chaos.test.mjs): a re-add must
+// get a tag of its own, so a remove that saw only the earlier add cannot undo it.
+test("a re-add of a present element is a new add: a concurrent remove that saw only the first does not undo it", () => {
+  const a = new Doc({ clientId: "a" });
+  const b = new Doc({ clientId: "b" });
+  const exchange = () => {
+    const [toB, toA] = [a.encodeDelta(b.version()), b.encodeDelta(a.version())];
+    b.applyUpdate(toB);
+    a.applyUpdate(toA);
+  };
+  a.add("tags", "x");
+  exchange(); // b has seen a's first add
+  const updates = [];
+  a.on("update", (u) => updates.push(u));
+  a.add("tags", "x"); // a adds it again: an update of its own...
+  assert.equal(updates.length, 1);
+  b.remove("tags", "x"); // ...while b removes what it saw
+  exchange();
+  assert.deepEqual([a.members("tags"), b.members("tags")], [["x"], ["x"]]);
+  // A remove that has seen both adds removes the element everywhere.
+  b.remove("tags", "x");
+  exchange();
+  assert.deepEqual([a.members("tags"), b.members("tags")], [[], []]);
 });
