@@ -8,6 +8,7 @@
 # Corpora live in fuzz/corpus/<target> (seeded from real encodings by
 # `cargo run --example seeds`), crashes in fuzz/artifacts/<target>, logs in
 # fuzz/artifacts/logs/<target>.log. Exits non-zero if any target found a crash.
+# To see what a crash input does: cargo +nightly run --example replay -- <file> [state|delta]
 set -euo pipefail
 cd "$(dirname "$0")"
 
