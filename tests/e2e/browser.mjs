@@ -41,3 +41,14 @@ export async function start() {
     },
   };
 }
+
+/** Polls `fn` (in the test) until it returns a truthy value; fails naming `what` after `ms`. */
+export async function waitFor(what, fn, ms = 15000, every = 50) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await fn();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}

@@ -35,7 +35,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { isDeepStrictEqual } from "node:util";
 import { randomInt } from "node:crypto";
-import { start } from "./browser.mjs";
+import { start, waitFor as waitUntil } from "./browser.mjs";
 
 const SEED = process.env.CHAOS_SEED ? Number(process.env.CHAOS_SEED) : randomInt(2 ** 32);
 const OPS = Number(process.env.CHAOS_OPS ?? 1000);
@@ -186,16 +186,8 @@ after(async () => {
 
 const sel = (id) => `[data-testid="${id}"]`;
 
-/** Polls `fn` (in the test) until it returns a truthy value. */
-async function waitFor(what, fn, ms = WAIT) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** Polls `fn` until it returns a truthy value (every 20 ms, for up to WAIT). */
+const waitFor = (what, fn, ms = WAIT) => waitUntil(what, fn, ms, 20);
 
 let tabCount = 0;
 

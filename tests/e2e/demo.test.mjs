@@ -6,7 +6,7 @@ import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { start } from "./browser.mjs";
+import { start, waitFor } from "./browser.mjs";
 
 const TEST_TIMEOUT = 30000;
 const WAIT = 15000;
@@ -81,16 +81,6 @@ async function until(page, fn, arg) {
   return handle.jsonValue();
 }
 
-/** Polls `fn` (in the test) until it returns a truthy value. */
-async function waitFor(what, fn, ms = WAIT) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Presses +1 `n` times in each page, all pages at once. */
 async function clickAll(pages, n) {

@@ -5,7 +5,7 @@
 // helpers as `t` (see www/test/persist.js).
 import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { start } from "./browser.mjs";
+import { start, waitFor } from "./browser.mjs";
 
 const TEST_TIMEOUT = 30000;
 let env;
@@ -47,16 +47,6 @@ const flush = (page) => page.evaluate(() => t.p.flush());
 /** The tab's document as comparable JSON (Uint8Array values as { bytes: [...] }). */
 const state = (page) => page.evaluate(() => t.state());
 
-/** Polls `fn` until it returns a truthy value; fails with `what` after `ms`. */
-async function waitFor(what, fn, ms = 15000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function closeTabs(...tabs) {
   await Promise.all(tabs.map((p) => p.close()));
