@@ -278,15 +278,19 @@ fn assert_proportional(bytes: &[u8], what: &str) {
 #[test]
 fn a_long_set_element_referenced_many_times_is_not_copied_each_time() {
     let big = vec![b'x'; 64 << 10];
-    let sets = 2_000u64;
+    assert_proportional(&sets_of_one_element(&big, 2_000), "one 64 KiB element in 2 000 sets");
+}
+
+/// A delta listing set "k" `sets` times, each with the one element `element`
+/// tagged (client 0, seq 1) and no removals.
+fn sets_of_one_element(element: &[u8], sets: u64) -> Vec<u8> {
     let mut u = Enc::header(TYPE_DELTA);
-    u.tables(&["p"], &[b"k", &big]).u8(0).vv(&[(0, &[(1, 1)])]).v(0).v(0).v(0);
+    u.tables(&["p"], &[b"k", element]).u8(0).vv(&[(0, &[(1, 1)])]).v(0).v(0).v(0);
     u.v(sets);
     for _ in 0..sets {
-        // key 0, one element (string 1) with tag (client 0, seq 1), no removals
         u.v(0).v(1).v(1).v(1).v(0).v(1).v(0).v(0);
     }
-    assert_proportional(&u.done(), "one 64 KiB element in 2 000 sets");
+    u.done()
 }
 
 /// 500 000 sets of one one-byte element each: 4 MB on the wire. Each costs a
@@ -296,14 +300,7 @@ fn a_long_set_element_referenced_many_times_is_not_copied_each_time() {
 /// issue's "maximum entries per update"), checked as counts are read.
 #[test]
 fn many_small_sets_cost_memory_in_proportion_to_the_update() {
-    let sets = 500_000u64;
-    let mut u = Enc::header(TYPE_DELTA);
-    u.tables(&["p"], &[b"k", b"e"]).u8(0).vv(&[(0, &[(1, 1)])]).v(0).v(0).v(0);
-    u.v(sets);
-    for _ in 0..sets {
-        u.v(0).v(1).v(1).v(1).v(0).v(1).v(0).v(0);
-    }
-    assert_proportional(&u.done(), "500 000 one-element sets");
+    assert_proportional(&sets_of_one_element(b"e", 500_000), "500 000 one-element sets");
 }
 
 /// 2 000 000 counters with no slots, 4 MB on the wire.
