@@ -270,7 +270,9 @@ impl Update {
                 if tags.is_empty() {
                     return Err(Error::invalid("a set element without tags"));
                 }
-                elements.insert(element, tags);
+                if let Some(element) = elements.insert(element.clone(), tags).map(|_| element) {
+                    return Err(Error::invalid(format!("set element \"{element}\" appears twice in one set")));
+                }
             }
             let mut removes = Vec::new();
             for _ in 0..b.count(&mut r, "a set's removals")? {
@@ -285,11 +287,26 @@ impl Update {
             sets.push((key, Set::from_parts(elements, removes, removed_at)));
         }
         r.end()?;
+        // An encoder lists each key once per kind; a key listed twice would
+        // make what applying the update does depend on how often it is applied.
+        unique_keys(&counters, "counters")?;
+        unique_keys(&registers, "registers")?;
+        unique_keys(&sets, "sets")?;
         u.counters = counters;
         u.registers = registers;
         u.sets = sets;
         u.clients = t.clients;
         Ok(u)
+    }
+}
+
+/// Refuses a list of entries that names a key twice.
+fn unique_keys<V>(entries: &[(Key, V)], kind: &str) -> Result<(), Error> {
+    let mut keys: Vec<&str> = entries.iter().map(|(k, _)| &**k).collect();
+    crate::sort::sort(&mut keys);
+    match keys.windows(2).find(|w| w[0] == w[1]) {
+        Some(w) => Err(Error::invalid(format!("key \"{}\" appears twice among the {kind}", w[0]))),
+        None => Ok(()),
     }
 }
 

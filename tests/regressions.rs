@@ -245,6 +245,45 @@ fn fuzz_apply_state_a_seen_write_filed_under_another_key_is_ignored_every_time()
     assert_healthy(&mut d, "after the forged update");
 }
 
+/// Found by the `apply_state` fuzz target: a forged full state lists set "k"
+/// twice, first without element "e", then with it. The first delivery added
+/// the element's (unseen) tag; the second read the first listing as "the
+/// sender has seen that tag and dropped it" and removed it again. Fix: an
+/// update that lists a key twice per kind, or an element twice in one set, is
+/// refused (no encoder writes one).
+#[test]
+fn fuzz_apply_state_a_key_listed_twice_is_refused() {
+    // Set "k" listed twice: empty (with a removal record), then with "e" tagged (q, 1).
+    let mut twice = Enc::header(TYPE_STATE);
+    twice.tables(&["q"], &[b"k", b"e"]).vv(&[(0, &[(1, 2)])]).v(0).v(0).v(0);
+    twice.v(2);
+    twice.v(0).v(0).v(1).v(0).v(2).v(5); // key 0, no elements, one removal (q, 2) at 5 ms
+    twice.v(0).v(1).v(1).v(1).v(0).v(1).v(0).v(0); // key 0, element 1 with tag (q, 1)
+    let err = refused(&twice.done());
+    assert!(err.to_string().contains("key \"k\" appears twice among the sets"), "{err}");
+
+    let mut element_twice = Enc::header(TYPE_STATE);
+    element_twice.tables(&["q"], &[b"k", b"e"]).vv(&[(0, &[(1, 2)])]).v(0).v(0).v(0);
+    element_twice.v(1).v(0).v(2).v(1).v(1).v(0).v(1).v(1).v(1).v(0).v(2).v(0).v(0);
+    let err = refused(&element_twice.done());
+    assert!(err.to_string().contains("appears twice in one set"), "{err}");
+
+    let mut counter_twice = Enc::header(TYPE_STATE);
+    counter_twice.tables(&["q"], &[b"c"]).vv(&[(0, &[(1, 2)])]).v(0);
+    counter_twice.v(2).v(0).v(1).v(0).v(1).v(1).v(0).v(0).v(1).v(0).v(2).v(2).v(0).v(0).v(0);
+    let err = refused(&counter_twice.done());
+    assert!(err.to_string().contains("among the counters"), "{err}");
+
+    let mut register_twice = Enc::header(TYPE_STATE);
+    register_twice.tables(&["q"], &[b"r"]).vv(&[(0, &[(1, 2)])]).v(0).v(0);
+    register_twice.v(2).v(T0);
+    register_twice.v(0).v(0).v(1).v(0).v(0).u8(1).bytes(b"1");
+    register_twice.v(0).v(0).v(2).v(1).v(0).u8(1).bytes(b"2");
+    register_twice.v(0);
+    let err = refused(&register_twice.done());
+    assert!(err.to_string().contains("among the registers"), "{err}");
+}
+
 // ---------------------------------------------------------------------------
 // Memory: decoding costs memory in proportion to the update's size
 // ---------------------------------------------------------------------------
