@@ -293,8 +293,11 @@ export class Doc {
   }
 
   #emitLocal(origin) {
-    const update = this.#r.takeUpdate();
-    if (update) this.#emit("update", update, origin, true);
+    // The update was encoded only if an update listener was there to take it.
+    if (this.#listeners.update.size) {
+      const update = this.#r.takeUpdate();
+      if (update) this.#emit("update", update, origin, true);
+    }
     this.#emitChange(true, origin);
   }
 
