@@ -194,12 +194,13 @@ class Persistence {
 
   async #start() {
     try {
-      this.#db = await openDb(`slotkv:${this.#name}`);
+      // Listen before opening the database: a write made meanwhile goes to
+      // the writer tab at once (a non-writer needs no database for that).
       this.#channel = new BroadcastChannel(`slotkv-persist:${this.#name}`);
       this.#channel.onmessage = (e) => this.#receive(e.data);
       this.#channel.onmessageerror = () => console.warn("slotkv: persist dropped a message that could not be deserialized");
-      // Listen before loading: a write made meanwhile must not be missed.
       this.#off = this.#doc.on("update", (update, origin, local) => this.#onUpdate(update, origin, local));
+      this.#db = await openDb(`slotkv:${this.#name}`);
       // Try the lock without queueing, so that persist() resolves knowing its
       // role; a writer's takeover rewrite doubles as its load.
       const takeover = await new Promise((decided, failed) => {
