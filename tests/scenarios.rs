@@ -674,3 +674,42 @@ fn a_local_write_beats_a_peer_timestamp_at_the_end_of_time() {
     x.apply_update(&commit(&mut a)).unwrap();
     assert_eq!(x.get("k"), Some(&json("\"mine\"")), "a's new write lost to a timestamp a had already seen");
 }
+
+/// The revival the SPEC allows, found by the `converge` fuzz target: a
+/// deletes k while o, offline, writes k (concurrently, with an earlier
+/// timestamp). r gets the delete, and purges its tombstone once the retention
+/// has passed on r's clock; a has not purged yet. o's write then arrives at
+/// both: a keeps k deleted (its tombstone wins), r has nothing left to compare
+/// it with and adopts it. The two disagree about k, and only about k, until
+/// someone writes k again: that write wins everywhere.
+#[test]
+fn a_concurrent_write_arriving_after_the_retention_revives_a_key_only_where_its_tombstone_was_purged() {
+    let (ta, tr, to) = (time(1_000), time(1_000), time(1_000));
+    let mut a = doc_with_retention("a", &ta, 100);
+    let mut r = doc_with_retention("r", &tr, 100);
+    let mut o = doc_with_retention("o", &to, 100);
+    a.set("k", json("1")).unwrap();
+    let set = commit(&mut a);
+    ta.set(2_000);
+    a.delete("k").unwrap();
+    let delete = commit(&mut a);
+    r.apply_update(&set).unwrap();
+    r.apply_update(&delete).unwrap();
+    o.set("k", json("\"offline\"")).unwrap(); // at 1 000 ms: earlier than the delete
+    let offline = commit(&mut o);
+    tr.set(5_000);
+    let _ = r.encode_state(); // purges the tombstone: 3 000 ms old, retention 100
+    assert!(r.register("k").is_none());
+    a.apply_update(&offline).unwrap();
+    r.apply_update(&offline).unwrap();
+    assert_eq!(a.get("k"), None, "a still holds the tombstone, which wins");
+    assert_eq!(r.get("k"), Some(&json("\"offline\"")), "r purged it: the late write is revived there");
+    sync(&mut a, &mut r);
+    assert_ne!(a.get("k"), r.get("k"), "the disagreement is about k only, and stays until k is written");
+    ta.set(6_000);
+    a.set("k", json("2")).unwrap();
+    let rewrite = commit(&mut a);
+    r.apply_update(&rewrite).unwrap();
+    assert_eq!((a.get("k"), r.get("k")), (Some(&json("2")), Some(&json("2"))));
+    assert_eq!(visible(&a), visible(&r));
+}
