@@ -596,8 +596,17 @@ impl Doc {
     fn merge_absences(&mut self, u: &Update, changes: &mut Changes) {
         let listed_registers = sorted_keys(&u.registers);
         let listed_sets = sorted_keys(&u.sets);
+        // A write of the open transaction stays until its update is out: a
+        // peer that saw it (in a delta) and has since purged it as an old
+        // tombstone must not take it from the update that supersedes our
+        // older write everywhere else.
+        let pending = self.txn.as_ref().map(|t| t.start);
+        let me = &self.me;
+        let uncommitted = |reg: &Register| pending.is_some_and(|start| reg.writer == *me && reg.seq > start);
         self.registers.retain(|key, reg| {
-            let gone = listed_registers.binary_search(&&**key).is_err() && register::purged_by_peer(reg, &u.ctx);
+            let gone = listed_registers.binary_search(&&**key).is_err()
+                && !uncommitted(reg)
+                && register::purged_by_peer(reg, &u.ctx);
             if gone {
                 changes.registers.push(key.clone());
             }
