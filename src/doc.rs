@@ -130,6 +130,8 @@ struct Txn {
     /// writes it overwrote. Its update carries them, so a receiver drops them
     /// too, or, if it has not seen them yet, ignores them when they arrive.
     superseded: VersionVector,
+    /// Each register write of this transaction: its key and seq.
+    written: Vec<(Key, u64)>,
 }
 
 /// A replicated key-value document.
@@ -297,6 +299,7 @@ impl Doc {
         if let Some(old) = old {
             txn.superseded.insert(&old.writer, old.seq);
         }
+        txn.written.push((key.clone(), seq));
         note(&mut txn.changes.registers, key);
         Ok(())
     }
@@ -386,22 +389,37 @@ impl Doc {
     /// Returns `None` if there was none; with `encode`, the delta carrying
     /// exactly those changes.
     pub fn commit(&mut self, encode: bool) -> Option<Committed> {
-        let txn = self.txn.take()?;
+        let mut txn = self.txn.take()?;
         if txn.start == self.seq {
             return None;
         }
-        let changes = txn.changes.sort();
-        let update = encode.then(|| self.transaction_update(txn.start, txn.superseded, &changes).encode());
+        let changes = std::mem::take(&mut txn.changes).sort();
+        let update = encode.then(|| self.transaction_update(&txn, &changes).encode());
         Some(Committed { changes, update })
     }
 
-    /// The update carrying exactly the transaction that made our changes
+    /// The update carrying exactly the transaction `txn` that made our changes
     /// `start + 1 ..= seq` to the keys in `changes`: our slots, writes and tags
     /// from it, and in `ctx` its dots and those of what it superseded.
-    fn transaction_update(&self, start: u64, superseded: VersionVector, changes: &Changes) -> Update {
+    ///
+    /// Not the dots of its register writes whose key now holds nothing: a
+    /// peer's full state took them (the peer had seen such a write, say a
+    /// delete, and purged it). The update cannot carry what they did, so it
+    /// must not claim them, or a receiver still holding a write they beat
+    /// would count them as seen and keep that write; left unclaimed, they
+    /// get that receiver a full state (the peer's purge raised the horizon).
+    fn transaction_update(&self, txn: &Txn, changes: &Changes) -> Update {
+        let start = txn.start;
         let ours = |client: &ClientId, seq: u64| *client == self.me && seq > start;
-        let mut u = Update { ctx: superseded, ..Update::default() };
-        u.ctx.insert_range(&self.me, start + 1, self.seq);
+        let mut ctx = txn.superseded.clone();
+        ctx.insert_range(&self.me, start + 1, self.seq);
+        let taken = VersionVector::from_dots(
+            txn.written.iter().filter(|(key, _)| !self.registers.contains_key(key)).map(|(_, seq)| (&self.me, *seq)),
+        );
+        if !taken.is_empty() {
+            ctx = ctx.difference(&taken);
+        }
+        let mut u = Update { ctx, ..Update::default() };
         for (key, counter) in select(&self.counters, &changes.counters) {
             if let Some(slot) = counter.slot(&self.me).filter(|s| s.seq > start) {
                 u.counters.push((key.clone(), vec![(self.me.clone(), *slot)]));
@@ -596,17 +614,8 @@ impl Doc {
     fn merge_absences(&mut self, u: &Update, changes: &mut Changes) {
         let listed_registers = sorted_keys(&u.registers);
         let listed_sets = sorted_keys(&u.sets);
-        // A write of the open transaction stays until its update is out: a
-        // peer that saw it (in a delta) and has since purged it as an old
-        // tombstone must not take it from the update that supersedes our
-        // older write everywhere else.
-        let pending = self.txn.as_ref().map(|t| t.start);
-        let me = &self.me;
-        let uncommitted = |reg: &Register| pending.is_some_and(|start| reg.writer == *me && reg.seq > start);
         self.registers.retain(|key, reg| {
-            let gone = listed_registers.binary_search(&&**key).is_err()
-                && !uncommitted(reg)
-                && register::purged_by_peer(reg, &u.ctx);
+            let gone = listed_registers.binary_search(&&**key).is_err() && register::purged_by_peer(reg, &u.ctx);
             if gone {
                 changes.registers.push(key.clone());
             }

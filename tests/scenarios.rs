@@ -717,13 +717,15 @@ fn a_concurrent_write_arriving_after_the_retention_revives_a_key_only_where_its_
 /// Found by the `converge` fuzz target: r1 writes k and then, in a transaction
 /// not yet committed, deletes it. r2 gets the delete in a delta, and purges the
 /// tombstone once it is older than the retention on r2's clock; r2's full
-/// state then reaches r1 before r1 commits. The state used to take the
-/// tombstone from r1 (r2 had seen it and holds nothing), so r1's update named
-/// the delete's dot without the tombstone: r0, which held r1's first write,
-/// counted the delete as seen and kept the write for good. A write of the
-/// open transaction now stays until its update is out.
+/// state then reaches r1 before r1 commits, and takes the tombstone (r2 had
+/// seen it and holds nothing). r1's update used to name the delete's dot all
+/// the same: r0, which held r1's first write, counted the delete as seen and
+/// kept the write for good. Now the update leaves that dot out, so r0 lacks
+/// it, and the horizon r2's purge raised gets r0 a full state that drops the
+/// write. (A full state must take the tombstone: had r2 deleted k after r1's
+/// write instead, its purge would have to win there too.)
 #[test]
-fn a_peers_full_state_does_not_take_a_write_of_the_open_transaction() {
+fn a_transaction_whose_write_a_peers_full_state_took_does_not_claim_it() {
     let (t0, t1, t2) = (time(1_000), time(1_000), time(1_000));
     let mut r0 = doc_with_retention("r0", &t0, 100);
     let mut r1 = doc_with_retention("r1", &t1, 100);
@@ -739,13 +741,36 @@ fn a_peers_full_state_does_not_take_a_write_of_the_open_transaction() {
     let state = r2.encode_state(); // purges the tombstone
     assert!(r2.register("k").is_none());
     r1.apply_update(&state).unwrap();
-    assert!(r1.register("k").is_some_and(|r| r.is_tombstone()), "r1's own uncommitted delete was taken");
     let update = commit(&mut r1);
     r0.apply_update(&update).unwrap();
-    assert_eq!(r0.get("k"), None, "r0 kept the write that r1 deleted");
+    assert!(!r0.version_vector().contains(&slotkv::ClientId::new("r1").unwrap(), 2), "r0 counts the delete as seen");
     sync(&mut r0, &mut r1);
+    assert_eq!(r0.get("k"), None, "r0 kept the write that r1 deleted");
     sync(&mut r1, &mut r2);
     sync(&mut r0, &mut r2);
     assert_eq!(visible(&r0), visible(&r1));
+    assert_eq!(visible(&r1), visible(&r2));
+}
+
+/// The other side of it: r2 deletes the key r1 is writing in an open
+/// transaction, after seeing r1's write, then purges its tombstone. r2's full
+/// state takes r1's write, as the delete beat it.
+#[test]
+fn a_peers_full_state_takes_an_uncommitted_write_its_purged_delete_beat() {
+    let (t1, t2) = (time(1_000), time(1_000));
+    let mut r1 = doc_with_retention("r1", &t1, 100);
+    let mut r2 = doc_with_retention("r2", &t2, 100);
+    r1.set("k", json("1")).unwrap(); // not committed yet
+    let delta = r1.encode_delta(Some(&r2.version())).unwrap();
+    r2.apply_update(&delta).unwrap();
+    t2.set(2_000);
+    r2.delete("k").unwrap();
+    commit(&mut r2);
+    t2.set(10_000);
+    let state = r2.encode_state();
+    r1.apply_update(&state).unwrap();
+    assert_eq!(r1.get("k"), None);
+    commit(&mut r1);
+    sync(&mut r1, &mut r2);
     assert_eq!(visible(&r1), visible(&r2));
 }
