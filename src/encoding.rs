@@ -11,6 +11,17 @@ pub const MAGIC: u8 = 0xb7;
 /// The format version this build writes, and the newest it reads.
 pub const FORMAT_VERSION: u64 = 1;
 
+/// Maps signed to unsigned numbers (0, −1, 1, −2, … → 0, 1, 2, 3, …) so that
+/// a small number of either sign makes a small varint.
+pub fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+/// The inverse of [`zigzag`].
+pub fn unzigzag(z: u64) -> i64 {
+    ((z >> 1) as i64) ^ -((z & 1) as i64)
+}
+
 /// Appends encoded fields to a byte buffer.
 #[derive(Default)]
 pub struct Writer {
@@ -38,6 +49,11 @@ impl Writer {
 
     pub fn usize(&mut self, v: usize) {
         self.varint(v as u64);
+    }
+
+    /// A signed number as the varint of its [`zigzag`] mapping.
+    pub fn svarint(&mut self, v: i64) {
+        self.varint(zigzag(v));
     }
 
     /// A varint length, then the bytes.
@@ -88,6 +104,11 @@ impl<'a> Reader<'a> {
         Err(DecodeError::Invalid { what: format!("{what} is an over-long varint") })
     }
 
+    /// A signed number written by `Writer::svarint`.
+    pub fn svarint(&mut self, what: &'static str) -> Result<i64, DecodeError> {
+        Ok(unzigzag(self.varint(what)?))
+    }
+
     /// A count of items that each take at least one byte: refused if more
     /// items are claimed than bytes remain, so no forged count can make a
     /// decoder allocate.
@@ -102,6 +123,11 @@ impl<'a> Reader<'a> {
     /// A varint length, then that many bytes.
     pub fn bytes(&mut self, what: &'static str) -> Result<&'a [u8], DecodeError> {
         let len = self.varint(what)?;
+        self.take(len, what)
+    }
+
+    /// The next `len` bytes, if that many remain.
+    pub fn take(&mut self, len: u64, what: &'static str) -> Result<&'a [u8], DecodeError> {
         if len > self.remaining() as u64 {
             return Err(DecodeError::Truncated { what });
         }
@@ -140,6 +166,15 @@ mod tests {
     }
 
     #[test]
+    fn signed_varints_are_zigzag() {
+        let mut w = Writer::new();
+        for v in [0, -1, 1, -2, 63, -64, 64] {
+            w.svarint(v);
+        }
+        assert_eq!(w.buf, [0, 1, 2, 3, 126, 127, 0x80, 0x01]);
+    }
+
+    #[test]
     fn forged_lengths_fail_before_allocating() {
         let mut w = Writer::new();
         w.varint(u64::MAX);
@@ -156,6 +191,15 @@ mod tests {
             w.varint(v);
             let mut r = Reader::new(&w.buf);
             prop_assert_eq!(r.varint("v").unwrap(), v);
+            prop_assert!(r.end().is_ok());
+        }
+
+        #[test]
+        fn signed_varints_round_trip(v in any::<i64>()) {
+            let mut w = Writer::new();
+            w.svarint(v);
+            let mut r = Reader::new(&w.buf);
+            prop_assert_eq!(r.svarint("v").unwrap(), v);
             prop_assert!(r.end().is_ok());
         }
     }

@@ -11,7 +11,7 @@ use crate::client::ClientId;
 use crate::clock::Timestamp;
 use crate::counter::{Slot, MAX_SAFE_INTEGER};
 use crate::doc::Key;
-use crate::encoding::{Reader, Writer, FORMAT_VERSION, MAGIC};
+use crate::encoding::{unzigzag, zigzag, Reader, Writer, FORMAT_VERSION, MAGIC};
 use crate::error::{DecodeError, Error};
 use crate::limits::{in_update, Limits};
 use crate::register::{Register, Value};
@@ -29,6 +29,14 @@ pub const TYPE_DELTA: u8 = 2;
 const VALUE_TOMBSTONE: u8 = 0;
 const VALUE_JSON: u8 = 1;
 const VALUE_BYTES: u8 = 2;
+/// JSON text that is an integer in canonical decimal form, as its number.
+const VALUE_INTEGER: u8 = 3;
+/// JSON text that is one string, without its two quotes.
+const VALUE_STRING: u8 = 4;
+
+/// The longest prefix a string of the table may share with the one before:
+/// it keeps a tiny entry from standing for a long string (see `Tables::read`).
+const MAX_SHARED_PREFIX: usize = 63;
 
 /// A decoded state or delta.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -115,23 +123,28 @@ impl Update {
         if !self.registers.is_empty() {
             out.varint(base);
         }
+        // Key, writer and seq as differences from the previous register's:
+        // a state's registers are in key order, mostly by few writers.
+        let (mut key_i, mut writer_i, mut prev_seq) = (0, 0, 0);
         for (key, reg) in &self.registers {
-            out.string(key);
-            out.client(&reg.writer);
-            out.varint(reg.seq);
+            out.row_names(key, &reg.writer, &mut key_i, &mut writer_i);
+            out.svarint(reg.seq as i64 - prev_seq as i64);
+            prev_seq = reg.seq;
             out.varint(reg.ts.wall - base);
             out.varint(reg.ts.logical as u64);
-            match reg.value() {
-                None => out.u8(VALUE_TOMBSTONE),
-                Some(Value::Json(s)) => {
-                    out.u8(VALUE_JSON);
-                    out.bytes(s.as_bytes());
-                }
-                Some(Value::Bytes(b)) => {
-                    out.u8(VALUE_BYTES);
-                    out.bytes(b);
-                }
-            }
+            // The value type in the low 3 bits of one varint with the
+            // payload's length (or the integer itself).
+            let (kind, arg, payload) = match reg.value() {
+                None => (VALUE_TOMBSTONE, 0, &[][..]),
+                Some(Value::Json(text)) => match (as_integer(text), text.strip_prefix('"').and_then(|t| t.strip_suffix('"'))) {
+                    (Some(v), _) => (VALUE_INTEGER, zigzag(v), &[][..]),
+                    (None, Some(inner)) => (VALUE_STRING, inner.len() as u64, inner.as_bytes()),
+                    (None, None) => (VALUE_JSON, text.len() as u64, text.as_bytes()),
+                },
+                Some(Value::Bytes(b)) => (VALUE_BYTES, b.len() as u64, &b[..]),
+            };
+            out.varint(arg << 3 | kind as u64);
+            out.raw(payload);
         }
         out.varint(self.sets.len() as u64);
         for (key, set) in &self.sets {
@@ -224,10 +237,15 @@ impl Update {
         let mut registers = Vec::new();
         let n = b.count(&mut r, "the registers")?;
         let base = if n > 0 { read_safe(&mut r, "the registers' base wall-clock time")? } else { 0 };
+        let (mut key_i, mut writer_i, mut seq) = (0, 0, 0);
         for _ in 0..n {
-            let key = t.key(&mut r, limits)?;
-            let writer = t.client(&mut r)?;
-            let seq = read_seq(&mut r)?;
+            let head = r.varint("a register row")?;
+            let key = t.key_at(step(&mut key_i, unzigzag(head >> 1), t.strings.len(), "key index")?, limits)?;
+            if head & 1 == 1 {
+                step(&mut writer_i, r.svarint("a register's writer")?, t.clients.len(), "client index")?;
+            }
+            let writer = t.clients.get(writer_i).cloned().ok_or_else(|| Error::invalid("a register's writer is not in the client table"))?;
+            seq = read_seq_after(&mut r, seq)?;
             in_ctx(&writer, seq)?;
             let wall = base
                 .checked_add(r.varint("a register's timestamp")?)
@@ -235,17 +253,34 @@ impl Update {
                 .ok_or_else(|| Error::invalid("a register timestamp's wall-clock time is above 2^53 - 1"))?;
             let logical = u32::try_from(r.varint("a register's timestamp")?)
                 .map_err(|_| Error::invalid("a register timestamp's logical part exceeds 32 bits"))?;
-            let value = match r.u8("a register's value type")? {
-                VALUE_TOMBSTONE => None,
+            let head = r.varint("a register's value")?;
+            let arg = head >> 3;
+            let utf8 = |b: &[u8], what: &str| std::str::from_utf8(b).map(str::to_owned).map_err(|_| Error::invalid(format!("{what} is not valid UTF-8")));
+            let value = match (head & 7) as u8 {
+                VALUE_TOMBSTONE if arg == 0 => None,
+                VALUE_TOMBSTONE => return Err(Error::invalid("a deleted register's value has a length")),
                 VALUE_JSON => {
-                    let text = r.str("a register's JSON value")?;
-                    limits.check_json(text).map_err(in_update)?;
-                    Some(Value::Json(text.to_owned()))
+                    let text = utf8(r.take(arg, "a register's JSON value")?, "a register's JSON value")?;
+                    limits.check_json(&text).map_err(in_update)?;
+                    Some(Value::Json(text))
                 }
                 VALUE_BYTES => {
-                    let b = r.bytes("a register's bytes value")?;
+                    let b = r.take(arg, "a register's bytes value")?;
                     limits.check_value_len(b.len()).map_err(in_update)?;
                     Some(Value::Bytes(b.to_vec()))
+                }
+                VALUE_INTEGER => match unzigzag(arg) {
+                    v if v.unsigned_abs() <= MAX_SAFE_INTEGER => Some(Value::Json(v.to_string())),
+                    _ => return Err(Error::invalid("a register's integer value is beyond ±(2^53 - 1)")),
+                },
+                VALUE_STRING => {
+                    let inner = utf8(r.take(arg, "a register's string value")?, "a register's string value")?;
+                    let mut text = String::with_capacity(inner.len() + 2);
+                    text.push('"');
+                    text.push_str(&inner);
+                    text.push('"');
+                    limits.check_json(&text).map_err(in_update)?;
+                    Some(Value::Json(text))
                 }
                 other => return Err(Error::invalid(format!("unknown register value type {other}"))),
             };
@@ -385,6 +420,43 @@ fn read_seq(r: &mut Reader) -> Result<u64, Error> {
     }
 }
 
+/// Moves the index `prev` by `d`, which must keep it in a table of `len`.
+fn step(prev: &mut usize, d: i64, len: usize, what: &'static str) -> Result<usize, Error> {
+    match (*prev as i64).checked_add(d) {
+        Some(i) if (0..len as i64).contains(&i) => {
+            *prev = i as usize;
+            Ok(*prev)
+        }
+        _ => Err(Error::invalid(format!("{what} is out of range (the table has {len})"))),
+    }
+}
+
+/// A change number written as the difference from the one before (`prev`).
+fn read_seq_after(r: &mut Reader, prev: u64) -> Result<u64, Error> {
+    let d = r.svarint("a change number")?;
+    match (prev as i64).checked_add(d) {
+        Some(seq) if (1..=MAX_SAFE_INTEGER as i64).contains(&seq) => Ok(seq as u64),
+        _ => Err(Error::invalid("a change number is outside 1 to 2^53 - 1")),
+    }
+}
+
+/// The number a JSON text stands for, when it is an integer within
+/// ±(2^53 − 1) written the one way `to_string` writes it back (so a decoder
+/// restores the very same text): no sign but `-`, no leading zeros, no `-0`.
+fn as_integer(text: &str) -> Option<i64> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let canonical = !digits.is_empty()
+        && digits.len() <= 16
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'))
+        && text != "-0";
+    if !canonical {
+        return None;
+    }
+    let v: i64 = text.parse().ok()?;
+    (v.unsigned_abs() <= MAX_SAFE_INTEGER).then_some(v)
+}
+
 fn read_safe(r: &mut Reader, what: &'static str) -> Result<u64, Error> {
     let v = r.varint(what)?;
     if v > MAX_SAFE_INTEGER {
@@ -393,12 +465,14 @@ fn read_safe(r: &mut Reader, what: &'static str) -> Result<u64, Error> {
     Ok(v)
 }
 
-/// Each client: its table index, then its ranges as (gap, length - 1) pairs,
-/// each range starting `gap + 1` after the previous one ended (or after 0).
+/// Each client: its table index (as the difference from the previous
+/// client's, in table order: a byte), then its ranges as (gap, length - 1)
+/// pairs, each range starting `gap + 1` after the previous one ended (or 0).
 fn walk_vv<'a>(out: &mut impl Sink<'a>, vv: &'a VersionVector) {
     out.varint(vv.client_count() as u64);
+    let mut prev = 0;
     for (client, ranges) in vv.iter() {
-        out.client(client);
+        out.client_after(client, &mut prev);
         out.varint(ranges.len() as u64);
         let mut prev = 0;
         for &(lo, hi) in ranges {
@@ -465,8 +539,9 @@ impl Budget {
 
 fn read_vv(r: &mut Reader, t: &Tables, b: &mut Budget) -> Result<VersionVector, Error> {
     let mut clients = Vec::new();
+    let mut prev = 0;
     for _ in 0..b.count(r, "a version vector")? {
-        let client = t.client(r)?;
+        let client = t.client_after(r, &mut prev)?;
         let mut ranges = Vec::new();
         let mut prev: u64 = 0;
         for _ in 0..b.count(r, "a version vector's ranges")? {
@@ -490,9 +565,17 @@ fn read_vv(r: &mut Reader, t: &Tables, b: &mut Budget) -> Result<VersionVector, 
 trait Sink<'a> {
     fn u8(&mut self, b: u8);
     fn varint(&mut self, v: u64);
-    fn bytes(&mut self, b: &[u8]);
+    fn svarint(&mut self, v: i64);
     fn client(&mut self, c: &'a ClientId);
     fn string(&mut self, s: &'a str);
+    /// Bytes as they are (a length was written before them).
+    fn raw(&mut self, b: &[u8]);
+    /// A client's index as the difference from `prev`, which becomes it.
+    fn client_after(&mut self, c: &'a ClientId, prev: &mut usize);
+    /// A register row's key and writer, as differences from the previous
+    /// row's indices: `zigzag(key difference) << 1 | writer changed`, then
+    /// the writer's difference only if it changed.
+    fn row_names(&mut self, key: &'a str, writer: &'a ClientId, prev_key: &mut usize, prev_writer: &mut usize);
 }
 
 /// The first pass: collects the names a message uses.
@@ -505,12 +588,20 @@ struct Names<'a> {
 impl<'a> Sink<'a> for Names<'a> {
     fn u8(&mut self, _: u8) {}
     fn varint(&mut self, _: u64) {}
-    fn bytes(&mut self, _: &[u8]) {}
+    fn svarint(&mut self, _: i64) {}
     fn client(&mut self, c: &'a ClientId) {
         self.clients.push(c);
     }
     fn string(&mut self, s: &'a str) {
         self.strings.push(s);
+    }
+    fn raw(&mut self, _: &[u8]) {}
+    fn client_after(&mut self, c: &'a ClientId, _: &mut usize) {
+        self.clients.push(c);
+    }
+    fn row_names(&mut self, key: &'a str, writer: &'a ClientId, _: &mut usize, _: &mut usize) {
+        self.strings.push(key);
+        self.clients.push(writer);
     }
 }
 
@@ -546,9 +637,23 @@ impl NameTables<'_> {
                 None => w.bytes(c.as_str().as_bytes()),
             }
         }
+        // Front coding: each string as the length of the prefix it shares
+        // with the one before (at most 63 bytes) and the bytes that follow.
+        // One varint `suffix length << 3 | min(shared, 7)` holds both (one
+        // byte for a suffix of up to 15 bytes); a prefix of 7 bytes or more
+        // follows as `shared − 7`.
         w.usize(self.strings.len());
+        let mut prev: &[u8] = &[];
         for s in &self.strings {
-            w.bytes(s.as_bytes());
+            let s = s.as_bytes();
+            let shared = prev.iter().zip(s).take(MAX_SHARED_PREFIX).take_while(|(a, b)| a == b).count();
+            let suffix = s.get(shared..).unwrap_or_default();
+            w.varint((suffix.len() as u64) << 3 | shared.min(7) as u64);
+            if shared >= 7 {
+                w.usize(shared - 7);
+            }
+            w.buf.extend_from_slice(suffix);
+            prev = s;
         }
     }
 }
@@ -566,8 +671,8 @@ impl<'a> Sink<'a> for Body<'_, 'a> {
     fn varint(&mut self, v: u64) {
         self.w.varint(v);
     }
-    fn bytes(&mut self, b: &[u8]) {
-        self.w.bytes(b);
+    fn svarint(&mut self, v: i64) {
+        self.w.svarint(v);
     }
     fn client(&mut self, c: &'a ClientId) {
         // Every name was collected in the first pass, so it is found.
@@ -577,6 +682,24 @@ impl<'a> Sink<'a> for Body<'_, 'a> {
     fn string(&mut self, s: &'a str) {
         let i = self.t.strings.binary_search(&s).unwrap_or_default();
         self.w.usize(i);
+    }
+    fn raw(&mut self, b: &[u8]) {
+        self.w.buf.extend_from_slice(b);
+    }
+    fn client_after(&mut self, c: &'a ClientId, prev: &mut usize) {
+        let i = self.t.clients.binary_search(&c).unwrap_or_default();
+        self.w.svarint(i as i64 - *prev as i64);
+        *prev = i;
+    }
+    fn row_names(&mut self, key: &'a str, writer: &'a ClientId, prev_key: &mut usize, prev_writer: &mut usize) {
+        let k = self.t.strings.binary_search(&key).unwrap_or_default();
+        let w = self.t.clients.binary_search(&writer).unwrap_or_default();
+        self.w.varint(zigzag(k as i64 - *prev_key as i64) << 1 | (w != *prev_writer) as u64);
+        if w != *prev_writer {
+            self.w.svarint(w as i64 - *prev_writer as i64);
+        }
+        *prev_key = k;
+        *prev_writer = w;
     }
 }
 
@@ -606,12 +729,32 @@ impl Tables {
         if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
             return Err(Error::invalid(format!("client \"{}\" appears twice in the client table", w[0])));
         }
+        // Front-coded (see `NameTables::write`). With shared prefixes of at
+        // most 63 bytes, each entry (one byte or more) adds at most 63 bytes
+        // beyond its own to what the table takes in memory.
+        let mut prev: &[u8] = &[];
+        let mut text = Vec::new();
         for _ in 0..b.count(r, "the string table")? {
-            let s = r.str("a string")?;
-            if s.len() as u64 > limits.max_string_bytes {
+            let head = r.varint("a string")?;
+            let suffix_len = head >> 3;
+            let mut shared = head & 7;
+            if shared == 7 {
+                shared = r.varint("a string")?.saturating_add(7);
+            }
+            if shared > MAX_SHARED_PREFIX as u64 {
+                return Err(Error::invalid("a string shares more than 63 bytes with the one before"));
+            }
+            let common = prev.get(..shared as usize).ok_or_else(|| Error::invalid("a string shares more bytes with the one before than it has"))?;
+            let suffix = r.take(suffix_len, "a string")?;
+            if shared.saturating_add(suffix_len) > limits.max_string_bytes {
                 return Err(DecodeError::TooLarge { what: "a string's length in bytes", limit: limits.max_string_bytes }.into());
             }
+            text.clear();
+            text.extend_from_slice(common);
+            text.extend_from_slice(suffix);
+            let s = std::str::from_utf8(&text).map_err(|_| Error::invalid("a string is not valid UTF-8"))?;
             t.strings.push(s.into());
+            prev = t.strings.last().map(|k| k.as_bytes()).unwrap_or_default();
         }
         Ok(t)
     }
@@ -622,6 +765,18 @@ impl Tables {
             return Err(Error::invalid(format!("{what} {i} is out of range (the table has {len})")));
         }
         Ok(i as usize)
+    }
+
+    /// A client written as the difference from the index `prev`.
+    fn client_after(&self, r: &mut Reader, prev: &mut usize) -> Result<ClientId, Error> {
+        let i = step(prev, r.svarint("client index")?, self.clients.len(), "client index")?;
+        self.clients.get(i).cloned().ok_or_else(|| Error::invalid("client index out of range"))
+    }
+
+    fn key_at(&self, i: usize, limits: &Limits) -> Result<Key, Error> {
+        let key = self.strings.get(i).ok_or_else(|| Error::invalid("key index out of range"))?;
+        limits.check_key(key).map_err(in_update)?;
+        Ok(key.clone())
     }
 
     fn client(&self, r: &mut Reader) -> Result<ClientId, Error> {

@@ -151,7 +151,7 @@ fn a_register_timestamp_at_the_maximum_does_not_make_the_document_unloadable() {
     let mut forged = Enc::header(TYPE_DELTA);
     forged.tables(&["peer2"], &[b"r"]).u8(0).vv(&[(0, &[(1, 1)])]).v(0).v(0);
     forged.v(1).v(MAX_SAFE); // one register, base wall time 2^53 - 1
-    forged.v(0).v(0).v(1).v(0).v(u32::MAX as u64).u8(1).bytes(b"\"late\"");
+    forged.reg(0, 0, 1, 0, u32::MAX as u64).value(1, b"\"late\"");
     forged.v(0);
     d.apply_update(&forged.done()).expect("a well-formed delta");
     let _ = d.set("r", Value::Json("\"mine\"".into()));
@@ -234,7 +234,7 @@ fn fuzz_apply_state_a_seen_write_filed_under_another_key_is_ignored_every_time()
     let write = |client: &str, seq: u64, offset: u64, value: &[u8]| {
         let mut u = Enc::header(TYPE_DELTA);
         u.tables(&[client], &[b"x"]).u8(0).vv(&[(0, &[(seq, seq)])]).v(0).v(0);
-        u.v(1).v(T0).v(0).v(0).v(seq).v(offset).v(0).u8(1).bytes(value);
+        u.v(1).v(T0).reg(0, 0, seq as i64, offset, 0).value(1, value);
         u.v(0);
         u.done()
     };
@@ -281,8 +281,8 @@ fn fuzz_apply_state_a_key_listed_twice_is_refused() {
     let mut register_twice = Enc::header(TYPE_STATE);
     register_twice.tables(&["q"], &[b"r"]).vv(&[(0, &[(1, 2)])]).v(0).v(0);
     register_twice.v(2).v(T0);
-    register_twice.v(0).v(0).v(1).v(0).v(0).u8(1).bytes(b"1");
-    register_twice.v(0).v(0).v(2).v(1).v(0).u8(1).bytes(b"2");
+    register_twice.reg(0, 0, 1, 0, 0).value(1, b"1");
+    register_twice.reg(0, 0, 1, 1, 0).value(1, b"2"); // the same key again, seq 1 + 1
     register_twice.v(0);
     let err = refused(&register_twice.done());
     assert!(err.to_string().contains("among the registers"), "{err}");
@@ -379,7 +379,8 @@ fn a_length_prefix_longer_than_the_input_is_refused_before_allocating() {
             ("client table count", Enc::header(TYPE_STATE).v(n).done()),
             ("client id length", Enc::header(TYPE_STATE).v(1).v(n).done()),
             ("string table count", Enc::header(TYPE_STATE).v(0).v(n).done()),
-            ("string length", Enc::header(TYPE_STATE).v(0).v(1).v(n).done()),
+            // A string's length is in its header, shifted left by 3 (front coding).
+            ("string length", Enc::header(TYPE_STATE).v(0).v(1).v(n.wrapping_shl(3)).done()),
             ("version clients", Enc::header(TYPE_STATE).v(0).v(0).v(n).done()),
             ("counters", Enc::header(TYPE_STATE).v(0).v(0).v(0).v(0).v(n).done()),
             ("registers", Enc::header(TYPE_STATE).v(0).v(0).v(0).v(0).v(0).v(n).done()),
@@ -393,13 +394,8 @@ fn a_length_prefix_longer_than_the_input_is_refused_before_allocating() {
                     .v(0)
                     .v(1)
                     .v(5)
-                    .v(0)
-                    .v(0)
-                    .v(1)
-                    .v(0)
-                    .v(0)
-                    .u8(1)
-                    .v(n)
+                    .reg(0, 0, 1, 0, 0)
+                    .v(n.wrapping_shl(3) | 1) // JSON, length n
                     .done(),
             ),
         ];
@@ -592,7 +588,7 @@ fn keys_longer_than_1024_bytes_or_empty_are_refused_locally_and_from_peers() {
 fn register_update(value_type: u8, payload: &[u8]) -> Vec<u8> {
     let mut u = Enc::header(TYPE_DELTA);
     u.tables(&["p"], &[b"r"]).u8(0).vv(&[(0, &[(1, 1)])]).v(0).v(0);
-    u.v(1).v(T0).v(0).v(0).v(1).v(0).v(0).u8(value_type).bytes(payload);
+    u.v(1).v(T0).reg(0, 0, 1, 0, 0).value(value_type, payload);
     u.v(0);
     u.done()
 }
@@ -621,7 +617,7 @@ fn register_values_deeper_or_larger_than_the_limits_are_refused() {
     refused(&register_update(1, "x".repeat((8 << 20) + 1).as_bytes()));
     refused(&register_update(2, &vec![0; (8 << 20) + 1]));
     refused(&register_update(1, b"NaN"));
-    refused(&register_update(3, b""));
+    refused(&register_update(5, b""));
     // Configurable.
     let mut d = limited(Limits { max_value_bytes: 4, max_value_depth: 2, ..Limits::default() });
     assert!(d.set("r", Value::Json("[[]]".into())).is_ok());
@@ -745,4 +741,151 @@ fn a_newer_format_version_is_refused_with_a_clear_error() {
     assert!(err.to_string().contains("newer than this slotkv understands"), "{err}");
     let err = refused(&[MAGIC, 0x80, 0x80, 0x01, TYPE_STATE]);
     assert!(err.to_string().contains("newer"), "{err}");
+}
+
+// ---------------------------------------------------------------------------
+// Compact encodings: front-coded strings, typed register values, row deltas
+// ---------------------------------------------------------------------------
+
+/// A string table entry: `suffix length << 3 | min(shared, 7)`, then
+/// `shared − 7` when the prefix is 7 bytes or more, then the suffix.
+fn front_coded(e: &mut Enc, shared: u64, suffix: &[u8]) {
+    e.v((suffix.len() as u64) << 3 | shared.min(7));
+    if shared >= 7 {
+        e.v(shared - 7);
+    }
+    e.0.extend_from_slice(suffix);
+}
+
+/// A state with counter "k…" slots, its string table front-coded by hand.
+fn counters_with_strings(strings: &[(u64, &[u8])]) -> Vec<u8> {
+    let mut u = Enc::header(TYPE_STATE);
+    u.v(1).bytes(b"p").v(strings.len() as u64);
+    for (shared, suffix) in strings {
+        front_coded(&mut u, *shared, suffix);
+    }
+    u.vv(&[(0, &[(1, 1)])]).v(0).v(1).v(strings.len() as u64 - 1).v(1).v(0).v(1).v(1).v(0).v(0).v(0);
+    u.done()
+}
+
+#[test]
+fn front_coded_strings_rebuild_from_the_previous_one_and_refuse_impossible_prefixes() {
+    // "k" + 40 × "a", then a string sharing all 41 bytes plus "b": a counter under the second.
+    let first = [b"k".as_slice(), &[b'a'; 40]].concat();
+    let d = load(&counters_with_strings(&[(0, &first), (41, b"b")]), "me").unwrap();
+    let key = format!("k{}b", "a".repeat(40));
+    assert_eq!(d.counter(&key), 1);
+
+    let err = refused(&counters_with_strings(&[(0, b"ab"), (3, b"c")]));
+    assert!(err.to_string().contains("shares more bytes with the one before than it has"), "{err}");
+    let long = vec![b'k'; 100];
+    let err = refused(&counters_with_strings(&[(0, &long), (64, b"c")]));
+    assert!(err.to_string().contains("shares more than 63 bytes"), "{err}");
+    // The rebuilt string must be UTF-8 as a whole: "é" cut after its first byte.
+    let err = refused(&counters_with_strings(&[(0, "é".as_bytes()), (1, b"x")]));
+    assert!(err.to_string().contains("not valid UTF-8"), "{err}");
+}
+
+/// Keys sharing long prefixes (longer than the 63 bytes a table entry may
+/// share) and keys that are prefixes of each other survive the round trip.
+#[test]
+fn keys_with_long_common_prefixes_round_trip() {
+    let mut d = doc("me");
+    let base = "workspace/".repeat(20);
+    let keys: Vec<String> = (0..50).map(|i| format!("{base}{}", "x".repeat(i))).chain((0..50).map(|i| format!("{base}{i}"))).collect();
+    for (i, k) in keys.iter().enumerate() {
+        d.increment(k, i as i64 + 1).unwrap();
+        d.add(k, k).unwrap();
+    }
+    let copy = load(&d.encode_state(), "copy").unwrap();
+    for (i, k) in keys.iter().enumerate() {
+        assert_eq!(copy.counter(k), i as i128 + 1, "{k}");
+        assert!(copy.has(k, k), "{k}");
+    }
+}
+
+/// Each entry may rebuild up to 63 shared bytes from one byte of input: a
+/// table of such entries costs memory in proportion to its size, no more.
+#[test]
+fn a_table_of_shared_prefixes_costs_memory_in_proportion_to_its_size() {
+    // 63 × "k", then 20 000 strings each sharing those 63 bytes and adding 3 of its own.
+    let n = 20_000u32;
+    let suffix = |i: u32| [b'a' + (i / 676) as u8, b'a' + (i / 26 % 26) as u8, b'a' + (i % 26) as u8];
+    let mut strings: Vec<(u64, Vec<u8>)> = vec![(0, vec![b'k'; 63])];
+    strings.extend((0..n).map(|i| (63, suffix(i).to_vec())));
+    let refs: Vec<(u64, &[u8])> = strings.iter().map(|(s, b)| (*s, b.as_slice())).collect();
+    let bytes = counters_with_strings(&refs);
+    let last = format!("{}{}", "k".repeat(63), std::str::from_utf8(&suffix(n - 1)).unwrap());
+    let (counter, peak) = peak_during(|| load(&bytes, "me").map(|d| d.counter(&last)));
+    assert_eq!(counter.unwrap(), 1);
+    // 66 bytes per string plus its allocation's overhead, for 4 bytes of input.
+    assert!(peak < 40 * bytes.len() + (1 << 20), "{peak} bytes for a {}-byte update", bytes.len());
+}
+
+#[test]
+fn register_values_round_trip_exactly_whatever_form_their_json_takes() {
+    let texts = [
+        "0", "-1", "1", "42", "9007199254740991", "-9007199254740991", "9007199254740992", "-0", "1.0", "1e3", "0.5", "-12.5e-3",
+        "\"\"", "\"ok\"", "\"a\\\"b\"", "\"\\\\\"", "\"\\u00e9\"", "\"👍\"", "[1]", "{\"a\":1}", "true", "null", " 1", "\"x\" ",
+    ];
+    let mut d = doc("me");
+    for (i, t) in texts.iter().enumerate() {
+        d.set(&format!("r{i}"), Value::Json((*t).into())).unwrap();
+    }
+    let state = d.encode_state();
+    let mut copy = load(&state, "copy").unwrap();
+    for (i, t) in texts.iter().enumerate() {
+        assert_eq!(copy.get(&format!("r{i}")), Some(&Value::Json((*t).into())), "{t}");
+    }
+    assert_eq!(copy.encode_state().len(), state.len());
+}
+
+#[test]
+fn forged_integer_and_string_register_values_are_refused() {
+    let int = |v: i64| {
+        let mut u = Enc::header(TYPE_DELTA);
+        u.tables(&["p"], &[b"r"]).u8(0).vv(&[(0, &[(1, 1)])]).v(0).v(0);
+        u.v(1).v(T0).reg(0, 0, 1, 0, 0).int(v).v(0);
+        u.done()
+    };
+    let mut d = doc("me");
+    d.apply_update(&int(-(MAX_SAFE as i64))).unwrap();
+    assert_eq!(d.get("r"), Some(&Value::Json("-9007199254740991".into())));
+    let err = refused(&int(MAX_SAFE as i64 + 1));
+    assert!(err.to_string().contains("integer value is beyond"), "{err}");
+    refused(&int(i64::MIN));
+    for inner in [&b"a\"b"[..], b"a\\", b"\x01", b"\\x"] {
+        let err = refused(&register_update(4, inner));
+        assert!(err.to_string().contains("JSON"), "{:?}: {err}", String::from_utf8_lossy(inner));
+    }
+    let err = refused(&register_update(0, b"x"));
+    assert!(err.to_string().contains("a deleted register's value has a length"), "{err}");
+    let mut d = doc("me");
+    d.apply_update(&register_update(4, b"say \\\"hi\\\"")).unwrap();
+    assert_eq!(d.get("r"), Some(&Value::Json("\"say \\\"hi\\\"\"".into())));
+}
+
+#[test]
+fn register_rows_whose_differences_leave_the_tables_or_the_seqs_are_refused() {
+    let row = |dkey: i64, dwriter: i64, dseq: i64| {
+        let mut u = Enc::header(TYPE_DELTA);
+        u.tables(&["p", "q"], &[b"r", b"s"]).u8(0).vv(&[(0, &[(1, 3)]), (1, &[(1, 3)])]).v(0).v(0);
+        u.v(2).v(T0).reg(0, 0, 2, 0, 0).int(1).reg(dkey, dwriter, dseq, 0, 0).int(2).v(0);
+        u.done()
+    };
+    let mut d = doc("me");
+    d.apply_update(&row(1, 1, 1)).unwrap();
+    assert_eq!((d.get("r"), d.get("s")), (Some(&Value::Json("1".into())), Some(&Value::Json("2".into()))));
+    for (what, bytes, needle) in [
+        ("key below 0", row(-1, 0, 1), "key index"),
+        ("key past the table", row(2, 0, 1), "key index"),
+        ("writer past the table", row(1, 2, 1), "client index"),
+        ("writer below 0", row(1, -1, 1), "client index"),
+        ("seq 0", row(1, 1, -2), "outside 1 to 2^53 - 1"),
+        ("seq far below 0", row(1, 1, i64::MIN), "outside 1 to 2^53 - 1"),
+        ("seq above 2^53", row(1, 1, MAX_SAFE as i64), "outside 1 to 2^53 - 1"),
+    ] {
+        let err = refused(&bytes);
+        assert!(err.to_string().contains(needle), "{what}: {err}");
+    }
 }

@@ -4,6 +4,10 @@
 
 use slotkv::MAGIC;
 
+pub fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
 pub const MAX_SAFE: u64 = (1 << 53) - 1;
 pub const TYPE_VERSION: u8 = 0;
 pub const TYPE_STATE: u8 = 1;
@@ -33,7 +37,12 @@ impl Enc {
         self.0.extend_from_slice(b);
         self
     }
-    /// Client and string tables.
+    /// A zigzag-mapped signed varint (register key, writer and seq differences).
+    pub fn s(&mut self, x: i64) -> &mut Self {
+        self.v(zigzag(x))
+    }
+    /// Client and string tables; each string written whole (front coding
+    /// with no shared prefix: `length << 3`, then the bytes).
     pub fn tables(&mut self, clients: &[&str], strings: &[&[u8]]) -> &mut Self {
         self.v(clients.len() as u64);
         for c in clients {
@@ -41,15 +50,40 @@ impl Enc {
         }
         self.v(strings.len() as u64);
         for s in strings {
-            self.bytes(s);
+            self.v((s.len() as u64) << 3);
+            self.0.extend_from_slice(s);
         }
         self
     }
-    /// A version vector: per client index, ranges `lo..=hi` (ascending, disjoint, non-adjacent).
+    /// One register row: key and writer indices and seq as differences from
+    /// the previous row's (the first row's from 0), wall offset, logical.
+    /// The row's head is `zigzag(dkey) << 1 | writer changed`.
+    pub fn reg(&mut self, dkey: i64, dwriter: i64, dseq: i64, wall: u64, logical: u64) -> &mut Self {
+        self.v(zigzag(dkey) << 1 | (dwriter != 0) as u64);
+        if dwriter != 0 {
+            self.s(dwriter);
+        }
+        self.s(dseq).v(wall).v(logical)
+    }
+    /// A register value: `length << 3 | type`, then the payload.
+    pub fn value(&mut self, kind: u8, payload: &[u8]) -> &mut Self {
+        self.v((payload.len() as u64) << 3 | kind as u64);
+        self.0.extend_from_slice(payload);
+        self
+    }
+    /// A register value of type 3 (integer): `zigzag(v) << 3 | 3`.
+    pub fn int(&mut self, v: i64) -> &mut Self {
+        self.v(zigzag(v).wrapping_shl(3) | 3)
+    }
+    /// A version vector: per client index, ranges `lo..=hi` (ascending,
+    /// disjoint, non-adjacent). Indices are given whole and written as
+    /// differences from the previous one.
     pub fn vv(&mut self, clients: &[(u64, &[(u64, u64)])]) -> &mut Self {
         self.v(clients.len() as u64);
+        let mut prev = 0;
         for (idx, ranges) in clients {
-            self.v(*idx).v(ranges.len() as u64);
+            self.s(*idx as i64 - prev).v(ranges.len() as u64);
+            prev = *idx as i64;
             let mut prev = 0;
             for &(lo, hi) in ranges.iter() {
                 self.v(lo - prev - 1).v(hi - lo);

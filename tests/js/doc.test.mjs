@@ -634,13 +634,13 @@ test("a counter pushed past 2^53 - 1 by concurrent clients reads as 2^53 - 1 eve
 test("a peer's register value with a lone surrogate escape is refused", () => {
   const d = new Doc({ clientId: "me" });
   const p = new Doc({ clientId: "p" });
-  p.set("r", "\u00e9"); // JSON text "é": 2 bytes of UTF-8 between the quotes
+  p.set("r", "\u00e9"); // JSON text "é", stored as a string value (type 4): head 2 << 3 | 4, then "é" in UTF-8
   const bytes = p.encodeState();
-  const text = new TextEncoder().encode('"\u00e9"');
-  const at = bytes.findIndex((_, i) => text.every((t, j) => bytes[i + j] === t));
+  const value = [2 << 3 | 4, ...new TextEncoder().encode("\u00e9")];
+  const at = bytes.findIndex((_, i) => value.every((t, j) => bytes[i + j] === t));
   assert.ok(at > 0);
-  // Same length: the escape \ud800 needs 6 bytes + quotes = 8; rebuild the value field instead.
-  const forged = [...bytes.slice(0, at - 1), 8, ...new TextEncoder().encode('"\\ud800"'), ...bytes.slice(at + text.length)];
+  // The escape \ud800 is 6 bytes: head 6 << 3 | 4, then the escape (the decoder adds the quotes).
+  const forged = [...bytes.slice(0, at), 6 << 3 | 4, ...new TextEncoder().encode("\\ud800"), ...bytes.slice(at + value.length)];
   assert.throws(() => d.applyUpdate(new Uint8Array(forged)), /lone surrogate/);
   assert.deepEqual(d.keys("register"), []);
 });
