@@ -196,9 +196,10 @@ impl Doc {
         &self.limits
     }
 
-    /// The document's notion of now: wall clock, never before the newest
-    /// timestamp it has seen.
-    fn now(&mut self) -> u64 {
+    /// The document's notion of now, in ms: its wall clock, never before the
+    /// newest timestamp it has seen. Tombstone retention counts on this clock,
+    /// so a peer whose clock runs ahead moves it forward.
+    pub fn now(&mut self) -> u64 {
         let wall = self.wall();
         self.hlc.now(wall)
     }

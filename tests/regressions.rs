@@ -889,3 +889,36 @@ fn register_rows_whose_differences_leave_the_tables_or_the_seqs_are_refused() {
         assert!(err.to_string().contains(needle), "{what}: {err}");
     }
 }
+
+/// Found by the `converge` fuzz target, whose check was wrong, not the
+/// document: a peer whose clock ran 17 minutes ahead moved another replica's
+/// document clock forward, so that replica purged its own delete's tombstone
+/// (retention 100 s) although its wall clock had not moved, and a concurrent
+/// write from a third replica then revived the key there — the revival the
+/// SPEC allows, which the target had measured on the wall clock. The
+/// document clock is never behind the newest timestamp seen, and retention
+/// counts on it.
+#[test]
+fn fuzz_converge_retention_counts_on_the_document_clock_that_a_fast_peer_moves() {
+    let retention = 100_000;
+    let slow = Rc::new(Cell::new(T0));
+    let fast = Rc::new(Cell::new(T0 + 1_016_304));
+    let make = |id: &str, clock: &Time| {
+        let t = clock.clone();
+        Doc::with_clock(Options { tombstone_retention_ms: retention, ..Options::with_client_id(id) }, Box::new(move || t.get())).unwrap()
+    };
+    let mut d = make("d", &slow);
+    let mut ahead = make("ahead", &fast);
+    d.set("k", Value::Json("1".into())).unwrap();
+    d.delete("k").unwrap();
+    d.commit(false);
+    d.encode_state();
+    assert!(d.register("k").is_some_and(|r| r.is_tombstone()), "the tombstone is kept while recent");
+    assert_eq!(d.now(), T0);
+    ahead.set("other", Value::Json("2".into())).unwrap();
+    d.apply_update(&ahead.encode_state()).unwrap();
+    assert_eq!(d.now(), T0 + 1_016_304, "the document clock follows the newest timestamp seen");
+    assert_eq!(slow.get(), T0, "while the wall clock stays");
+    d.encode_state(); // encoding purges what is past retention
+    assert!(d.register("k").is_none(), "the delete's tombstone is purged by the document clock");
+}

@@ -11,7 +11,8 @@
 //! - anti-entropy becomes quiescent, and the replicas converge: the same
 //!   visible state, and the same entries when nothing is purged. One case is
 //!   exempt, as the SPEC says: a register write that reaches a replica more
-//!   than the retention period after it was made (on that replica's clock),
+//!   than the retention period after it was made (on that replica's document
+//!   clock: its wall clock or the newest timestamp it saw, if later),
 //!   for a key that replica holds nothing for, may be a write that a purged
 //!   tombstone beat; adopting it there revives the key there only. Once that
 //!   happened the registers may differ; counters, sets and versions may not;
@@ -128,7 +129,9 @@ impl World {
             Ok(changed) => changed.is_some(),
             Err(e) => panic!("{what}: {} refused a genuine message: {e}", rep.doc.client_id()),
         };
-        let cutoff = rep.clock.get().saturating_sub(self.retention);
+        // On the document's clock, which purges by it: never behind the
+        // newest timestamp it has seen, so a peer's fast clock moves it on.
+        let cutoff = rep.doc.now().saturating_sub(self.retention);
         if absent.iter().any(|k| rep.doc.register(k).is_some_and(|r| r.ts.wall < cutoff)) {
             self.revived = true;
         }
