@@ -12,6 +12,10 @@ WASM_OUT := target/$(WASM_TARGET)/release/slotkv.wasm
 PORT ?= 8080
 # What Rust emits for wasm32 by default and every current browser and Node 20 run.
 WASM_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int --enable-mutable-globals --enable-reference-types --enable-multivalue
+# Rust's wasm layout leaves the first KiB of memory unused (the stack is
+# first and grows down from 1 MiB), which lets wasm-opt fold offsets; the
+# producers and target-features sections are metadata no browser reads.
+WASM_OPT_FLAGS := -Oz $(WASM_FEATURES) --low-memory-unused --strip-producers --strip-target-features
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup setup-rust setup-browser setup-node build demo test test-rust test-wasm test-js test-e2e test-long bench fuzz clean
@@ -41,7 +45,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 build: setup-rust setup-node
 	cargo build --release --lib --target $(WASM_TARGET)
 	wasm-bindgen --target web --out-dir pkg --out-name slotkv_wasm $(WASM_OUT)
-	wasm-opt -Oz $(WASM_FEATURES) pkg/slotkv_wasm_bg.wasm -o pkg/slotkv_wasm_bg.wasm
+	wasm-opt $(WASM_OPT_FLAGS) pkg/slotkv_wasm_bg.wasm -o pkg/slotkv_wasm_bg.wasm
 	@printf 'pkg/slotkv_wasm_bg.wasm: %s bytes, %s gzipped\n' "$$(wc -c < pkg/slotkv_wasm_bg.wasm)" "$$(gzip -9c pkg/slotkv_wasm_bg.wasm | wc -c)"
 
 demo: setup build

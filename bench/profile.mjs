@@ -19,7 +19,8 @@ import { homedir } from "node:os";
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "..");
 let PKG = join(root, "pkg");
-const WASM_FEATURES = ["--enable-bulk-memory", "--enable-sign-ext", "--enable-nontrapping-float-to-int", "--enable-mutable-globals", "--enable-reference-types", "--enable-multivalue"];
+// The same flags as the Makefile's WASM_OPT_FLAGS (after -Oz).
+const WASM_FEATURES = ["--enable-bulk-memory", "--enable-sign-ext", "--enable-nontrapping-float-to-int", "--enable-mutable-globals", "--enable-reference-types", "--enable-multivalue", "--low-memory-unused", "--strip-producers", "--strip-target-features"];
 
 function which(cmd, extra = []) {
   for (const dir of [...extra, ...(process.env.PATH ?? "").split(":")]) if (dir && existsSync(join(dir, cmd))) return join(dir, cmd);

@@ -453,7 +453,9 @@ fn as_integer(text: &str) -> Option<i64> {
     if !canonical {
         return None;
     }
-    let v: i64 = text.parse().ok()?;
+    // At most 16 digits: no overflow.
+    let magnitude = digits.bytes().fold(0i64, |v, b| v * 10 + (b - b'0') as i64);
+    let v = if digits.len() < text.len() { -magnitude } else { magnitude };
     (v.unsigned_abs() <= MAX_SAFE_INTEGER).then_some(v)
 }
 
