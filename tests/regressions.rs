@@ -380,7 +380,7 @@ fn a_length_prefix_longer_than_the_input_is_refused_before_allocating() {
             ("client id length", Enc::header(TYPE_STATE).v(1).v(n).done()),
             ("string table count", Enc::header(TYPE_STATE).v(0).v(n).done()),
             // A string's length is in its header, shifted left by 3 (front coding).
-            ("string length", Enc::header(TYPE_STATE).v(0).v(1).v(n.wrapping_shl(3)).done()),
+            ("string length", Enc::header(TYPE_STATE).v(0).v(1).v(n << 3).done()),
             ("version clients", Enc::header(TYPE_STATE).v(0).v(0).v(n).done()),
             ("counters", Enc::header(TYPE_STATE).v(0).v(0).v(0).v(0).v(n).done()),
             ("registers", Enc::header(TYPE_STATE).v(0).v(0).v(0).v(0).v(0).v(n).done()),
@@ -395,7 +395,7 @@ fn a_length_prefix_longer_than_the_input_is_refused_before_allocating() {
                     .v(1)
                     .v(5)
                     .reg(0, 0, 1, 0, 0)
-                    .v(n.wrapping_shl(3) | 1) // JSON, length n
+                    .v(n << 3 | 1) // JSON, length n
                     .done(),
             ),
         ];
