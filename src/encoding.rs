@@ -120,12 +120,6 @@ impl<'a> Reader<'a> {
         Ok(n as usize)
     }
 
-    /// A varint length, then that many bytes.
-    pub fn bytes(&mut self, what: &'static str) -> Result<&'a [u8], DecodeError> {
-        let len = self.varint(what)?;
-        self.take(len, what)
-    }
-
     /// The next `len` bytes, if that many remain.
     pub fn take(&mut self, len: u64, what: &'static str) -> Result<&'a [u8], DecodeError> {
         if len > self.remaining() as u64 {
@@ -136,8 +130,15 @@ impl<'a> Reader<'a> {
         Ok(&self.buf[start..self.pos])
     }
 
+    /// A varint length, then that many bytes of UTF-8.
     pub fn str(&mut self, what: &'static str) -> Result<&'a str, DecodeError> {
-        let b = self.bytes(what)?;
+        let len = self.varint(what)?;
+        self.take_str(len, what)
+    }
+
+    /// The next `len` bytes, which must be UTF-8.
+    pub fn take_str(&mut self, len: u64, what: &'static str) -> Result<&'a str, DecodeError> {
+        let b = self.take(len, what)?;
         std::str::from_utf8(b).map_err(|_| DecodeError::Invalid { what: format!("{what} is not valid UTF-8") })
     }
 
@@ -178,7 +179,8 @@ mod tests {
     fn forged_lengths_fail_before_allocating() {
         let mut w = Writer::new();
         w.varint(u64::MAX);
-        assert!(Reader::new(&w.buf).bytes("x").is_err());
+        assert!(Reader::new(&w.buf).str("x").is_err());
+        assert!(Reader::new(&w.buf).take(u64::MAX, "x").is_err());
         assert!(Reader::new(&w.buf).count("x").is_err());
         assert!(Reader::new(&[0xff; 11]).varint("x").is_err());
         assert!(Reader::new(&[0x80]).varint("x").is_err());

@@ -244,7 +244,7 @@ impl Update {
             if head & 1 == 1 {
                 step(&mut writer_i, r.svarint("a register's writer")?, t.clients.len(), "client index")?;
             }
-            let writer = t.clients.get(writer_i).cloned().ok_or_else(|| Error::invalid("a register's writer is not in the client table"))?;
+            let writer = t.client_at(writer_i)?;
             seq = read_seq_after(&mut r, seq)?;
             in_ctx(&writer, seq)?;
             let wall = base
@@ -255,14 +255,13 @@ impl Update {
                 .map_err(|_| Error::invalid("a register timestamp's logical part exceeds 32 bits"))?;
             let head = r.varint("a register's value")?;
             let arg = head >> 3;
-            let utf8 = |b: &[u8], what: &str| std::str::from_utf8(b).map(str::to_owned).map_err(|_| Error::invalid(format!("{what} is not valid UTF-8")));
             let value = match (head & 7) as u8 {
                 VALUE_TOMBSTONE if arg == 0 => None,
                 VALUE_TOMBSTONE => return Err(Error::invalid("a deleted register's value has a length")),
                 VALUE_JSON => {
-                    let text = utf8(r.take(arg, "a register's JSON value")?, "a register's JSON value")?;
-                    limits.check_json(&text).map_err(in_update)?;
-                    Some(Value::Json(text))
+                    let text = r.take_str(arg, "a register's JSON value")?;
+                    limits.check_json(text).map_err(in_update)?;
+                    Some(Value::Json(text.to_owned()))
                 }
                 VALUE_BYTES => {
                     let b = r.take(arg, "a register's bytes value")?;
@@ -274,10 +273,10 @@ impl Update {
                     _ => return Err(Error::invalid("a register's integer value is beyond ±(2^53 - 1)")),
                 },
                 VALUE_STRING => {
-                    let inner = utf8(r.take(arg, "a register's string value")?, "a register's string value")?;
+                    let inner = r.take_str(arg, "a register's string value")?;
                     let mut text = String::with_capacity(inner.len() + 2);
                     text.push('"');
-                    text.push_str(&inner);
+                    text.push_str(inner);
                     text.push('"');
                     limits.check_json(&text).map_err(in_update)?;
                     Some(Value::Json(text))
@@ -626,6 +625,15 @@ struct NameTables<'a> {
 }
 
 impl NameTables<'_> {
+    // Every name was collected in the first pass, so it is found.
+    fn client_index(&self, c: &ClientId) -> usize {
+        self.clients.binary_search(&c).unwrap_or_default()
+    }
+
+    fn string_index(&self, s: &str) -> usize {
+        self.strings.binary_search(&s).unwrap_or_default()
+    }
+
     fn write(&self, w: &mut Writer) {
         w.usize(self.clients.len());
         for c in &self.clients {
@@ -677,25 +685,23 @@ impl<'a> Sink<'a> for Body<'_, 'a> {
         self.w.svarint(v);
     }
     fn client(&mut self, c: &'a ClientId) {
-        // Every name was collected in the first pass, so it is found.
-        let i = self.t.clients.binary_search(&c).unwrap_or_default();
+        let i = self.t.client_index(c);
         self.w.usize(i);
     }
     fn string(&mut self, s: &'a str) {
-        let i = self.t.strings.binary_search(&s).unwrap_or_default();
+        let i = self.t.string_index(s);
         self.w.usize(i);
     }
     fn raw(&mut self, b: &[u8]) {
         self.w.buf.extend_from_slice(b);
     }
     fn client_after(&mut self, c: &'a ClientId, prev: &mut usize) {
-        let i = self.t.clients.binary_search(&c).unwrap_or_default();
+        let i = self.t.client_index(c);
         self.w.svarint(i as i64 - *prev as i64);
         *prev = i;
     }
     fn row_names(&mut self, key: &'a str, writer: &'a ClientId, prev_key: &mut usize, prev_writer: &mut usize) {
-        let k = self.t.strings.binary_search(&key).unwrap_or_default();
-        let w = self.t.clients.binary_search(&writer).unwrap_or_default();
+        let (k, w) = (self.t.string_index(key), self.t.client_index(writer));
         self.w.varint(zigzag(k as i64 - *prev_key as i64) << 1 | (w != *prev_writer) as u64);
         if w != *prev_writer {
             self.w.svarint(w as i64 - *prev_writer as i64);
@@ -772,6 +778,10 @@ impl Tables {
     /// A client written as the difference from the index `prev`.
     fn client_after(&self, r: &mut Reader, prev: &mut usize) -> Result<ClientId, Error> {
         let i = step(prev, r.svarint("client index")?, self.clients.len(), "client index")?;
+        self.client_at(i)
+    }
+
+    fn client_at(&self, i: usize) -> Result<ClientId, Error> {
         self.clients.get(i).cloned().ok_or_else(|| Error::invalid("client index out of range"))
     }
 
@@ -783,14 +793,12 @@ impl Tables {
 
     fn client(&self, r: &mut Reader) -> Result<ClientId, Error> {
         let i = Self::index(r, self.clients.len(), "client index")?;
-        self.clients.get(i).cloned().ok_or_else(|| Error::invalid("client index out of range"))
+        self.client_at(i)
     }
 
     fn key(&self, r: &mut Reader, limits: &Limits) -> Result<Key, Error> {
         let i = Self::index(r, self.strings.len(), "key index")?;
-        let key = self.strings.get(i).ok_or_else(|| Error::invalid("key index out of range"))?;
-        limits.check_key(key).map_err(in_update)?;
-        Ok(key.clone())
+        self.key_at(i, limits)
     }
 
     fn element(&self, r: &mut Reader) -> Result<Key, Error> {
