@@ -23,13 +23,13 @@
 //! assert_eq!((a.counter("clicks"), b.counter("clicks")), (2, 2));
 //! ```
 
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use crate::client::ClientId;
 use crate::clock::{Hlc, SystemClock, WallClock, MAX_WALL_MS};
 use crate::counter::{Counter, MAX_SAFE_INTEGER};
 use crate::error::{DecodeError, Error};
+use crate::key_map::KeyMap;
 use crate::limits::Limits;
 use crate::register::{self, Register, Value};
 use crate::set::Set;
@@ -104,13 +104,8 @@ fn note(list: &mut Vec<Key>, key: Key) {
     }
 }
 
-/// The map's own copy of `key` if it has one, else a new one.
-fn intern<V>(map: &BTreeMap<Key, V>, key: &str) -> Key {
-    map.get_key_value(key).map_or_else(|| Rc::from(key), |(k, _)| k.clone())
-}
-
 /// Every entry of a document, per kind (see [`Doc::entries`]).
-pub type Entries<'a> = (&'a BTreeMap<Key, Counter>, &'a BTreeMap<Key, Register>, &'a BTreeMap<Key, Set>);
+pub type Entries<'a> = (&'a KeyMap<Counter>, &'a KeyMap<Register>, &'a KeyMap<Set>);
 
 /// A finished local transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -147,9 +142,9 @@ pub struct Doc {
     seen: VersionVector,
     /// Per client, the newest dot whose record was purged.
     horizon: SmallMap<ClientId, u64>,
-    counters: BTreeMap<Key, Counter>,
-    registers: BTreeMap<Key, Register>,
-    sets: BTreeMap<Key, Set>,
+    counters: KeyMap<Counter>,
+    registers: KeyMap<Register>,
+    sets: KeyMap<Set>,
     txn: Option<Txn>,
 }
 
@@ -174,9 +169,9 @@ impl Doc {
             limits: options.limits,
             seen: VersionVector::new(),
             horizon: SmallMap::new(),
-            counters: BTreeMap::new(),
-            registers: BTreeMap::new(),
-            sets: BTreeMap::new(),
+            counters: KeyMap::new(),
+            registers: KeyMap::new(),
+            sets: KeyMap::new(),
             txn: None,
         })
     }
@@ -243,15 +238,17 @@ impl Doc {
         }
         self.check_seq()?;
         let seq = self.seq + 1;
-        let key = intern(&self.counters, key);
-        match self.counters.get_mut(&key) {
-            Some(counter) => counter.increment(&self.me, delta, seq)?,
+        let key = match self.counters.get_key_value_mut(key) {
+            Some((key, counter)) => {
+                counter.increment(&self.me, delta, seq)?;
+                key.clone()
+            }
             None => {
                 let mut counter = Counter::default();
                 counter.increment(&self.me, delta, seq)?;
-                self.counters.insert(key.clone(), counter);
+                self.counters.insert_str(key, counter).0
             }
-        }
+        };
         self.next_seq();
         note(&mut self.open().changes.counters, key);
         Ok(())
@@ -294,8 +291,7 @@ impl Doc {
         let wall = self.wall();
         let ts = self.hlc.tick(wall).ok_or(Error::Exhausted { what: "the register clock (a peer wrote at the end of time)" })?;
         let seq = self.next_seq();
-        let key = intern(&self.registers, key);
-        let old = self.registers.insert(key.clone(), Register::new(value, ts, self.me.clone(), seq));
+        let (key, old) = self.registers.insert_str(key, Register::new(value, ts, self.me.clone(), seq));
         let txn = self.open();
         if let Some(old) = old {
             txn.superseded.insert(&old.writer, old.seq);
@@ -324,10 +320,10 @@ impl Doc {
         self.limits.check_key(key)?;
         self.limits.check_element(element)?;
         self.check_seq()?;
-        let key = intern(&self.sets, key);
-        let me = self.me.clone();
         let seq = self.seq + 1;
-        self.sets.entry(key.clone()).or_default().add(element, &me, seq);
+        let (key, set) = self.sets.entry(key, Set::default);
+        set.add(element, &self.me, seq);
+        let key = key.clone();
         self.next_seq();
         note(&mut self.open().changes.sets, key);
         Ok(())
@@ -343,9 +339,11 @@ impl Doc {
         self.check_seq()?;
         let now = self.now();
         let seq = self.seq + 1;
-        let me = self.me.clone();
-        let key = intern(&self.sets, key);
-        if let Some(tags) = self.sets.get_mut(&key).and_then(|set| set.remove(element, &me, seq, now)) {
+        let Some((key, set)) = self.sets.get_key_value_mut(key) else {
+            return Ok(());
+        };
+        let key = key.clone();
+        if let Some(tags) = set.remove(element, &self.me, seq, now) {
             self.next_seq();
             let txn = self.open();
             for (client, tag) in &tags {
@@ -534,10 +532,9 @@ impl Doc {
         let mut changes = Changes::default();
 
         for (key, slots) in &u.counters {
-            let key = intern(&self.counters, key);
-            let counter = self.counters.entry(key.clone()).or_default();
+            let (key, counter) = self.counters.entry_with(key, || key.clone(), Counter::default);
             if counter.merge_slots(slots) {
-                changes.counters.push(key);
+                changes.counters.push(key.clone());
             }
         }
         if self.counters.values().any(Counter::is_empty) {
@@ -546,22 +543,26 @@ impl Doc {
 
         for (key, reg) in &u.registers {
             self.hlc.observe(reg.ts);
-            let key = intern(&self.registers, key);
-            let mut entry = self.registers.remove(&key);
-            if register::merge_incoming(&mut entry, reg, &self.seen) {
-                changes.registers.push(key.clone());
+            if register::is_stale(reg, &self.seen) {
+                continue;
             }
-            if let Some(entry) = entry {
-                self.registers.insert(key, entry);
+            let mut new = false;
+            let (key, entry) = self.registers.entry_with(key, || key.clone(), || {
+                new = true;
+                reg.clone()
+            });
+            if new || entry.merge(reg) {
+                changes.registers.push(key.clone());
             }
         }
 
         let their_seen = u.sender_seen();
         for (key, theirs) in &u.sets {
-            let key = intern(&self.sets, key);
-            let mine = self.sets.entry(key.clone()).or_default();
+            let (key, mine) = self.sets.entry_with(key, || key.clone(), Set::default);
             let changed = mine.merge(theirs, &self.seen, their_seen);
-            if mine.is_vacant() {
+            let vacant = mine.is_vacant();
+            let key = key.clone();
+            if vacant {
                 self.sets.remove(&key);
             }
             if changed {
@@ -676,6 +677,6 @@ fn sorted_keys<V>(entries: &[(Key, V)]) -> Vec<&str> {
 }
 
 /// The entries of `map` named in `keys`.
-fn select<'a, V>(map: &'a BTreeMap<Key, V>, keys: &'a [Key]) -> impl Iterator<Item = (&'a Key, &'a V)> + 'a {
-    keys.iter().filter_map(move |k| map.get_key_value(&**k))
+fn select<'a, V>(map: &'a KeyMap<V>, keys: &'a [Key]) -> impl Iterator<Item = (&'a Key, &'a V)> + 'a {
+    keys.iter().filter_map(move |k| map.get_key_value(k))
 }

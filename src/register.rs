@@ -71,24 +71,16 @@ impl Register {
     }
 }
 
-/// Merges a peer's write into this replica's entry for one key.
+/// Whether a peer's write is to be ignored rather than merged (with
+/// [`Register::merge`], or taken as the key's entry if it has none).
 ///
 /// A write whose dot this replica has already seen is ignored: it is either
 /// the entry held here, or was beaten by one this replica holds or held (and
 /// then purged as a tombstone). Deciding by the dot alone, not by what is
 /// held for the key, keeps a second delivery a no-op even for a forged
-/// update that files one dot under two keys. Returns whether the entry changed.
-pub fn merge_incoming(mine: &mut Option<Register>, theirs: &Register, my_seen: &VersionVector) -> bool {
-    if my_seen.contains(&theirs.writer, theirs.seq) {
-        return false;
-    }
-    match mine {
-        Some(entry) => entry.merge(theirs),
-        None => {
-            *mine = Some(theirs.clone());
-            true
-        }
-    }
+/// update that files one dot under two keys.
+pub fn is_stale(theirs: &Register, my_seen: &VersionVector) -> bool {
+    my_seen.contains(&theirs.writer, theirs.seq)
 }
 
 /// In a full-state merge, whether this replica's entry must go because the peer
@@ -144,9 +136,8 @@ mod tests {
         let old = Register::new(json("1"), ts(1), c("a"), 1);
         let mut seen = VersionVector::new();
         seen.insert(&c("a"), 1);
-        let mut slot = None;
-        assert!(!merge_incoming(&mut slot, &old, &seen));
-        assert!(slot.is_none());
+        assert!(is_stale(&old, &seen));
         assert!(purged_by_peer(&old, &seen));
+        assert!(!is_stale(&old, &VersionVector::new()));
     }
 }

@@ -30,11 +30,9 @@
 //! assert!(y.contains("👍")); // b's add was concurrent: it wins
 //! ```
 
-use std::collections::BTreeMap;
-use std::rc::Rc;
 
 use crate::client::ClientId;
-use crate::doc::Key;
+use crate::key_map::KeyMap;
 use crate::small_map::SmallMap;
 use crate::version::VersionVector;
 
@@ -47,7 +45,7 @@ pub type Tags = Vec<(ClientId, u64)>;
 pub struct Set {
     /// Elements are shared strings: an update that names one long element in
     /// many sets holds it once, as its string table does.
-    elements: BTreeMap<Key, Tags>,
+    elements: KeyMap<Tags>,
     /// Each client's latest remove here: while a peer has not seen it, deltas
     /// send this set whole so the peer can drop the removed tags too.
     removes: SmallMap<ClientId, u64>,
@@ -66,7 +64,7 @@ impl Set {
                 crate::sort::sort(tags);
             }
             None => {
-                self.elements.insert(Rc::from(element), vec![(client.clone(), seq)]);
+                self.elements.insert_str(element, vec![(client.clone(), seq)]);
             }
         }
     }
@@ -110,7 +108,7 @@ impl Set {
     }
 
     /// Builds a set from decoded parts (tags sorted, unique, non-empty per element).
-    pub fn from_parts(elements: BTreeMap<Key, Tags>, removes: SmallMap<ClientId, u64>, removed_at: u64) -> Set {
+    pub fn from_parts(elements: KeyMap<Tags>, removes: SmallMap<ClientId, u64>, removed_at: u64) -> Set {
         Set { elements, removes, removed_at }
     }
 
@@ -146,7 +144,7 @@ impl Set {
 
     /// The tags and removal-record entries whose dots `pick` accepts.
     pub fn part(&self, pick: impl Fn(&ClientId, u64) -> bool) -> Set {
-        let mut elements = BTreeMap::new();
+        let mut elements = KeyMap::new();
         for (element, tags) in &self.elements {
             let picked: Tags = tags.iter().filter(|(c, s)| pick(c, *s)).cloned().collect();
             if !picked.is_empty() {

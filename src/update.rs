@@ -5,7 +5,6 @@
 //! limits) before the document sees any of it, which is what makes
 //! `apply_update` atomic. The layout is documented in `docs/FORMAT.md`.
 
-use std::collections::BTreeMap;
 
 use crate::client::ClientId;
 use crate::clock::Timestamp;
@@ -13,6 +12,7 @@ use crate::counter::{Slot, MAX_SAFE_INTEGER};
 use crate::doc::Key;
 use crate::encoding::{unzigzag, zigzag, Reader, Writer, FORMAT_VERSION, MAGIC};
 use crate::error::{DecodeError, Error};
+use crate::key_map::KeyMap;
 use crate::limits::{in_update, Limits};
 use crate::register::{Register, Value};
 use crate::set::{Set, Tags};
@@ -289,7 +289,7 @@ impl Update {
         let mut sets = Vec::new();
         for _ in 0..b.count(&mut r, "the sets")? {
             let key = t.key(&mut r, limits)?;
-            let mut elements = BTreeMap::new();
+            let mut elements = KeyMap::new();
             for _ in 0..b.count(&mut r, "a set's elements")? {
                 let element = t.element(&mut r)?;
                 let mut tags = Tags::new();
