@@ -402,11 +402,9 @@ export class Doc {
   }
 
   toJSON() {
-    const { counters, sets } = JSON.parse(this.#r.countersAndSetsJson());
-    const registers = {};
-    for (const key of this.#r.keys(KINDS.register)) {
-      Object.defineProperty(registers, key, { value: this.get(key), enumerable: true, writable: true, configurable: true });
-    }
+    // One crossing: JSON.parse makes every key an own property, "__proto__" too.
+    const { counters, registers, sets, bytes } = JSON.parse(this.#r.entriesJson());
+    for (const key of bytes) registers[key] = this.#r.get(key);
     return { counters, registers, sets };
   }
 

@@ -272,9 +272,12 @@ impl RawDoc {
         Ok(self.doc.keys(kind(k)?).into_iter().map(str::to_owned).collect())
     }
 
-    /// `{"counters":{k:v},"sets":{k:[…]}}` (registers are read with `get`).
-    #[wasm_bindgen(js_name = countersAndSetsJson)]
-    pub fn counters_and_sets_json(&self) -> String {
+    /// The whole document as one JSON text, so `toJSON` crosses once:
+    /// `{"counters":{k:v},"registers":{k:value},"sets":{k:[…]},"bytes":[k…]}`.
+    /// A register holding bytes, which JSON cannot carry, is `null` there and
+    /// its key listed in `bytes`, to be read with `get`.
+    #[wasm_bindgen(js_name = entriesJson)]
+    pub fn entries_json(&self) -> String {
         let mut out = String::from("{\"counters\":{");
         for (i, key) in self.doc.keys(Kind::Counter).into_iter().enumerate() {
             if i > 0 {
@@ -283,6 +286,22 @@ impl RawDoc {
             quote(key, &mut out);
             out.push(':');
             out.push_str(&self.doc.counter_state(key).map_or(0, Counter::safe_value).to_string());
+        }
+        out.push_str("},\"registers\":{");
+        let mut bytes = Vec::new();
+        for (i, key) in self.doc.keys(Kind::Register).into_iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            quote(key, &mut out);
+            out.push(':');
+            match self.doc.get(key) {
+                Some(Value::Json(text)) => out.push_str(text),
+                _ => {
+                    out.push_str("null");
+                    bytes.push(key);
+                }
+            }
         }
         out.push_str("},\"sets\":{");
         for (i, key) in self.doc.keys(Kind::Set).into_iter().enumerate() {
@@ -299,7 +318,14 @@ impl RawDoc {
             }
             out.push(']');
         }
-        out.push_str("}}");
+        out.push_str("},\"bytes\":[");
+        for (i, key) in bytes.into_iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            quote(key, &mut out);
+        }
+        out.push_str("]}");
         out
     }
 

@@ -52,7 +52,8 @@ fn registers_and_sets_sync_through_deltas() {
     exchange(&mut a, &mut b);
     assert_eq!(b.get("status").as_string().as_deref(), Some("\"busy\""));
     assert_eq!(b.members("poll"), Vec::<String>::new());
-    assert_eq!(a.counters_and_sets_json(), b.counters_and_sets_json());
+    assert_eq!(a.entries_json(), b.entries_json());
+    assert_eq!(b.entries_json(), r#"{"counters":{},"registers":{"status":"busy"},"sets":{},"bytes":[]}"#);
 }
 
 #[wasm_bindgen_test]

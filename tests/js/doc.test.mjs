@@ -343,6 +343,16 @@ test("toJSON: three plain objects of live entries, own keys only, and JSON.strin
   assert.deepEqual(Object.getOwnPropertyDescriptor(json.sets, "__proto__").value, ["a", "b"]);
   assert.deepEqual(json.registers.bytes, Uint8Array.of(1));
   assert.equal({}.polluted, undefined);
+  // Bytes under "__proto__", between JSON values: an own property, in key order.
+  const b = new Doc({ clientId: "b" });
+  b.set("z", [1]);
+  b.set("__proto__", Uint8Array.of(7));
+  b.set("A", null);
+  const regs = b.toJSON().registers;
+  assert.deepEqual(Object.keys(regs), ["A", "__proto__", "z"]);
+  assert.equal(Object.getPrototypeOf(regs), Object.prototype);
+  assert.deepEqual(Object.getOwnPropertyDescriptor(regs, "__proto__").value, Uint8Array.of(7));
+  assert.deepEqual(regs, { A: null, ["__proto__"]: Uint8Array.of(7), z: [1] });
   // A fresh object each time: changing it changes nothing.
   json.counters.x = 1;
   assert.equal(d.toJSON().counters.x, undefined);
