@@ -142,6 +142,12 @@ const tooLarge = (why) => new RangeError(`slotkv: register value or set element 
 // properties, symbol keys, class instances, lone surrogates, cycles).
 // Larger or deeper than the core allows: RangeError, before any copy.
 function jsonText(root, limits) {
+  // A finite number or a well-formed string, the common case, without the
+  // walker below (anything else, or too large, goes there for its error).
+  if (typeof root === "number" ? Number.isFinite(root) : typeof root === "string" && root.isWellFormed()) {
+    const out = JSON.stringify(root);
+    if (out.length <= limits.maxValueBytes) return out;
+  }
   const { maxValueBytes, maxValueDepth } = limits;
   const ancestors = [];
   const path = [];
@@ -286,10 +292,11 @@ export class Doc {
     return this.#r.clientId();
   }
 
-  // Runs one write; outside transact() it is its own transaction.
-  #write(call) {
-    const flags = this.#depth ? 0 : COMMIT | (this.#listeners.update.size ? ENCODE : 0);
-    if (call(this.#r, flags)) this.#emitLocal(undefined);
+  // How RawDoc runs one write: outside transact() it is its own transaction,
+  // whose update is encoded only if an update listener is there to take it.
+  // A write that committed a change returns true: then the events go out.
+  get #flags() {
+    return this.#depth ? 0 : COMMIT | (this.#listeners.update.size ? ENCODE : 0);
   }
 
   #emitLocal(origin) {
@@ -324,13 +331,13 @@ export class Doc {
   increment(key, delta = 1) {
     checkKey(key);
     checkDelta(delta);
-    this.#write((r, f) => r.increment(key, delta, f));
+    if (this.#r.increment(key, delta, this.#flags)) this.#emitLocal(undefined);
   }
 
   decrement(key, delta = 1) {
     checkKey(key);
     checkDelta(delta);
-    this.#write((r, f) => r.increment(key, -delta, f));
+    if (this.#r.increment(key, -delta, this.#flags)) this.#emitLocal(undefined);
   }
 
   counter(key) {
@@ -348,11 +355,11 @@ export class Doc {
       const bytes = checkBytes(value, "a register value");
       const max = this.#limits.maxValueBytes;
       if (bytes.length > max) throw tooLarge(`at most ${max} bytes, this one is ${bytes.length}`);
-      this.#write((r, f) => r.setBytes(key, bytes, f));
+      if (this.#r.setBytes(key, bytes, this.#flags)) this.#emitLocal(undefined);
       return;
     }
     const json = jsonText(value, this.#limits);
-    this.#write((r, f) => r.setJson(key, json, f));
+    if (this.#r.setJson(key, json, this.#flags)) this.#emitLocal(undefined);
   }
 
   get(key) {
@@ -368,20 +375,20 @@ export class Doc {
 
   delete(key) {
     checkKey(key);
-    this.#write((r, f) => r.delete(key, f));
+    if (this.#r.delete(key, this.#flags)) this.#emitLocal(undefined);
   }
 
   // ----- sets -----
   add(key, element) {
     checkKey(key);
     checkElement(element, this.#limits);
-    this.#write((r, f) => r.add(key, element, f));
+    if (this.#r.add(key, element, this.#flags)) this.#emitLocal(undefined);
   }
 
   remove(key, element) {
     checkKey(key);
     checkElement(element, this.#limits);
-    this.#write((r, f) => r.remove(key, element, f));
+    if (this.#r.remove(key, element, this.#flags)) this.#emitLocal(undefined);
   }
 
   has(key, element) {
