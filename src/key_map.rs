@@ -128,13 +128,20 @@ impl<V> KeyMap<V> {
 
     /// Keeps the entries `keep` accepts, visiting them in no particular order.
     pub fn retain(&mut self, mut keep: impl FnMut(&Key, &mut V) -> bool) {
-        // Where each surviving entry moves as the vector closes its gaps.
-        let mut moved_to = Vec::with_capacity(self.slots.len());
-        let mut next = 0;
+        // Where each entry moves as the vector closes its gaps; left empty
+        // until the first removal (the entries before it do not move).
+        let mut moved_to: Vec<usize> = Vec::new();
+        let (mut visited, mut next) = (0, 0);
         let index = &mut self.index;
         self.slots.retain_mut(|(key, value)| {
-            moved_to.push(next);
             let kept = keep(key, value);
+            if !kept && moved_to.is_empty() {
+                moved_to.extend(0..visited);
+            }
+            if !kept || !moved_to.is_empty() {
+                moved_to.push(next);
+            }
+            visited += 1;
             if kept {
                 next += 1;
             } else {
@@ -142,7 +149,7 @@ impl<V> KeyMap<V> {
             }
             kept
         });
-        if next != moved_to.len() {
+        if !moved_to.is_empty() {
             for i in self.index.values_mut() {
                 *i = moved_to.get(*i).copied().unwrap_or(*i);
             }
