@@ -31,36 +31,44 @@ impl<V> Default for KeyMap<V> {
 }
 
 impl<V> KeyMap<V> {
+    /// An empty map (allocates nothing until the first insert).
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// The number of entries.
     pub fn len(&self) -> usize {
         self.slots.len()
     }
 
+    /// Whether the map holds no entry.
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
     }
 
+    /// The entry of `key` with the map's own copy of the key (to share it).
     pub fn get_key_value(&self, key: &str) -> Option<(&Key, &V)> {
         let &i = self.index.get(key)?;
         self.slots.get(i).map(|(k, v)| (k, v))
     }
 
+    /// As [`KeyMap::get_key_value`], the value mutable.
     pub fn get_key_value_mut(&mut self, key: &str) -> Option<(&Key, &mut V)> {
         let &i = self.index.get(key)?;
         self.slots.get_mut(i).map(|(k, v)| (&*k, v))
     }
 
+    /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&V> {
         self.get_key_value(key).map(|(_, v)| v)
     }
 
+    /// The value of `key`, mutable.
     pub fn get_mut(&mut self, key: &str) -> Option<&mut V> {
         self.get_key_value_mut(key).map(|(_, v)| v)
     }
 
+    /// Whether `key` has an entry.
     pub fn contains_key(&self, key: &str) -> bool {
         self.index.contains_key(key)
     }
@@ -114,6 +122,7 @@ impl<V> KeyMap<V> {
         i
     }
 
+    /// Removes the entry of `key`; returns its value.
     pub fn remove(&mut self, key: &str) -> Option<V> {
         let i = self.index.remove(key)?;
         if i >= self.slots.len() {
