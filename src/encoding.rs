@@ -59,6 +59,12 @@ impl Writer {
     /// A varint length, then the bytes.
     pub fn bytes(&mut self, b: &[u8]) {
         self.usize(b.len());
+        self.raw(b);
+    }
+
+    /// Bytes as they are: their length is known from an earlier field (the
+    /// twin of [`Reader::take`]).
+    pub fn raw(&mut self, b: &[u8]) {
         self.buf.extend_from_slice(b);
     }
 

@@ -5,7 +5,6 @@
 //! limits) before the document sees any of it, which is what makes
 //! `apply_update` atomic. The layout is documented in `docs/FORMAT.md`.
 
-
 use crate::client::ClientId;
 use crate::clock::Timestamp;
 use crate::counter::{Slot, MAX_SAFE_INTEGER};
@@ -359,7 +358,7 @@ fn finish(kind: u8, tables: &NameTables, body: Writer) -> Vec<u8> {
     let mut out = Writer::new();
     write_header(&mut out, kind);
     tables.write(&mut out);
-    out.buf.extend_from_slice(&body.buf);
+    out.raw(&body.buf);
     out.finish()
 }
 
@@ -642,7 +641,7 @@ impl NameTables<'_> {
                 // marked by the length 0 that no real id has.
                 Some(raw) => {
                     w.u8(0);
-                    w.buf.extend_from_slice(&raw);
+                    w.raw(&raw);
                 }
                 None => w.bytes(c.as_str().as_bytes()),
             }
@@ -662,7 +661,7 @@ impl NameTables<'_> {
             if shared >= 7 {
                 w.usize(shared - 7);
             }
-            w.buf.extend_from_slice(suffix);
+            w.raw(suffix);
             prev = s;
         }
     }
@@ -693,7 +692,7 @@ impl<'a> Sink<'a> for Body<'_, 'a> {
         self.w.usize(i);
     }
     fn raw(&mut self, b: &[u8]) {
-        self.w.buf.extend_from_slice(b);
+        self.w.raw(b);
     }
     fn client_after(&mut self, c: &'a ClientId, prev: &mut usize) {
         let i = self.t.client_index(c);
