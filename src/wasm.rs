@@ -91,17 +91,23 @@ fn kind(k: u8) -> Result<Kind, JsValue> {
     }
 }
 
-fn push_keys(out: &mut String, name: &str, keys: &[crate::doc::Key]) {
-    out.push('"');
-    out.push_str(name);
-    out.push_str("\":[");
-    for (i, k) in keys.iter().enumerate() {
+/// `["a","b",…]`, each string JSON-quoted.
+fn push_list<'a>(out: &mut String, items: impl IntoIterator<Item = &'a str>) {
+    out.push('[');
+    for (i, s) in items.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        quote(k, out);
+        quote(s, out);
     }
     out.push(']');
+}
+
+fn push_keys(out: &mut String, name: &str, keys: &[crate::doc::Key]) {
+    out.push('"');
+    out.push_str(name);
+    out.push_str("\":");
+    push_list(out, keys.iter().map(|k| &**k));
 }
 
 fn changes_json(c: &Changes) -> String {
@@ -309,23 +315,12 @@ impl RawDoc {
                 out.push(',');
             }
             quote(key, &mut out);
-            out.push_str(":[");
-            for (j, m) in self.doc.members(key).into_iter().enumerate() {
-                if j > 0 {
-                    out.push(',');
-                }
-                quote(m, &mut out);
-            }
-            out.push(']');
+            out.push(':');
+            push_list(&mut out, self.doc.members(key));
         }
-        out.push_str("},\"bytes\":[");
-        for (i, key) in bytes.into_iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            quote(key, &mut out);
-        }
-        out.push_str("]}");
+        out.push_str("},\"bytes\":");
+        push_list(&mut out, bytes);
+        out.push('}');
         out
     }
 
