@@ -30,7 +30,6 @@
 //! assert!(y.contains("👍")); // b's add was concurrent: it wins
 //! ```
 
-
 use crate::client::ClientId;
 use crate::key_map::KeyMap;
 use crate::small_map::SmallMap;
@@ -57,16 +56,9 @@ impl Set {
     /// Adds `element` with the tag `(client, seq)`: a new tag, whatever
     /// tags the element holds already.
     pub fn add(&mut self, element: &str, client: &ClientId, seq: u64) {
-        match self.elements.get_mut(element) {
-            Some(tags) => {
-                // `seq` is this client's newest: the tags stay sorted.
-                tags.push((client.clone(), seq));
-                crate::sort::sort(tags);
-            }
-            None => {
-                self.elements.insert_str(element, vec![(client.clone(), seq)]);
-            }
-        }
+        let (_, tags) = self.elements.entry(element, || Tags::with_capacity(1));
+        tags.push((client.clone(), seq));
+        crate::sort::sort(tags);
     }
 
     /// Removes `element` (every tag seen here) as change `(client, seq)` at
