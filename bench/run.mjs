@@ -31,8 +31,8 @@ const WORKLOADS = opt("workloads", "W1,W2,W3,W4").split(",");
 const OUT = resolve(here, opt("out", "RESULTS.md"));
 const TIMEOUT_S = Number(opt("timeout", 300));
 const FLOOR_VARIANTS = ["map", "checks", "wasm", "slotkv"];
-// floor.mjs's warm-ups: the workloads' own (500 calls), and one long enough for V8 to optimise the loop.
-const FLOOR_WARMS = [500, 100_000];
+// floor.mjs's warm-ups: the workloads' own, and one long enough for V8 to optimise the loop.
+const FLOOR_WARMS = [WARM, 100_000];
 const PEERS = LIBS.filter((l) => l !== "slotkv" && l !== "map");
 
 const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(0)}s`;
