@@ -15,7 +15,7 @@ WASM_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-nontrapping-flo
 # Rust's wasm layout leaves the first KiB of memory unused (the stack is
 # first and grows down from 1 MiB), which lets wasm-opt fold offsets; the
 # producers and target-features sections are metadata no browser reads.
-WASM_OPT_FLAGS := -Oz $(WASM_FEATURES) --low-memory-unused --strip-producers --strip-target-features
+WASM_OPT_FLAGS := -Os $(WASM_FEATURES) --low-memory-unused --strip-producers --strip-target-features
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup setup-rust setup-browser setup-node build demo test test-rust test-wasm test-js test-e2e test-long bench fuzz clean

@@ -2,11 +2,11 @@
 // W2 write loops (profile-target.mjs), self time of the samples taken inside
 // the measured call of W1writes()/W2writes(), per frame and per layer.
 //
-// The shipped pkg/slotkv_wasm_bg.wasm has no name section (wasm-opt -Oz drops
+// The shipped pkg/slotkv_wasm_bg.wasm has no name section (wasm-opt -Os drops
 // it), so wasm frames would read "wasm-function[123]". When the release build
 // target/wasm32-unknown-unknown/release/slotkv.wasm and wasm-bindgen are
 // present, this builds the same wasm with names kept (wasm-bindgen, then
-// wasm-opt -Oz -g) into out/pkg-named/ beside a copy of pkg's JS, checks that
+// wasm-opt -Os -g) into out/pkg-named/ beside a copy of pkg's JS, checks that
 // the same build without -g is byte-identical to pkg's wasm, and profiles that.
 // The raw profiles stay in out/*.cpuprofile (Chrome DevTools > Performance opens them).
 import { execFileSync, spawnSync } from "node:child_process";
@@ -19,7 +19,8 @@ import { homedir } from "node:os";
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "..");
 let PKG = join(root, "pkg");
-// The same flags as the Makefile's WASM_OPT_FLAGS (after -Oz).
+// The Makefile's WASM_OPT_FLAGS: the level, then the rest.
+const LEVEL = "-Os";
 const WASM_FEATURES = ["--enable-bulk-memory", "--enable-sign-ext", "--enable-nontrapping-float-to-int", "--enable-mutable-globals", "--enable-reference-types", "--enable-multivalue", "--low-memory-unused", "--strip-producers", "--strip-target-features"];
 
 function which(cmd, extra = []) {
@@ -71,14 +72,14 @@ export function namedBuild(outDir) {
   try {
     execFileSync(bindgen, ["--target", "web", "--out-dir", dir, "--out-name", "slotkv_wasm", raw], { stdio: "pipe" });
     const bg = join(dir, "slotkv_wasm_bg.wasm");
-    execFileSync(opt, ["-Oz", ...WASM_FEATURES, bg, "-o", join(dir, "plain.wasm")], { stdio: "pipe" });
+    execFileSync(opt, [LEVEL, ...WASM_FEATURES, bg, "-o", join(dir, "plain.wasm")], { stdio: "pipe" });
     const same = readFileSync(join(dir, "plain.wasm")).equals(readFileSync(join(PKG, "slotkv_wasm_bg.wasm")));
     rmSync(join(dir, "plain.wasm"));
     if (!same) {
       rmSync(dir, { recursive: true, force: true });
       return { dir: null, why: "target/ holds a different build than pkg/; make build brings them in step" };
     }
-    execFileSync(opt, ["-Oz", "-g", ...WASM_FEATURES, bg, "-o", bg], { stdio: "pipe" });
+    execFileSync(opt, [LEVEL, "-g", ...WASM_FEATURES, bg, "-o", bg], { stdio: "pipe" });
     const glue = readFileSync(join(dir, "slotkv_wasm.js"));
     if (!glue.equals(readFileSync(join(PKG, "slotkv_wasm.js")))) {
       rmSync(dir, { recursive: true, force: true });

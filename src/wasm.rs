@@ -18,6 +18,22 @@ use crate::json::quote;
 use crate::limits::Limits;
 use crate::register::Value;
 
+/// The heap: rlsf's TLSF allocator (constant-time allocate and free, about
+/// 1 KB of wasm) instead of std's dlmalloc (about 8 KB). Measured with
+/// bench/: the same write and merge speed or better, 2.3 KB less gzipped.
+#[global_allocator]
+static HEAP: rlsf::GlobalTlsf<HeapOptions> = rlsf::GlobalTlsf::new();
+
+/// rlsf's defaults (pools grown by `memory.grow` merge into one, so a block
+/// larger than a 64 KiB page is served without waste), less its in-place
+/// `realloc`: a grown buffer is copied, as dlmalloc mostly does anyway, for
+/// 0.3 KB less code.
+struct HeapOptions;
+
+impl rlsf::GlobalTlsfOptions for HeapOptions {
+    const ENABLE_REALLOCATION: bool = false;
+}
+
 /// Flag bits for mutating calls: commit the change as its own transaction
 /// now (no `transact` is open), and encode its update for listeners.
 const COMMIT: u32 = 1;
