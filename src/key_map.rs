@@ -1,32 +1,297 @@
 //! The map from keys to entries that every key space uses: the document's
 //! counters, registers and sets, and each set's elements.
 //!
-//! Why not a `BTreeMap<Key, V>` for each: every instantiation of the standard
-//! B-tree compiles its own copy of the node code (search, insert, split,
-//! rebalance on remove, clone, drop), about 7 KB of wasm each, and there were
-//! four. Here the tree is always the same `BTreeMap<Key, usize>`, compiled
-//! once, mapping a key to its slot in a plain vector of entries; what stays
-//! generic over `V` is a few vector operations. Lookups stay O(log n), and an
-//! insert or remove moves no entries (a remove swaps the last slot in).
+//! Why not a `BTreeMap<Key, V>`: every instantiation of the standard B-tree
+//! compiles its own node code (search, insert, split, rebalance, drop), and
+//! even one, a `BTreeMap<Key, usize>` indexing a vector, was about 10 KB of
+//! wasm. Here the keys sit in a plain vector, the values in another beside
+//! it, and a hash table finds a key's position; only the vector of values
+//! depends on `V`, so the rest is compiled once for every key space.
+//!
+//! - Lookups, inserts and removes take expected O(1) time: the hash is
+//!   SipHash-1-3 keyed with random bytes drawn once per process, so a hostile
+//!   peer cannot pick keys that collide. Maps of up to [`SCAN_MAX`] keys have
+//!   no table and are scanned.
+//! - Iteration is in key (UTF-8 byte) order. The first iteration after a
+//!   change sorts the positions; the next inserts and removes keep that order
+//!   up to date (an O(log n) search and an O(n) shift of 4-byte positions
+//!   each), so reading after every write costs O(n) a read, as the read does
+//!   anyway. After [`ORDER_EDITS`] changes without a read the order is
+//!   dropped and the next read sorts again: a long run of writes never pays
+//!   for an order nobody reads.
 
-use std::collections::{btree_map, BTreeMap};
+use std::cell::{Cell, Ref, RefCell};
 use std::fmt;
+use std::hash::Hasher;
+use std::sync::OnceLock;
 
 use crate::doc::Key;
 
+/// Up to this many entries a map is searched by scanning its keys; the
+/// hash table is built when it grows past that.
+const SCAN_MAX: usize = 8;
+
+/// Inserts and removes that keep the sorted order up to date before it is
+/// dropped (see the module comment).
+const ORDER_EDITS: u32 = 32;
+
 /// A map from shared string keys to `V`, iterated in key (UTF-8 byte) order.
-#[derive(Clone)]
 pub struct KeyMap<V> {
-    /// Each key's position in `slots`.
-    index: BTreeMap<Key, usize>,
-    /// The entries, in no particular order; each holds its key so a remove
-    /// can re-point the entry it swaps into the hole.
-    slots: Vec<(Key, V)>,
+    index: Index,
+    /// `values[i]` belongs to `index.keys[i]`.
+    values: Vec<V>,
+}
+
+/// The keys, where each one is, and their order: everything but the values.
+#[derive(Default)]
+struct Index {
+    /// The keys, in no particular order (a remove swaps the last one in).
+    keys: Vec<Key>,
+    /// Open addressing with linear probing: each used bucket holds a key's
+    /// 32-bit hash above its position + 1, an empty one 0. Either empty (the
+    /// map is small enough to scan) or a power of two at least twice the
+    /// number of keys long, so a probe always meets an empty bucket.
+    table: Vec<u64>,
+    /// The positions in key order, when `sorted` says they are.
+    order: RefCell<Vec<u32>>,
+    sorted: Cell<bool>,
+    /// Inserts and removes since the last iteration.
+    edits: Cell<u32>,
+}
+
+/// The process's hash key, drawn once (a fixed one if there is no random
+/// source: then hashing still works, only without the collision defence).
+fn hash_key() -> (u64, u64) {
+    static KEY: OnceLock<(u64, u64)> = OnceLock::new();
+    *KEY.get_or_init(|| {
+        let mut bytes = [0u8; 16];
+        if getrandom::fill(&mut bytes).is_err() {
+            bytes = *b"slotkv hash key.";
+        }
+        let [a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p] = bytes;
+        (u64::from_le_bytes([a, b, c, d, e, f, g, h]), u64::from_le_bytes([i, j, k, l, m, n, o, p]))
+    })
+}
+
+fn hash(key: &str) -> u32 {
+    let (k0, k1) = hash_key();
+    let mut h = siphasher::sip::SipHasher13::new_with_keys(k0, k1);
+    h.write(key.as_bytes());
+    let x = h.finish();
+    (x ^ (x >> 32)) as u32
+}
+
+fn bucket(hash: u32, position: usize) -> u64 {
+    (u64::from(hash) << 32) | (position as u64 + 1)
+}
+
+fn position_in(bucket: u64) -> usize {
+    (bucket as u32 as usize).wrapping_sub(1)
+}
+
+fn hash_in(bucket: u64) -> u32 {
+    (bucket >> 32) as u32
+}
+
+impl Index {
+    /// Where `key` is: its position, and its bucket when there is a table.
+    fn find(&self, key: &str) -> Option<(usize, Option<usize>)> {
+        if self.table.is_empty() {
+            return self.keys.iter().position(|k| **k == *key).map(|p| (p, None));
+        }
+        let h = hash(key);
+        let mask = self.table.len() - 1;
+        let mut b = h as usize & mask;
+        loop {
+            let e = *self.table.get(b)?;
+            if e == 0 {
+                return None;
+            }
+            if hash_in(e) == h && self.keys.get(position_in(e)).is_some_and(|k| **k == *key) {
+                return Some((position_in(e), Some(b)));
+            }
+            b = (b + 1) & mask;
+        }
+    }
+
+    /// Puts `e` in the first empty bucket from its hash's.
+    fn place(table: &mut [u64], e: u64) {
+        let mask = table.len().wrapping_sub(1);
+        let mut b = hash_in(e) as usize & mask;
+        while let Some(slot) = table.get_mut(b) {
+            if *slot == 0 {
+                *slot = e;
+                return;
+            }
+            b = (b + 1) & mask;
+        }
+    }
+
+    /// Rebuilds the table for the keys there are and `more` to come.
+    fn reindex(&mut self, more: usize) {
+        let len = (2 * (self.keys.len() + more)).next_power_of_two().max(2 * SCAN_MAX);
+        let mut table = vec![0; len];
+        for (p, k) in self.keys.iter().enumerate() {
+            Index::place(&mut table, bucket(hash(k), p));
+        }
+        self.table = table;
+    }
+
+    /// Appends `key` (absent) and returns its position.
+    fn push(&mut self, key: Key) -> usize {
+        let p = self.keys.len();
+        self.keep_order(|order, keys| {
+            let at = rank(order, keys, &key);
+            order.insert(at, p as u32);
+        });
+        if !self.table.is_empty() || p >= SCAN_MAX {
+            if 2 * (p + 1) > self.table.len() {
+                self.reindex(1);
+            }
+            Index::place(&mut self.table, bucket(hash(&key), p));
+        }
+        self.keys.push(key);
+        p
+    }
+
+    /// Removes `key`; returns the position it had, which now holds the last
+    /// key (unless it was the last).
+    fn remove(&mut self, key: &str) -> Option<usize> {
+        let (p, b) = self.find(key)?;
+        let last = self.keys.len() - 1;
+        self.keep_order(|order, keys| {
+            let at = rank(order, keys, key);
+            if at < order.len() {
+                order.remove(at);
+            }
+            if let Some(moved) = keys.get(last).filter(|_| p != last) {
+                let at = rank(order, keys, moved);
+                if let Some(slot) = order.get_mut(at) {
+                    *slot = p as u32;
+                }
+            }
+        });
+        if let Some(b) = b {
+            self.unplace(b);
+            if p != last {
+                if let Some((_, Some(mb))) = self.keys.get(last).and_then(|k| self.find(k)) {
+                    if let Some(e) = self.table.get_mut(mb) {
+                        *e = bucket(hash_in(*e), p);
+                    }
+                }
+            }
+        }
+        self.keys.swap_remove(p);
+        Some(p)
+    }
+
+    /// Empties bucket `b`, moving later buckets of its run back so that
+    /// every key stays reachable from its hash's bucket.
+    fn unplace(&mut self, b: usize) {
+        let mask = self.table.len() - 1;
+        let (mut hole, mut next) = (b, b);
+        loop {
+            next = (next + 1) & mask;
+            let e = self.table.get(next).copied().unwrap_or(0);
+            if e == 0 {
+                break;
+            }
+            let home = hash_in(e) as usize & mask;
+            // `e` may move into the hole if the hole is between its home bucket and it.
+            if next.wrapping_sub(home) & mask >= next.wrapping_sub(hole) & mask {
+                if let Some(slot) = self.table.get_mut(hole) {
+                    *slot = e;
+                }
+                hole = next;
+            }
+        }
+        if let Some(slot) = self.table.get_mut(hole) {
+            *slot = 0;
+        }
+    }
+
+    /// Applies `edit` to the sorted order if it is kept, or drops the order
+    /// after too many edits without a read.
+    fn keep_order(&mut self, edit: impl FnOnce(&mut Vec<u32>, &[Key])) {
+        if !self.sorted.get() {
+            return;
+        }
+        let edits = self.edits.get() + 1;
+        self.edits.set(edits);
+        if edits > ORDER_EDITS {
+            self.sorted.set(false);
+            self.order.get_mut().clear();
+        } else {
+            edit(self.order.get_mut(), &self.keys);
+        }
+    }
+
+    /// The positions in key order.
+    fn order(&self) -> Positions<'_> {
+        self.edits.set(0);
+        if !self.sorted.get() {
+            // Only `&mut self` methods unsort the order, so no iterator holds
+            // it now and this borrow succeeds; if not, a copy serves this once.
+            let order = sorted_positions(&self.keys);
+            match self.order.try_borrow_mut() {
+                Ok(mut kept) => *kept = order,
+                Err(_) => return Positions::Own(order),
+            }
+            self.sorted.set(true);
+        }
+        match self.order.try_borrow() {
+            Ok(kept) => Positions::Kept(kept),
+            Err(_) => Positions::Own(sorted_positions(&self.keys)),
+        }
+    }
+}
+
+/// Where `key` is or would go in `order`: the number of keys before it.
+fn rank(order: &[u32], keys: &[Key], key: &str) -> usize {
+    order.partition_point(|&q| keys.get(q as usize).is_some_and(|k| **k < *key))
+}
+
+/// The positions of `keys` in key order.
+fn sorted_positions(keys: &[Key]) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..keys.len() as u32).collect();
+    crate::sort::sort_by(&mut order, |&a, &b| match (keys.get(a as usize), keys.get(b as usize)) {
+        (Some(a), Some(b)) => a < b,
+        _ => false,
+    });
+    order
+}
+
+/// A sorted order, kept by the map or made for one iteration.
+enum Positions<'a> {
+    Kept(Ref<'a, Vec<u32>>),
+    Own(Vec<u32>),
+}
+
+impl Positions<'_> {
+    fn get(&self, i: usize) -> Option<usize> {
+        match self {
+            Positions::Kept(v) => v.get(i),
+            Positions::Own(v) => v.get(i),
+        }
+        .map(|&p| p as usize)
+    }
+}
+
+impl Clone for Index {
+    fn clone(&self) -> Self {
+        Index { keys: self.keys.clone(), table: self.table.clone(), ..Index::default() }
+    }
+}
+
+impl<V: Clone> Clone for KeyMap<V> {
+    fn clone(&self) -> Self {
+        KeyMap { index: self.index.clone(), values: self.values.clone() }
+    }
 }
 
 impl<V> Default for KeyMap<V> {
     fn default() -> Self {
-        KeyMap { index: BTreeMap::new(), slots: Vec::new() }
+        KeyMap { index: Index::default(), values: Vec::new() }
     }
 }
 
@@ -38,24 +303,24 @@ impl<V> KeyMap<V> {
 
     /// The number of entries.
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.values.len()
     }
 
     /// Whether the map holds no entry.
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.values.is_empty()
     }
 
     /// The entry of `key` with the map's own copy of the key (to share it).
     pub fn get_key_value(&self, key: &str) -> Option<(&Key, &V)> {
-        let &i = self.index.get(key)?;
-        self.slots.get(i).map(|(k, v)| (k, v))
+        let (p, _) = self.index.find(key)?;
+        Some((self.index.keys.get(p)?, self.values.get(p)?))
     }
 
     /// As [`KeyMap::get_key_value`], the value mutable.
     pub fn get_key_value_mut(&mut self, key: &str) -> Option<(&Key, &mut V)> {
-        let &i = self.index.get(key)?;
-        self.slots.get_mut(i).map(|(k, v)| (&*k, v))
+        let (p, _) = self.index.find(key)?;
+        Some((self.index.keys.get(p)?, self.values.get_mut(p)?))
     }
 
     /// The value of `key`.
@@ -70,20 +335,19 @@ impl<V> KeyMap<V> {
 
     /// Whether `key` has an entry.
     pub fn contains_key(&self, key: &str) -> bool {
-        self.index.contains_key(key)
+        self.index.find(key).is_some()
     }
 
     /// The entry of `key` with the map's copy of the key, inserted first if
     /// absent: the key from `new_key` (a shared copy the caller holds, say),
     /// the value from `make`.
     pub fn entry_with(&mut self, key: &str, new_key: impl FnOnce() -> Key, make: impl FnOnce() -> V) -> (&Key, &mut V) {
-        let i = match self.index.get(key) {
-            Some(&i) => i,
+        let p = match self.index.find(key) {
+            Some((p, _)) => p,
             None => self.push(new_key(), make()),
         };
-        // Every position in the index is a slot: this module keeps them so.
-        let (k, v) = &mut self.slots[i];
-        (&*k, v)
+        // Every position the index gives has a key and a value: this module keeps them so.
+        (&self.index.keys[p], &mut self.values[p])
     }
 
     /// The entry of `key`, inserted from `make` if absent.
@@ -116,83 +380,83 @@ impl<V> KeyMap<V> {
     }
 
     fn push(&mut self, key: Key, value: V) -> usize {
-        let i = self.slots.len();
-        self.index.insert(key.clone(), i);
-        self.slots.push((key, value));
-        i
+        self.values.push(value);
+        self.index.push(key)
     }
 
     /// Removes the entry of `key`; returns its value.
     pub fn remove(&mut self, key: &str) -> Option<V> {
-        let i = self.index.remove(key)?;
-        if i >= self.slots.len() {
-            return None;
-        }
-        let (_, value) = self.slots.swap_remove(i);
-        if let Some((moved, _)) = self.slots.get(i) {
-            self.index.insert(moved.clone(), i);
-        }
-        Some(value)
+        let p = self.index.remove(key)?;
+        (p < self.values.len()).then(|| self.values.swap_remove(p))
     }
 
     /// Keeps the entries `keep` accepts, visiting them in no particular order.
     pub fn retain(&mut self, mut keep: impl FnMut(&Key, &mut V) -> bool) {
-        // Where each entry moves as the vector closes its gaps; left empty
-        // until the first removal (the entries before it do not move).
-        let mut moved_to: Vec<usize> = Vec::new();
-        let (mut visited, mut next) = (0, 0);
-        let index = &mut self.index;
-        self.slots.retain_mut(|(key, value)| {
-            let kept = keep(key, value);
-            if !kept && moved_to.is_empty() {
-                moved_to.extend(0..visited);
-            }
-            if !kept || !moved_to.is_empty() {
-                moved_to.push(next);
-            }
-            visited += 1;
-            if kept {
-                next += 1;
-            } else {
-                index.remove(&**key);
-            }
-            kept
-        });
-        if !moved_to.is_empty() {
-            for i in self.index.values_mut() {
-                *i = moved_to.get(*i).copied().unwrap_or(*i);
+        // One flag per entry, from the first one refused (the entries before
+        // it are all kept, so nothing is allocated while all are).
+        let mut kept: Option<Vec<bool>> = None;
+        for (i, (k, v)) in self.index.keys.iter().zip(self.values.iter_mut()).enumerate() {
+            let yes = keep(k, v);
+            match &mut kept {
+                Some(flags) => flags.push(yes),
+                None if !yes => {
+                    let mut flags = vec![true; i];
+                    flags.push(false);
+                    kept = Some(flags);
+                }
+                None => {}
             }
         }
+        let Some(kept) = kept else { return };
+        let mut flags = kept.iter();
+        self.values.retain(|_| flags.next().copied().unwrap_or(true));
+        self.index.retain(&kept);
     }
 
     /// Entries in key order.
     pub fn iter(&self) -> Iter<'_, V> {
-        Iter { positions: self.index.values(), slots: &self.slots }
+        Iter { order: self.index.order(), next: 0, keys: &self.index.keys, values: &self.values }
     }
 
     /// Keys in key order.
     pub fn keys(&self) -> impl Iterator<Item = &Key> + '_ {
-        self.index.keys()
+        self.iter().map(|(k, _)| k)
     }
 
     /// Values in no particular order.
     pub fn values(&self) -> impl Iterator<Item = &V> + '_ {
-        self.slots.iter().map(|(_, v)| v)
+        self.values.iter()
+    }
+}
+
+impl Index {
+    /// Keeps the keys whose flag is set (in order, one flag per key).
+    fn retain(&mut self, kept: &[bool]) {
+        let mut flags = kept.iter();
+        self.keys.retain(|_| flags.next().copied().unwrap_or(true));
+        self.sorted.set(false);
+        self.order.get_mut().clear();
+        if !self.table.is_empty() {
+            self.reindex(0);
+        }
     }
 }
 
 /// The entries of a [`KeyMap`] in key order.
 pub struct Iter<'a, V> {
-    positions: btree_map::Values<'a, Key, usize>,
-    slots: &'a [(Key, V)],
+    order: Positions<'a>,
+    next: usize,
+    keys: &'a [Key],
+    values: &'a [V],
 }
 
 impl<'a, V> Iterator for Iter<'a, V> {
     type Item = (&'a Key, &'a V);
 
     fn next(&mut self) -> Option<Self::Item> {
-        let &i = self.positions.next()?;
-        self.slots.get(i).map(|(k, v)| (k, v))
+        let p = self.order.get(self.next)?;
+        self.next += 1;
+        Some((self.keys.get(p)?, self.values.get(p)?))
     }
 }
 
@@ -234,6 +498,7 @@ impl<V> FromIterator<(Key, V)> for KeyMap<V> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::collections::BTreeMap;
 
     #[derive(Clone, Debug)]
     enum Op {
@@ -242,60 +507,106 @@ mod tests {
         Remove(u8),
         GetOrInsert(u8, u32),
         Retain(u32),
+        /// Compare the whole map, iteration order included, with the model.
+        Check,
     }
 
-    fn op() -> impl Strategy<Value = Op> {
+    fn op(check_weight: u32) -> impl Strategy<Value = Op> {
         prop_oneof![
-            (any::<u8>(), any::<u32>()).prop_map(|(k, v)| Op::Insert(k, v)),
-            (any::<u8>(), any::<u32>()).prop_map(|(k, v)| Op::InsertStr(k, v)),
-            any::<u8>().prop_map(Op::Remove),
-            (any::<u8>(), any::<u32>()).prop_map(|(k, v)| Op::GetOrInsert(k, v)),
-            (1u32..5).prop_map(Op::Retain),
+            4 => (any::<u8>(), any::<u32>()).prop_map(|(k, v)| Op::Insert(k, v)),
+            4 => (any::<u8>(), any::<u32>()).prop_map(|(k, v)| Op::InsertStr(k, v)),
+            4 => any::<u8>().prop_map(Op::Remove),
+            4 => (any::<u8>(), any::<u32>()).prop_map(|(k, v)| Op::GetOrInsert(k, v)),
+            1 => (1u32..5).prop_map(Op::Retain),
+            check_weight => Just(Op::Check),
         ]
     }
 
-    proptest! {
-        /// Behaves like a BTreeMap under any sequence of operations, and
-        /// iterates in key order.
-        #[test]
-        fn matches_a_btree_map(ops in proptest::collection::vec(op(), 0..200)) {
-            let mut map = KeyMap::new();
-            let mut model = BTreeMap::new();
-            for op in ops {
-                match op {
-                    Op::Insert(k, v) => {
-                        let k = format!("k{k}");
-                        prop_assert_eq!(map.insert(Key::from(k.as_str()), v), model.insert(k, v));
-                    }
-                    Op::InsertStr(k, v) => {
-                        let k = format!("k{k}");
-                        let (key, old) = map.insert_str(&k, v);
-                        prop_assert_eq!(&*key, k.as_str());
-                        prop_assert_eq!(old, model.insert(k, v));
-                    }
-                    Op::Remove(k) => {
-                        let k = format!("k{k}");
-                        prop_assert_eq!(map.remove(&k), model.remove(&k));
-                    }
-                    Op::GetOrInsert(k, v) => {
-                        let k = format!("k{k}");
-                        *map.entry(&k, || v).1 += 1;
-                        *model.entry(k).or_insert(v) += 1;
-                    }
-                    Op::Retain(m) => {
-                        map.retain(|_, v| *v % m != 0);
-                        model.retain(|_, v| *v % m != 0);
-                    }
+    fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
+        let mut map = KeyMap::new();
+        let mut model = BTreeMap::new();
+        for op in ops.into_iter().chain([Op::Check]) {
+            let touched = match op {
+                Op::Insert(k, v) => {
+                    let k = format!("k{k}");
+                    prop_assert_eq!(map.insert(Key::from(k.as_str()), v), model.insert(k.clone(), v));
+                    Some(k)
                 }
-                prop_assert_eq!(map.len(), model.len());
-                let got: Vec<(String, u32)> = map.iter().map(|(k, v)| (k.to_string(), *v)).collect();
-                let want: Vec<(String, u32)> = model.iter().map(|(k, v)| (k.clone(), *v)).collect();
-                prop_assert_eq!(got, want);
-                for (k, v) in &model {
-                    prop_assert_eq!(map.get(k), Some(v));
+                Op::InsertStr(k, v) => {
+                    let k = format!("k{k}");
+                    let (key, old) = map.insert_str(&k, v);
+                    prop_assert_eq!(&*key, k.as_str());
+                    prop_assert_eq!(old, model.insert(k.clone(), v));
+                    Some(k)
                 }
+                Op::Remove(k) => {
+                    let k = format!("k{k}");
+                    prop_assert_eq!(map.remove(&k), model.remove(&k));
+                    Some(k)
+                }
+                Op::GetOrInsert(k, v) => {
+                    let k = format!("k{k}");
+                    *map.entry(&k, || v).1 += 1;
+                    *model.entry(k.clone()).or_insert(v) += 1;
+                    Some(k)
+                }
+                Op::Retain(m) => {
+                    map.retain(|_, v| *v % m != 0);
+                    model.retain(|_, v| *v % m != 0);
+                    None
+                }
+                Op::Check => {
+                    let got: Vec<(String, u32)> = map.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+                    let want: Vec<(String, u32)> = model.iter().map(|(k, v)| (k.clone(), *v)).collect();
+                    prop_assert_eq!(got, want);
+                    for (k, v) in &model {
+                        prop_assert_eq!(map.get(k), Some(v));
+                    }
+                    None
+                }
+            };
+            prop_assert_eq!(map.len(), model.len());
+            if let Some(k) = touched {
+                prop_assert_eq!(map.get(&k), model.get(&k));
+                prop_assert_eq!(map.contains_key(&k), model.contains_key(&k));
             }
         }
+        Ok(())
+    }
+
+    proptest! {
+        /// Behaves like a BTreeMap under any sequence of operations and
+        /// iterates in key order, whether it is read after every change
+        /// (its order then kept up to date) or after long runs of changes
+        /// (the order dropped and rebuilt).
+        #[test]
+        fn matches_a_btree_map_read_often(ops in proptest::collection::vec(op(16), 0..300)) {
+            run(ops)?;
+        }
+
+        #[test]
+        fn matches_a_btree_map_read_rarely(ops in proptest::collection::vec(op(1), 0..1200)) {
+            run(ops)?;
+        }
+    }
+
+    #[test]
+    fn many_keys_survive_removes_in_the_table() {
+        let mut m: KeyMap<u32> = KeyMap::new();
+        for i in 0..10_000 {
+            assert_eq!(m.insert(Key::from(format!("key {i}").as_str()), i), None);
+        }
+        for i in (0..10_000).step_by(2) {
+            assert_eq!(m.remove(&format!("key {i}")), Some(i));
+        }
+        assert_eq!(m.len(), 5_000);
+        for i in 0..10_000 {
+            assert_eq!(m.get(&format!("key {i}")), (i % 2 == 1).then_some(&i), "key {i}");
+        }
+        let keys: Vec<&str> = m.keys().map(|k| &**k).collect();
+        let mut sorted = keys.clone();
+        sorted.sort_unstable();
+        assert_eq!(keys, sorted);
     }
 
     #[test]
@@ -308,10 +619,22 @@ mod tests {
 
     #[test]
     fn a_remove_re_points_the_entry_swapped_in() {
-        let mut m: KeyMap<u32> = (0..5).map(|i| (Key::from(format!("k{i}").as_str()), i)).collect();
-        assert_eq!(m.remove("k1"), Some(1));
-        assert_eq!(m.get("k4"), Some(&4));
-        assert_eq!(m.remove("k4"), Some(4));
-        assert_eq!(m.keys().map(|k| &**k).collect::<Vec<_>>(), ["k0", "k2", "k3"]);
+        for n in [5, 40] {
+            let mut m: KeyMap<u32> = (0..n).map(|i| (Key::from(format!("k{i:02}").as_str()), i)).collect();
+            let _ = m.keys().count();
+            assert_eq!(m.remove("k01"), Some(1));
+            assert_eq!(m.get(&format!("k{:02}", n - 1)), Some(&(n - 1)));
+            assert_eq!(m.remove(&format!("k{:02}", n - 1)), Some(n - 1));
+            let want: Vec<String> = (0..n - 1).filter(|&i| i != 1).map(|i| format!("k{i:02}")).collect();
+            assert_eq!(m.keys().map(|k| k.to_string()).collect::<Vec<_>>(), want);
+        }
+    }
+
+    #[test]
+    fn iterating_twice_at_once_shares_the_order() {
+        let m: KeyMap<u32> = (0..20).map(|i| (Key::from(format!("k{i:02}").as_str()), i)).collect();
+        let pairs: Vec<(u32, u32)> = m.values().zip(m.iter().map(|(_, v)| *v)).map(|(a, b)| (*a, b)).collect();
+        assert_eq!(pairs.len(), 20);
+        assert!(m.iter().eq(m.iter()));
     }
 }
