@@ -95,50 +95,65 @@ fn hash_in(bucket: u64) -> u32 {
 
 impl Index {
     /// Where `key` is: its position, and its bucket when there is a table.
-    fn find(&self, key: &str) -> Option<(usize, Option<usize>)> {
+    /// If absent, its hash when there is a table (for [`Index::push`]).
+    fn find(&self, key: &str) -> Result<(usize, Option<usize>), Option<u32>> {
         if self.table.is_empty() {
-            return self.keys.iter().position(|k| **k == *key).map(|p| (p, None));
+            return self.keys.iter().position(|k| **k == *key).map(|p| (p, None)).ok_or(None);
         }
         let h = hash(key);
         let mask = self.table.len() - 1;
         let mut b = h as usize & mask;
-        loop {
-            let e = *self.table.get(b)?;
+        // A probe meets an empty bucket long before it has seen them all (the
+        // table is at most half full); the bound only makes a hang impossible.
+        for _ in 0..self.table.len() {
+            let e = self.table.get(b).copied().unwrap_or(0);
             if e == 0 {
-                return None;
+                break;
             }
             if hash_in(e) == h && self.keys.get(position_in(e)).is_some_and(|k| **k == *key) {
-                return Some((position_in(e), Some(b)));
+                return Ok((position_in(e), Some(b)));
             }
             b = (b + 1) & mask;
         }
+        Err(Some(h))
     }
 
     /// Puts `e` in the first empty bucket from its hash's.
     fn place(table: &mut [u64], e: u64) {
         let mask = table.len().wrapping_sub(1);
         let mut b = hash_in(e) as usize & mask;
-        while let Some(slot) = table.get_mut(b) {
-            if *slot == 0 {
-                *slot = e;
-                return;
+        for _ in 0..table.len() {
+            match table.get_mut(b) {
+                Some(slot) if *slot == 0 => {
+                    *slot = e;
+                    return;
+                }
+                _ => b = (b + 1) & mask,
             }
-            b = (b + 1) & mask;
         }
     }
 
-    /// Rebuilds the table for the keys there are and `more` to come.
+    /// A table for the keys there are and `more` to come: a new one from
+    /// the keys' hashes, or a grown copy of the current one (whose buckets
+    /// hold the hashes, so no key is hashed again).
     fn reindex(&mut self, more: usize) {
         let len = (2 * (self.keys.len() + more)).next_power_of_two().max(2 * SCAN_MAX);
         let mut table = vec![0; len];
-        for (p, k) in self.keys.iter().enumerate() {
-            Index::place(&mut table, bucket(hash(k), p));
+        if self.table.is_empty() {
+            for (p, k) in self.keys.iter().enumerate() {
+                Index::place(&mut table, bucket(hash(k), p));
+            }
+        } else {
+            for &e in self.table.iter().filter(|&&e| e != 0) {
+                Index::place(&mut table, e);
+            }
         }
         self.table = table;
     }
 
-    /// Appends `key` (absent) and returns its position.
-    fn push(&mut self, key: Key) -> usize {
+    /// Appends `key` (absent; `hash` is its hash if [`Index::find`] gave
+    /// one) and returns its position.
+    fn push(&mut self, key: Key, hash: Option<u32>) -> usize {
         let p = self.keys.len();
         self.keep_order(|order, keys| {
             let at = rank(order, keys, &key);
@@ -148,7 +163,8 @@ impl Index {
             if 2 * (p + 1) > self.table.len() {
                 self.reindex(1);
             }
-            Index::place(&mut self.table, bucket(hash(&key), p));
+            let h = hash.unwrap_or_else(|| self::hash(&key));
+            Index::place(&mut self.table, bucket(h, p));
         }
         self.keys.push(key);
         p
@@ -157,7 +173,7 @@ impl Index {
     /// Removes `key`; returns the position it had, which now holds the last
     /// key (unless it was the last).
     fn remove(&mut self, key: &str) -> Option<usize> {
-        let (p, b) = self.find(key)?;
+        let (p, b) = self.find(key).ok()?;
         let last = self.keys.len() - 1;
         self.keep_order(|order, keys| {
             let at = rank(order, keys, key);
@@ -174,7 +190,7 @@ impl Index {
         if let Some(b) = b {
             self.unplace(b);
             if p != last {
-                if let Some((_, Some(mb))) = self.keys.get(last).and_then(|k| self.find(k)) {
+                if let Some((_, Some(mb))) = self.keys.get(last).and_then(|k| self.find(k).ok()) {
                     if let Some(e) = self.table.get_mut(mb) {
                         *e = bucket(hash_in(*e), p);
                     }
@@ -190,7 +206,7 @@ impl Index {
     fn unplace(&mut self, b: usize) {
         let mask = self.table.len() - 1;
         let (mut hole, mut next) = (b, b);
-        loop {
+        for _ in 0..mask {
             next = (next + 1) & mask;
             let e = self.table.get(next).copied().unwrap_or(0);
             if e == 0 {
@@ -313,13 +329,13 @@ impl<V> KeyMap<V> {
 
     /// The entry of `key` with the map's own copy of the key (to share it).
     pub fn get_key_value(&self, key: &str) -> Option<(&Key, &V)> {
-        let (p, _) = self.index.find(key)?;
+        let (p, _) = self.index.find(key).ok()?;
         Some((self.index.keys.get(p)?, self.values.get(p)?))
     }
 
     /// As [`KeyMap::get_key_value`], the value mutable.
     pub fn get_key_value_mut(&mut self, key: &str) -> Option<(&Key, &mut V)> {
-        let (p, _) = self.index.find(key)?;
+        let (p, _) = self.index.find(key).ok()?;
         Some((self.index.keys.get(p)?, self.values.get_mut(p)?))
     }
 
@@ -335,7 +351,7 @@ impl<V> KeyMap<V> {
 
     /// Whether `key` has an entry.
     pub fn contains_key(&self, key: &str) -> bool {
-        self.index.find(key).is_some()
+        self.index.find(key).is_ok()
     }
 
     /// The entry of `key` with the map's copy of the key, inserted first if
@@ -343,8 +359,8 @@ impl<V> KeyMap<V> {
     /// the value from `make`.
     pub fn entry_with(&mut self, key: &str, new_key: impl FnOnce() -> Key, make: impl FnOnce() -> V) -> (&Key, &mut V) {
         let p = match self.index.find(key) {
-            Some((p, _)) => p,
-            None => self.push(new_key(), make()),
+            Ok((p, _)) => p,
+            Err(hash) => self.push(new_key(), make(), hash),
         };
         // Every position the index gives has a key and a value: this module keeps them so.
         (&self.index.keys[p], &mut self.values[p])
@@ -357,10 +373,10 @@ impl<V> KeyMap<V> {
 
     /// Inserts or replaces; returns the old value.
     pub fn insert(&mut self, key: Key, value: V) -> Option<V> {
-        match self.get_mut(&key) {
-            Some(old) => Some(std::mem::replace(old, value)),
-            None => {
-                self.push(key, value);
+        match self.index.find(&key) {
+            Ok((p, _)) => self.values.get_mut(p).map(|old| std::mem::replace(old, value)),
+            Err(hash) => {
+                self.push(key, value, hash);
                 None
             }
         }
@@ -369,19 +385,20 @@ impl<V> KeyMap<V> {
     /// Inserts or replaces; returns the map's copy of the key (a new one only
     /// if the key was absent) and the old value.
     pub fn insert_str(&mut self, key: &str, value: V) -> (Key, Option<V>) {
-        match self.get_key_value_mut(key) {
-            Some((k, old)) => (k.clone(), Some(std::mem::replace(old, value))),
-            None => {
+        match self.index.find(key) {
+            // A found position has a key: this module keeps them so.
+            Ok((p, _)) => (self.index.keys[p].clone(), self.values.get_mut(p).map(|old| std::mem::replace(old, value))),
+            Err(hash) => {
                 let key = Key::from(key);
-                self.push(key.clone(), value);
+                self.push(key.clone(), value, hash);
                 (key, None)
             }
         }
     }
 
-    fn push(&mut self, key: Key, value: V) -> usize {
+    fn push(&mut self, key: Key, value: V, hash: Option<u32>) -> usize {
         self.values.push(value);
-        self.index.push(key)
+        self.index.push(key, hash)
     }
 
     /// Removes the entry of `key`; returns its value.
@@ -437,6 +454,8 @@ impl Index {
         self.sorted.set(false);
         self.order.get_mut().clear();
         if !self.table.is_empty() {
+            // The positions moved: hash the keys again.
+            self.table = Vec::new();
             self.reindex(0);
         }
     }
