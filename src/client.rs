@@ -1,5 +1,6 @@
 //! Client ids and dots: who wrote what.
 
+use std::cmp::Ordering;
 use std::fmt;
 use std::rc::Rc;
 
@@ -13,8 +14,35 @@ pub const MAX_CLIENT_ID_BYTES: usize = 64;
 /// Ordered byte-wise, which is how equal register timestamps are broken: the
 /// larger client id wins on every replica. Cheap to clone (shared string), because
 /// every slot, tag and register entry carries one.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone)]
 pub struct ClientId(Rc<str>);
+
+// Byte-wise, as derived, but two copies of one shared id (every slot, tag
+// and write of this replica holds a copy of its own) are equal without
+// comparing their bytes: a local write finds its slot that way.
+impl PartialEq for ClientId {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl Eq for ClientId {}
+
+impl Ord for ClientId {
+    fn cmp(&self, other: &Self) -> Ordering {
+        if Rc::ptr_eq(&self.0, &other.0) {
+            Ordering::Equal
+        } else {
+            self.0.cmp(&other.0)
+        }
+    }
+}
+
+impl PartialOrd for ClientId {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl ClientId {
     /// Checks an app-chosen id: 1 to 64 bytes of UTF-8.

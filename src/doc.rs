@@ -88,18 +88,24 @@ impl Changes {
         self.counters.is_empty() && self.registers.is_empty() && self.sets.is_empty()
     }
 
-    fn sort(mut self) -> Changes {
+    fn sort(&mut self) {
         for list in [&mut self.counters, &mut self.registers, &mut self.sets] {
             crate::sort::sort(list);
             list.dedup();
         }
-        self
+    }
+
+    fn clear(&mut self) {
+        self.counters.clear();
+        self.registers.clear();
+        self.sets.clear();
     }
 }
 
-/// Notes `key` as changed (duplicates are removed on commit).
+/// Notes `key` as changed (duplicates are removed on commit; the map's own
+/// copy of a key is shared, so the same key is the same pointer).
 fn note(list: &mut Vec<Key>, key: Key) {
-    if list.last() != Some(&key) {
+    if !list.last().is_some_and(|last| Rc::ptr_eq(last, &key)) {
         list.push(key);
     }
 }
@@ -115,9 +121,13 @@ pub struct Committed {
     pub update: Option<Vec<u8>>,
 }
 
-/// The local changes not yet committed.
+/// The local changes not yet committed. One lives as long as its document,
+/// so its lists keep their buffers from one transaction to the next and a
+/// write allocates nothing for them.
 #[derive(Debug, Default)]
 struct Txn {
+    /// Whether a transaction is open.
+    open: bool,
     /// Our seq before the first change.
     start: u64,
     changes: Changes,
@@ -145,7 +155,9 @@ pub struct Doc {
     counters: KeyMap<Counter>,
     registers: KeyMap<Register>,
     sets: KeyMap<Set>,
-    txn: Option<Txn>,
+    txn: Txn,
+    /// The keys the last commit or applied update changed.
+    last: Changes,
 }
 
 impl Doc {
@@ -172,7 +184,8 @@ impl Doc {
             counters: KeyMap::new(),
             registers: KeyMap::new(),
             sets: KeyMap::new(),
-            txn: None,
+            txn: Txn::default(),
+            last: Changes::default(),
         })
     }
 
@@ -215,8 +228,11 @@ impl Doc {
     }
 
     fn open(&mut self) -> &mut Txn {
-        let start = self.seq;
-        self.txn.get_or_insert_with(|| Txn { start, ..Txn::default() })
+        if !self.txn.open {
+            self.txn.open = true;
+            self.txn.start = self.seq;
+        }
+        &mut self.txn
     }
 
     /// The next dot's seq, opening a transaction first if none is open.
@@ -381,20 +397,41 @@ impl Doc {
 
     /// Whether local changes are waiting for `commit`.
     pub fn has_pending(&self) -> bool {
-        self.txn.as_ref().is_some_and(|t| t.start != self.seq)
+        self.txn.open && self.txn.start != self.seq
     }
 
     /// Ends the current transaction: every local change since the last commit.
     /// Returns `None` if there was none; with `encode`, the delta carrying
     /// exactly those changes.
     pub fn commit(&mut self, encode: bool) -> Option<Committed> {
-        let mut txn = self.txn.take()?;
-        if txn.start == self.seq {
+        let update = self.finish(encode)?;
+        Some(Committed { changes: self.last.clone(), update })
+    }
+
+    /// [`Doc::commit`] without copying the changed keys out: they are
+    /// [`Doc::last_changes`] until the next commit or update. `None` if the
+    /// transaction changed nothing, else the update if `encode` asked for it.
+    pub fn finish(&mut self, encode: bool) -> Option<Option<Vec<u8>>> {
+        if !std::mem::replace(&mut self.txn.open, false) {
             return None;
         }
-        let changes = std::mem::take(&mut txn.changes).sort();
-        let update = encode.then(|| self.transaction_update(&txn, &changes).encode());
-        Some(Committed { changes, update })
+        let mut update = None;
+        if self.txn.start != self.seq {
+            self.txn.changes.sort();
+            update = Some(encode.then(|| self.transaction_update(&self.txn, &self.txn.changes).encode()));
+            std::mem::swap(&mut self.last, &mut self.txn.changes);
+        }
+        self.txn.changes.clear();
+        self.txn.written.clear();
+        if !self.txn.superseded.is_empty() {
+            self.txn.superseded = VersionVector::new();
+        }
+        update
+    }
+
+    /// The keys the last committed transaction or applied update changed.
+    pub fn last_changes(&self) -> &Changes {
+        &self.last
     }
 
     /// The update carrying exactly the transaction `txn` that made our changes
@@ -590,7 +627,12 @@ impl Doc {
         self.seen.union(&unseen);
         self.seq = self.seq.max(self.seen.max(&self.me));
 
-        Ok((new_dots || horizon_moved || !changes.is_empty()).then(|| changes.sort()))
+        if !(new_dots || horizon_moved || !changes.is_empty()) {
+            return Ok(None);
+        }
+        changes.sort();
+        self.last = changes.clone();
+        Ok(Some(changes))
     }
 
     /// Refuses an update that would bring the document past

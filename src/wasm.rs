@@ -141,9 +141,6 @@ fn changes_json(c: &Changes) -> String {
 #[wasm_bindgen]
 pub struct RawDoc {
     doc: Doc,
-    /// Changed keys of the last commit or effective update (turned into
-    /// JSON only if a change listener asks).
-    changes: Changes,
     /// The last commit's update, if it was asked for.
     update: Option<Vec<u8>>,
 }
@@ -163,7 +160,7 @@ impl RawDoc {
             options.limits = to_limits(&values)?;
         }
         let doc = Doc::with_clock(options, Box::new(JsClock(now))).map_err(to_js)?;
-        Ok(RawDoc { doc, changes: Changes::default(), update: None })
+        Ok(RawDoc { doc, update: None })
     }
 
     #[wasm_bindgen(js_name = clientId)]
@@ -182,10 +179,9 @@ impl RawDoc {
 
     /// Ends the open transaction. Returns whether it changed anything.
     pub fn commit(&mut self, encode: bool) -> bool {
-        match self.doc.commit(encode) {
-            Some(c) => {
-                self.changes = c.changes;
-                self.update = c.update;
+        match self.doc.finish(encode) {
+            Some(update) => {
+                self.update = update;
                 true
             }
             None => false,
@@ -201,7 +197,7 @@ impl RawDoc {
     /// The last commit's or update's changed keys, as JSON.
     #[wasm_bindgen(js_name = lastChanges)]
     pub fn last_changes(&self) -> String {
-        changes_json(&self.changes)
+        changes_json(self.doc.last_changes())
     }
 
     pub fn increment(&mut self, key: &str, delta: f64, flags: u32) -> Result<bool, JsValue> {
@@ -358,12 +354,6 @@ impl RawDoc {
     /// in `lastChanges`.
     #[wasm_bindgen(js_name = applyUpdate)]
     pub fn apply_update(&mut self, update: &[u8]) -> Result<bool, JsValue> {
-        match self.doc.apply_update(update).map_err(to_js)? {
-            Some(changes) => {
-                self.changes = changes;
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        Ok(self.doc.apply_update(update).map_err(to_js)?.is_some())
     }
 }
