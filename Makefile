@@ -43,7 +43,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 	@touch $@
 
 build: setup-rust setup-node
-	cargo build --release --lib --target $(WASM_TARGET)
+	cargo build --release --lib --target $(WASM_TARGET) --features bundle
 	wasm-bindgen --target web --out-dir pkg --out-name slotkv_wasm $(WASM_OUT)
 	wasm-opt $(WASM_OPT_FLAGS) pkg/slotkv_wasm_bg.wasm -o pkg/slotkv_wasm_bg.wasm
 	@printf 'pkg/slotkv_wasm_bg.wasm: %s bytes, %s gzipped\n' "$$(wc -c < pkg/slotkv_wasm_bg.wasm)" "$$(gzip -9c pkg/slotkv_wasm_bg.wasm | wc -c)"

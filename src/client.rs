@@ -1,8 +1,10 @@
 //! Client ids and dots: who wrote what.
 
-use std::cmp::Ordering;
-use std::fmt;
-use std::rc::Rc;
+use crate::prelude::*;
+use crate::text::push_hex;
+use core::cmp::Ordering;
+use core::fmt;
+use alloc::rc::Rc;
 
 use crate::error::Error;
 
@@ -57,7 +59,10 @@ impl ClientId {
     pub fn random() -> Result<ClientId, Error> {
         let mut bytes = [0u8; 8];
         getrandom::fill(&mut bytes).map_err(|_| Error::NoRandomness)?;
-        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let mut hex = String::with_capacity(16);
+        for b in bytes {
+            push_hex(&mut hex, u32::from(b), 2);
+        }
         Ok(ClientId(Rc::from(hex.as_str())))
     }
 

@@ -30,10 +30,13 @@ impl<F: FnMut() -> u64> WallClock for F {
     }
 }
 
-/// The system clock. On wasm the binding supplies `Date.now()` instead.
+/// The system clock (not in the `no_std` wasm build: there the binding
+/// supplies `Date.now()`).
+#[cfg(not(feature = "bundle"))]
 #[derive(Debug, Default)]
 pub struct SystemClock;
 
+#[cfg(not(feature = "bundle"))]
 impl WallClock for SystemClock {
     fn now_ms(&mut self) -> u64 {
         std::time::SystemTime::now()

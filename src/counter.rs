@@ -18,6 +18,7 @@
 //! assert_eq!(x.value(), 7);
 //! ```
 
+use crate::prelude::*;
 use crate::small_map::SmallMap;
 
 use crate::client::ClientId;

@@ -23,10 +23,13 @@
 //! assert_eq!((a.counter("clicks"), b.counter("clicks")), (2, 2));
 //! ```
 
-use std::rc::Rc;
+use crate::prelude::*;
+use alloc::rc::Rc;
 
 use crate::client::ClientId;
-use crate::clock::{Hlc, SystemClock, WallClock, MAX_WALL_MS};
+#[cfg(not(feature = "bundle"))]
+use crate::clock::SystemClock;
+use crate::clock::{Hlc, WallClock, MAX_WALL_MS};
 use crate::counter::{Counter, MAX_SAFE_INTEGER};
 use crate::error::{DecodeError, Error};
 use crate::key_map::KeyMap;
@@ -162,6 +165,7 @@ pub struct Doc {
 
 impl Doc {
     /// A new, empty document on the system clock.
+    #[cfg(not(feature = "bundle"))]
     pub fn new(options: Options) -> Result<Doc, Error> {
         Doc::with_clock(options, Box::new(SystemClock))
     }
@@ -412,14 +416,14 @@ impl Doc {
     /// [`Doc::last_changes`] until the next commit or update. `None` if the
     /// transaction changed nothing, else the update if `encode` asked for it.
     pub fn finish(&mut self, encode: bool) -> Option<Option<Vec<u8>>> {
-        if !std::mem::replace(&mut self.txn.open, false) {
+        if !core::mem::replace(&mut self.txn.open, false) {
             return None;
         }
         let mut update = None;
         if self.txn.start != self.seq {
             self.txn.changes.sort();
             update = Some(encode.then(|| self.transaction_update(&self.txn, &self.txn.changes).encode()));
-            std::mem::swap(&mut self.last, &mut self.txn.changes);
+            core::mem::swap(&mut self.last, &mut self.txn.changes);
         }
         self.txn.changes.clear();
         self.txn.written.clear();

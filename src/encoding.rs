@@ -4,6 +4,8 @@
 //! The message layout built on these is in `update.rs`; both are described
 //! byte by byte in `docs/FORMAT.md`.
 
+use crate::prelude::*;
+use crate::text::cat;
 use crate::error::DecodeError;
 
 /// The first byte of every slotkv message.
@@ -100,14 +102,14 @@ impl<'a> Reader<'a> {
             let b = self.u8(what)?;
             let bits = (b & 0x7f) as u64;
             if shift == 63 && bits > 1 {
-                return Err(DecodeError::Invalid { what: format!("{what} does not fit in 64 bits") });
+                return Err(DecodeError::Invalid { what: cat![what, " does not fit in 64 bits"] });
             }
             v |= bits << shift;
             if b & 0x80 == 0 {
                 return Ok(v);
             }
         }
-        Err(DecodeError::Invalid { what: format!("{what} is an over-long varint") })
+        Err(DecodeError::Invalid { what: cat![what, " is an over-long varint"] })
     }
 
     /// A signed number written by `Writer::svarint`.
@@ -145,7 +147,7 @@ impl<'a> Reader<'a> {
     /// The next `len` bytes, which must be UTF-8.
     pub fn take_str(&mut self, len: u64, what: &'static str) -> Result<&'a str, DecodeError> {
         let b = self.take(len, what)?;
-        std::str::from_utf8(b).map_err(|_| DecodeError::Invalid { what: format!("{what} is not valid UTF-8") })
+        core::str::from_utf8(b).map_err(|_| DecodeError::Invalid { what: cat![what, " is not valid UTF-8"] })
     }
 
     /// Fails unless every byte was read.

@@ -3,7 +3,9 @@
 //! The wasm binding maps each variant to the JavaScript error class a web
 //! developer expects (see [`Error::kind`]); the messages are written for them.
 
-use std::fmt;
+use crate::prelude::*;
+use crate::text::{cat, push_hex};
+use core::fmt;
 
 /// Which JavaScript error class an [`Error`] becomes at the boundary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,46 +82,64 @@ impl Error {
     pub fn detail(&self) -> String {
         match self {
             Error::EmptyKey => "a key must not be empty".into(),
-            Error::KeyTooLong { len } => format!("a key may be at most 1024 bytes of UTF-8, this one is {len}"),
-            Error::InvalidClientId { len } => format!("clientId must be 1 to 64 bytes of UTF-8, got {len}"),
+            Error::KeyTooLong { len } => cat!["a key may be at most 1024 bytes of UTF-8, this one is ", len],
+            Error::InvalidClientId { len } => cat!["clientId must be 1 to 64 bytes of UTF-8, got ", len],
             Error::NoRandomness => "no random source for a client id (crypto.getRandomValues)".into(),
-            Error::UnsafeInteger { what } => format!("{what} must be a safe integer (|x| <= 2^53 - 1)"),
-            Error::Exhausted { what } => format!("{what} reached 2^53 - 1; this replica cannot write any more (create a new Doc with a new clientId)"),
-            Error::InvalidJson { reason } => format!("register value is not valid JSON: {reason}"),
-            Error::ValueTooLarge { reason } => format!("register value or set element is too large: {reason}"),
-            Error::Decode(e) => format!("cannot apply update: {e}"),
-            Error::BadVersion(e) => format!("since is not a version from version(): {e}"),
+            Error::UnsafeInteger { what } => cat![what, " must be a safe integer (|x| <= 2^53 - 1)"],
+            Error::Exhausted { what } => cat![what, " reached 2^53 - 1; this replica cannot write any more (create a new Doc with a new clientId)"],
+            Error::InvalidJson { reason } => cat!["register value is not valid JSON: ", reason],
+            Error::ValueTooLarge { reason } => cat!["register value or set element is too large: ", reason],
+            Error::Decode(e) => cat!["cannot apply update: ", e.message()],
+            Error::BadVersion(e) => cat!["since is not a version from version(): ", e.message()],
+        }
+    }
+
+    /// The whole message, as JavaScript's `Error` gets it.
+    pub fn message(&self) -> String {
+        cat!["slotkv: ", self.detail()]
+    }
+}
+
+impl DecodeError {
+    pub fn message(&self) -> String {
+        match self {
+            DecodeError::Truncated { what } => cat!["input is truncated (it ends inside ", what, ")"],
+            DecodeError::BadMagic { found } => {
+                let mut out = String::from("not a slotkv update (first byte is 0x");
+                push_hex(&mut out, u32::from(*found), 2);
+                out.push_str(", expected 0x");
+                push_hex(&mut out, u32::from(crate::encoding::MAGIC), 2);
+                out.push(')');
+                out
+            }
+            DecodeError::UnsupportedVersion { found } => cat![
+                "format version ",
+                found,
+                " is newer than this slotkv understands (version ",
+                crate::encoding::FORMAT_VERSION,
+                "); upgrade slotkv"
+            ],
+            DecodeError::Invalid { what } => cat!["malformed input: ", what],
+            DecodeError::TooLarge { what, limit } => cat![what, " exceeds the limit of ", limit],
+            DecodeError::TrailingBytes { count } => cat![count, " unexpected bytes after the end of the update"],
         }
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "slotkv: {}", self.detail())
+        f.write_str(&self.message())
     }
 }
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DecodeError::Truncated { what } => write!(f, "input is truncated (it ends inside {what})"),
-            DecodeError::BadMagic { found } => {
-                write!(f, "not a slotkv update (first byte is 0x{found:02x}, expected 0x{:02x})", crate::encoding::MAGIC)
-            }
-            DecodeError::UnsupportedVersion { found } => write!(
-                f,
-                "format version {found} is newer than this slotkv understands (version {}); upgrade slotkv",
-                crate::encoding::FORMAT_VERSION
-            ),
-            DecodeError::Invalid { what } => write!(f, "malformed input: {what}"),
-            DecodeError::TooLarge { what, limit } => write!(f, "{what} exceeds the limit of {limit}"),
-            DecodeError::TrailingBytes { count } => write!(f, "{count} unexpected bytes after the end of the update"),
-        }
+        f.write_str(&self.message())
     }
 }
 
-impl std::error::Error for Error {}
-impl std::error::Error for DecodeError {}
+impl core::error::Error for Error {}
+impl core::error::Error for DecodeError {}
 
 impl From<DecodeError> for Error {
     fn from(e: DecodeError) -> Error {

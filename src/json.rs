@@ -5,6 +5,9 @@
 //! something `JSON.parse` rejects. Nesting is bounded to keep the check (and
 //! the parse on the JS side) safe on hostile input.
 
+use crate::prelude::*;
+use crate::text::push_hex;
+
 /// Why text is not acceptable JSON.
 #[derive(Debug, PartialEq, Eq)]
 pub enum JsonError {
@@ -35,7 +38,10 @@ pub fn quote(s: &str, out: &mut String) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if (c as u32) < 0x20 => {
+                out.push_str("\\u");
+                push_hex(out, c as u32, 4);
+            }
             c => out.push(c),
         }
     }

@@ -20,10 +20,10 @@
 //!   dropped and the next read sorts again: a long run of writes never pays
 //!   for an order nobody reads.
 
-use std::cell::{Cell, Ref, RefCell};
-use std::fmt;
-use std::hash::Hasher;
-use std::sync::OnceLock;
+use crate::prelude::*;
+use core::cell::{Cell, Ref, RefCell};
+use core::fmt;
+use core::hash::Hasher;
 
 use crate::doc::Key;
 
@@ -61,16 +61,29 @@ struct Index {
 
 /// The process's hash key, drawn once (a fixed one if there is no random
 /// source: then hashing still works, only without the collision defence).
+/// Every map of the process hashes with the same key, so a thread that finds
+/// the key being drawn waits for it (only native tests have threads).
 fn hash_key() -> (u64, u64) {
-    static KEY: OnceLock<(u64, u64)> = OnceLock::new();
-    *KEY.get_or_init(|| {
+    use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+    const UNSET: u8 = 0;
+    const DRAWING: u8 = 1;
+    const SET: u8 = 2;
+    static STATE: AtomicU8 = AtomicU8::new(UNSET);
+    static KEY: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+    if STATE.compare_exchange(UNSET, DRAWING, Ordering::Acquire, Ordering::Acquire).is_ok() {
         let mut bytes = [0u8; 16];
         if getrandom::fill(&mut bytes).is_err() {
             bytes = *b"slotkv hash key.";
         }
         let [a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p] = bytes;
-        (u64::from_le_bytes([a, b, c, d, e, f, g, h]), u64::from_le_bytes([i, j, k, l, m, n, o, p]))
-    })
+        KEY[0].store(u64::from_le_bytes([a, b, c, d, e, f, g, h]), Ordering::Relaxed);
+        KEY[1].store(u64::from_le_bytes([i, j, k, l, m, n, o, p]), Ordering::Relaxed);
+        STATE.store(SET, Ordering::Release);
+    }
+    while STATE.load(Ordering::Acquire) != SET {
+        core::hint::spin_loop();
+    }
+    (KEY[0].load(Ordering::Relaxed), KEY[1].load(Ordering::Relaxed))
 }
 
 fn hash(key: &str) -> u32 {
@@ -374,7 +387,7 @@ impl<V> KeyMap<V> {
     /// Inserts or replaces; returns the old value.
     pub fn insert(&mut self, key: Key, value: V) -> Option<V> {
         match self.index.find(&key) {
-            Ok((p, _)) => self.values.get_mut(p).map(|old| std::mem::replace(old, value)),
+            Ok((p, _)) => self.values.get_mut(p).map(|old| core::mem::replace(old, value)),
             Err(hash) => {
                 self.push(key, value, hash);
                 None
@@ -387,7 +400,7 @@ impl<V> KeyMap<V> {
     pub fn insert_str(&mut self, key: &str, value: V) -> (Key, Option<V>) {
         match self.index.find(key) {
             // A found position has a key: this module keeps them so.
-            Ok((p, _)) => (self.index.keys[p].clone(), self.values.get_mut(p).map(|old| std::mem::replace(old, value))),
+            Ok((p, _)) => (self.index.keys[p].clone(), self.values.get_mut(p).map(|old| core::mem::replace(old, value))),
             Err(hash) => {
                 let key = Key::from(key);
                 self.push(key.clone(), value, hash);

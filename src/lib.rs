@@ -9,6 +9,14 @@
 //!
 //! This crate is plain Rust; `wasm.rs` is the one module that speaks to
 //! JavaScript, built only for `wasm32`.
+//!
+//! With the `bundle` feature (the shipped wasm build) the crate is `no_std`:
+//! `alloc` and `core` are all it needs, and the module leaves out std's
+//! runtime and panic reporting.
+
+#![cfg_attr(feature = "bundle", no_std)]
+
+extern crate alloc;
 
 mod client;
 mod clock;
@@ -19,10 +27,12 @@ mod error;
 mod json;
 mod key_map;
 mod limits;
+mod prelude;
 mod register;
 mod set;
 mod small_map;
 mod sort;
+mod text;
 mod update;
 mod version;
 
@@ -31,7 +41,9 @@ mod version;
 pub mod wasm;
 
 pub use client::{ClientId, MAX_CLIENT_ID_BYTES};
-pub use clock::{Hlc, SystemClock, Timestamp, WallClock, MAX_WALL_MS};
+#[cfg(not(feature = "bundle"))]
+pub use clock::SystemClock;
+pub use clock::{Hlc, Timestamp, WallClock, MAX_WALL_MS};
 pub use counter::{Counter, Slot, MAX_SAFE_INTEGER};
 pub use doc::{Changes, Committed, Doc, Entries, Key, Kind, Options, DEFAULT_TOMBSTONE_RETENTION_MS};
 pub use encoding::{FORMAT_VERSION, MAGIC};

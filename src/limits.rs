@@ -4,6 +4,7 @@
 //! anything is allocated or changed, so a hostile or corrupt update cannot
 //! exhaust memory or nest deep enough to exhaust the stack.
 
+use crate::text::cat;
 use crate::error::{DecodeError, Error};
 use crate::json;
 
@@ -62,7 +63,7 @@ impl Limits {
     pub fn check_element(&self, element: &str) -> Result<(), Error> {
         if element.len() as u64 > self.max_string_bytes {
             return Err(Error::ValueTooLarge {
-                reason: format!("a set element may be at most {} bytes, this one is {}", self.max_string_bytes, element.len()),
+                reason: cat!["a set element may be at most ", self.max_string_bytes, " bytes, this one is ", element.len()],
             });
         }
         Ok(())
@@ -71,7 +72,7 @@ impl Limits {
     pub fn check_value_len(&self, len: usize) -> Result<(), Error> {
         if len as u64 > self.max_value_bytes {
             return Err(Error::ValueTooLarge {
-                reason: format!("at most {} bytes, this one is {len}", self.max_value_bytes),
+                reason: cat!["at most ", self.max_value_bytes, " bytes, this one is ", len],
             });
         }
         Ok(())
@@ -81,8 +82,8 @@ impl Limits {
     pub fn check_json(&self, text: &str) -> Result<(), Error> {
         self.check_value_len(text.len())?;
         json::validate(text, self.max_value_depth).map_err(|e| match e {
-            json::JsonError::TooDeep => Error::ValueTooLarge { reason: format!("nested deeper than {}", self.max_value_depth) },
-            json::JsonError::Syntax { what, at } => Error::InvalidJson { reason: format!("{what} at byte {at}") },
+            json::JsonError::TooDeep => Error::ValueTooLarge { reason: cat!["nested deeper than ", self.max_value_depth] },
+            json::JsonError::Syntax { what, at } => Error::InvalidJson { reason: cat![what, " at byte ", at] },
         })
     }
 }

@@ -18,6 +18,7 @@
 //! assert_eq!(x.value(), Some(&Value::Json("2".into())));
 //! ```
 
+use crate::prelude::*;
 use crate::client::ClientId;
 use crate::clock::Timestamp;
 use crate::version::VersionVector;

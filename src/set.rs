@@ -30,6 +30,7 @@
 //! assert!(y.contains("👍")); // b's add was concurrent: it wins
 //! ```
 
+use crate::prelude::*;
 use crate::client::ClientId;
 use crate::key_map::KeyMap;
 use crate::small_map::SmallMap;

@@ -5,7 +5,8 @@
 //! as fast as a tree and much smaller in the compiled module: every `BTreeMap`
 //! instantiation adds kilobytes of node-balancing code to the wasm.
 
-use std::borrow::Borrow;
+use crate::prelude::*;
+use core::borrow::Borrow;
 
 /// A map from `K` to `V`, ordered by key, stored as a sorted `Vec`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,7 +57,7 @@ impl<K: Ord, V> SmallMap<K, V> {
     /// Inserts or replaces; returns the old value.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         match self.find(&key) {
-            Ok(i) => self.items.get_mut(i).map(|slot| std::mem::replace(&mut slot.1, value)),
+            Ok(i) => self.items.get_mut(i).map(|slot| core::mem::replace(&mut slot.1, value)),
             Err(i) => {
                 self.items.insert(i, (key, value));
                 None
@@ -162,7 +163,7 @@ impl<K: Ord, V> SmallMap<K, V> {
             return self.items.len() - before;
         }
         let mut merged: Vec<(K, V)> = Vec::with_capacity(before + other.len());
-        let mut mine = std::mem::take(&mut self.items).into_iter().peekable();
+        let mut mine = core::mem::take(&mut self.items).into_iter().peekable();
         for (k, v) in other {
             while let Some(item) = mine.next_if(|(mk, _)| *mk < k) {
                 merged.push(item);
@@ -198,7 +199,7 @@ impl<K: Ord, V> FromIterator<(K, V)> for SmallMap<K, V> {
 
 impl<'a, K, V> IntoIterator for &'a SmallMap<K, V> {
     type Item = (&'a K, &'a V);
-    type IntoIter = std::iter::Map<std::slice::Iter<'a, (K, V)>, fn(&'a (K, V)) -> (&'a K, &'a V)>;
+    type IntoIter = core::iter::Map<core::slice::Iter<'a, (K, V)>, fn(&'a (K, V)) -> (&'a K, &'a V)>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.items.iter().map(|(k, v)| (k, v))

@@ -9,6 +9,8 @@
 //! O(n) for input made of a few sorted runs, and returns at once for sorted
 //! input, which is what honest peers send.
 
+use crate::prelude::*;
+
 /// Sorts `v` so that `less` never holds for a later item against an earlier one.
 pub fn sort_by<T>(v: &mut Vec<T>, less: impl Fn(&T, &T) -> bool) {
     if v.windows(2).all(|w| !less(&w[1], &w[0])) {
@@ -21,7 +23,7 @@ pub fn sort_by<T>(v: &mut Vec<T>, less: impl Fn(&T, &T) -> bool) {
             _ => false,
         })
     };
-    let mut items: Vec<Option<T>> = std::mem::take(v).into_iter().map(Some).collect();
+    let mut items: Vec<Option<T>> = core::mem::take(v).into_iter().map(Some).collect();
     v.extend(order.iter().filter_map(|&i| items.get_mut(i).and_then(Option::take)));
 }
 
@@ -54,7 +56,7 @@ fn merge_order(n: usize, less: &dyn Fn(usize, usize) -> bool) -> Vec<usize> {
             k += 2;
         }
         merged.push(n);
-        std::mem::swap(&mut order, &mut buf);
+        core::mem::swap(&mut order, &mut buf);
         bounds = merged;
     }
     order

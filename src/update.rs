@@ -5,6 +5,8 @@
 //! limits) before the document sees any of it, which is what makes
 //! `apply_update` atomic. The layout is documented in `docs/FORMAT.md`.
 
+use crate::prelude::*;
+use crate::text::cat;
 use crate::client::ClientId;
 use crate::clock::Timestamp;
 use crate::counter::{Slot, MAX_SAFE_INTEGER};
@@ -178,7 +180,7 @@ impl Update {
             TYPE_STATE => true,
             TYPE_DELTA => false,
             TYPE_VERSION => return Err(Error::invalid("this is a version (from version()), not an update")),
-            other => return Err(Error::invalid(format!("unknown message type {other}"))),
+            other => return Err(Error::invalid(cat!["unknown message type ", other])),
         };
         let mut b = Budget::new(limits);
         let t = Tables::read(&mut r, limits, &mut b)?;
@@ -187,7 +189,7 @@ impl Update {
             u.seen = match r.u8("the seen flag")? {
                 0 => None,
                 1 => Some(read_vv(&mut r, &t, &mut b)?),
-                other => return Err(Error::invalid(format!("seen flag must be 0 or 1, got {other}"))),
+                other => return Err(Error::invalid(cat!["seen flag must be 0 or 1, got ", other])),
             };
         }
         u.ctx = read_vv(&mut r, &t, &mut b)?;
@@ -197,7 +199,7 @@ impl Update {
             if u.ctx.contains(c, seq) {
                 Ok(())
             } else {
-                Err(Error::invalid(format!("change {seq} of client \"{c}\" is not in the update's version")))
+                Err(Error::invalid(cat!["change ", seq, " of client \"", c.as_str(), "\" is not in the update's version"]))
             }
         };
         let covered = |c: &ClientId, seq: u64| -> Result<(), Error> {
@@ -268,7 +270,7 @@ impl Update {
                     Some(Value::Bytes(b.to_vec()))
                 }
                 VALUE_INTEGER => match unzigzag(arg) {
-                    v if v.unsigned_abs() <= MAX_SAFE_INTEGER => Some(Value::Json(v.to_string())),
+                    v if v.unsigned_abs() <= MAX_SAFE_INTEGER => Some(Value::Json(cat![v])),
                     _ => return Err(Error::invalid("a register's integer value is beyond ±(2^53 - 1)")),
                 },
                 VALUE_STRING => {
@@ -280,7 +282,7 @@ impl Update {
                     limits.check_json(&text).map_err(in_update)?;
                     Some(Value::Json(text))
                 }
-                other => return Err(Error::invalid(format!("unknown register value type {other}"))),
+                other => return Err(Error::invalid(cat!["unknown register value type ", other])),
             };
             registers.push((key, Register::new(value, Timestamp { wall, logical }, writer, seq)));
         }
@@ -304,7 +306,7 @@ impl Update {
                     return Err(Error::invalid("a set element without tags"));
                 }
                 if let Some(element) = elements.insert(element.clone(), tags).map(|_| element) {
-                    return Err(Error::invalid(format!("set element \"{element}\" appears twice in one set")));
+                    return Err(Error::invalid(cat!["set element \"", element, "\" appears twice in one set"]));
                 }
             }
             let mut removes = Vec::new();
@@ -338,7 +340,7 @@ fn unique_keys<V>(entries: &[(Key, V)], kind: &str) -> Result<(), Error> {
     let mut keys: Vec<&str> = entries.iter().map(|(k, _)| &**k).collect();
     crate::sort::sort(&mut keys);
     match keys.windows(2).find(|w| w[0] == w[1]) {
-        Some(w) => Err(Error::invalid(format!("key \"{}\" appears twice among the {kind}", w[0]))),
+        Some(w) => Err(Error::invalid(cat!["key \"", w[0], "\" appears twice among the ", kind])),
         None => Ok(()),
     }
 }
@@ -378,7 +380,7 @@ fn read_version(bytes: &[u8], limits: &Limits) -> Result<VersionVector, Error> {
     match read_header(&mut r)? {
         TYPE_VERSION => {}
         TYPE_STATE | TYPE_DELTA => return Err(Error::invalid("this is an update, not a version (from version())")),
-        other => return Err(Error::invalid(format!("unknown message type {other}"))),
+        other => return Err(Error::invalid(cat!["unknown message type ", other])),
     }
     let mut b = Budget::new(limits);
     let t = Tables::read(&mut r, limits, &mut b)?;
@@ -425,7 +427,7 @@ fn step(prev: &mut usize, d: i64, len: usize, what: &'static str) -> Result<usiz
             *prev = i as usize;
             Ok(*prev)
         }
-        _ => Err(Error::invalid(format!("{what} is out of range (the table has {len})"))),
+        _ => Err(Error::invalid(cat![what, " is out of range (the table has ", len, ")"])),
     }
 }
 
@@ -460,7 +462,7 @@ fn as_integer(text: &str) -> Option<i64> {
 fn read_safe(r: &mut Reader, what: &'static str) -> Result<u64, Error> {
     let v = r.varint(what)?;
     if v > MAX_SAFE_INTEGER {
-        return Err(Error::invalid(format!("{what} is above 2^53 - 1")));
+        return Err(Error::invalid(cat![what, " is above 2^53 - 1"]));
     }
     Ok(v)
 }
@@ -734,7 +736,7 @@ impl Tables {
         let mut sorted: Vec<&ClientId> = t.clients.iter().collect();
         crate::sort::sort(&mut sorted);
         if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
-            return Err(Error::invalid(format!("client \"{}\" appears twice in the client table", w[0])));
+            return Err(Error::invalid(cat!["client \"", w[0].as_str(), "\" appears twice in the client table"]));
         }
         // Front-coded (see `NameTables::write`). With shared prefixes of at
         // most 63 bytes, each entry (one byte or more) adds at most 63 bytes
@@ -759,7 +761,7 @@ impl Tables {
             text.clear();
             text.extend_from_slice(common);
             text.extend_from_slice(suffix);
-            let s = std::str::from_utf8(&text).map_err(|_| Error::invalid("a string is not valid UTF-8"))?;
+            let s = core::str::from_utf8(&text).map_err(|_| Error::invalid("a string is not valid UTF-8"))?;
             t.strings.push(s.into());
             prev = t.strings.last().map(|k| k.as_bytes()).unwrap_or_default();
         }
@@ -769,7 +771,7 @@ impl Tables {
     fn index(r: &mut Reader, len: usize, what: &'static str) -> Result<usize, Error> {
         let i = r.varint(what)?;
         if i >= len as u64 {
-            return Err(Error::invalid(format!("{what} {i} is out of range (the table has {len})")));
+            return Err(Error::invalid(cat![what, " ", i, " is out of range (the table has ", len, ")"]));
         }
         Ok(i as usize)
     }

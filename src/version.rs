@@ -7,6 +7,7 @@
 //! `1..=n`, as compact as a plain vector. This is the causal context of
 //! delta-state CRDTs (a version vector plus a "dot cloud").
 
+use crate::prelude::*;
 use crate::client::ClientId;
 use crate::small_map::SmallMap;
 

@@ -7,6 +7,8 @@
 //! text, one string per call, because that is cheaper than building JS objects
 //! field by field across the boundary.
 
+use crate::prelude::*;
+use crate::text::{cat, push_i64};
 use js_sys::{Function, RangeError, TypeError};
 use wasm_bindgen::prelude::*;
 
@@ -40,7 +42,7 @@ const COMMIT: u32 = 1;
 const ENCODE: u32 = 2;
 
 fn to_js(e: Error) -> JsValue {
-    let msg = e.to_string();
+    let msg = e.message();
     match e.kind() {
         ErrorKind::Type => TypeError::new(&msg).into(),
         ErrorKind::Range => RangeError::new(&msg).into(),
@@ -65,10 +67,12 @@ impl WallClock for JsClock {
 }
 
 fn safe_integer(x: f64, what: &'static str) -> Result<i64, JsValue> {
-    if x.fract() != 0.0 || !x.is_finite() || x.abs() > MAX_SAFE_INTEGER as f64 {
+    let max = MAX_SAFE_INTEGER as f64;
+    // In range first (NaN is not), then whole: the cast is exact in range.
+    if !(-max..=max).contains(&x) || x as i64 as f64 != x {
         // No float formatting here: it would add ~20 KB to the module. pkg/doc.js
         // checks first and names the value.
-        return Err(RangeError::new(&format!("slotkv: {what} must be a safe integer (|x| <= 2^53 - 1)")).into());
+        return Err(RangeError::new(&cat!["slotkv: ", what, " must be a safe integer (|x| <= 2^53 - 1)"]).into());
     }
     Ok(x as i64)
 }
@@ -165,7 +169,7 @@ impl RawDoc {
 
     #[wasm_bindgen(js_name = clientId)]
     pub fn client_id(&self) -> String {
-        self.doc.client_id().to_string()
+        self.doc.client_id().as_str().into()
     }
 
     /// Commits pending changes if `flags` says so; returns whether a
@@ -222,7 +226,7 @@ impl RawDoc {
                 }
                 quote(client.as_str(), &mut out);
                 out.push(':');
-                out.push_str(&slot.net().to_string());
+                push_i64(&mut out, slot.net());
             }
         }
         out.push('}');
@@ -258,7 +262,7 @@ impl RawDoc {
         };
         let mut out = String::from("{\"writer\":");
         quote(r.writer.as_str(), &mut out);
-        out.push_str(&format!(",\"wall\":{},\"logical\":{},\"deleted\":{}}}", r.ts.wall, r.ts.logical, r.is_tombstone()));
+        out.push_str(&cat![",\"wall\":", r.ts.wall, ",\"logical\":", r.ts.logical, ",\"deleted\":", if r.is_tombstone() { "true" } else { "false" }, "}"]);
         out
     }
 
@@ -303,7 +307,7 @@ impl RawDoc {
             }
             quote(key, &mut out);
             out.push(':');
-            out.push_str(&self.doc.counter_state(key).map_or(0, Counter::safe_value).to_string());
+            push_i64(&mut out, self.doc.counter_state(key).map_or(0, Counter::safe_value));
         }
         out.push_str("},\"registers\":{");
         let mut bytes = Vec::new();
@@ -356,4 +360,13 @@ impl RawDoc {
     pub fn apply_update(&mut self, update: &[u8]) -> Result<bool, JsValue> {
         Ok(self.doc.apply_update(update).map_err(to_js)?.is_some())
     }
+}
+
+/// A panic (none is reachable from JavaScript input, see SECURITY.md) stops
+/// the module with a trap, as `panic = "abort"` does with std, without
+/// std's message formatting.
+#[cfg(feature = "bundle")]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    core::arch::wasm32::unreachable()
 }
