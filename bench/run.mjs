@@ -181,10 +181,13 @@ if (!flag("no-floor")) {
           timeout: 120_000,
           env: { ...process.env, FLOOR_WARM: String(warm) },
         });
-        if (res.status === 0) samples[v].push(JSON.parse(res.stdout.trim().split("\n").pop()).nsPerCall);
+        if (res.status === 0) samples[v].push(JSON.parse(res.stdout.trim().split("\n").pop()));
       }
     }
-    floor[warm] = Object.fromEntries(FLOOR_VARIANTS.map((v) => [v, median(samples[v])]));
+    const of = (v, field) => median(samples[v].map((x) => x[field]));
+    floor[warm] = Object.fromEntries(FLOOR_VARIANTS.map((v) => [v, of(v, "nsPerCall")]));
+    floor[warm].typical = Object.fromEntries(FLOOR_VARIANTS.map((v) => [v, of(v, "medianBatchNsPerCall")]));
+    floor[warm].pauses = Object.fromEntries(FLOOR_VARIANTS.map((v) => [v, of(v, "slowBatchShare")]));
     log(`  warm-up ${warm}, ns per call: ${FLOOR_VARIANTS.map((v) => `${v} ${floor[warm][v]?.toFixed(0)}`).join(", ")}`);
   }
 }
@@ -424,6 +427,11 @@ function report() {
         : `The boundary alone costs ${fmtRatio(boundary)} the Map floor after the workloads' warm-up, within the 3× the target allows; the rest of slotkv's cost is its own.`,
     );
     L.push("");
+    if (cold.typical?.slotkv && cold.typical?.map) {
+      const pct = (x) => `${Math.round(x * 100)} %`;
+      L.push(`The same 5000 calls timed in batches of 100 (after the short warm-up): the median batch costs ${cold.typical.slotkv.toFixed(0)} ns per call for slotkv and ${cold.typical.map.toFixed(0)} ns for the Map (${fmtRatio(cold.typical.slotkv / cold.typical.map)}); batches more than twice as slow as the median, a garbage collection or V8 compiling the hot functions on the machine's other core, hold ${pct(cold.pauses.slotkv)} of slotkv's time and ${pct(cold.pauses.map)} of the Map's.`);
+      L.push("");
+    }
   }
 
   if (profile) {
