@@ -1,12 +1,12 @@
 //! Client ids and dots: who wrote what.
 
-use crate::prelude::*;
-use crate::text::push_hex;
+use alloc::rc::Rc;
 use core::cmp::Ordering;
 use core::fmt;
-use alloc::rc::Rc;
 
 use crate::error::Error;
+use crate::prelude::*;
+use crate::text::push_hex;
 
 /// The longest client id an app may choose, in UTF-8 bytes.
 pub const MAX_CLIENT_ID_BYTES: usize = 64;

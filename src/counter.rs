@@ -18,11 +18,10 @@
 //! assert_eq!(x.value(), 7);
 //! ```
 
-use crate::prelude::*;
-use crate::small_map::SmallMap;
-
 use crate::client::ClientId;
 use crate::error::Error;
+use crate::prelude::*;
+use crate::small_map::SmallMap;
 
 /// The largest integer JavaScript numbers hold exactly: 2^53 − 1.
 pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;

@@ -23,17 +23,17 @@
 //! assert_eq!((a.counter("clicks"), b.counter("clicks")), (2, 2));
 //! ```
 
-use crate::prelude::*;
 use alloc::rc::Rc;
 
 use crate::client::ClientId;
+use crate::clock::{Hlc, WallClock, MAX_WALL_MS};
 #[cfg(not(feature = "bundle"))]
 use crate::clock::SystemClock;
-use crate::clock::{Hlc, WallClock, MAX_WALL_MS};
 use crate::counter::{Counter, MAX_SAFE_INTEGER};
 use crate::error::{DecodeError, Error};
 use crate::key_map::KeyMap;
 use crate::limits::Limits;
+use crate::prelude::*;
 use crate::register::{self, Register, Value};
 use crate::set::Set;
 use crate::small_map::SmallMap;

@@ -4,9 +4,9 @@
 //! The message layout built on these is in `update.rs`; both are described
 //! byte by byte in `docs/FORMAT.md`.
 
+use crate::error::DecodeError;
 use crate::prelude::*;
 use crate::text::cat;
-use crate::error::DecodeError;
 
 /// The first byte of every slotkv message.
 pub const MAGIC: u8 = 0xb7;

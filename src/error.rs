@@ -3,9 +3,10 @@
 //! The wasm binding maps each variant to the JavaScript error class a web
 //! developer expects (see [`Error::kind`]); the messages are written for them.
 
+use core::fmt;
+
 use crate::prelude::*;
 use crate::text::{cat, push_hex};
-use core::fmt;
 
 /// Which JavaScript error class an [`Error`] becomes at the boundary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -20,12 +20,12 @@
 //!   dropped and the next read sorts again: a long run of writes never pays
 //!   for an order nobody reads.
 
-use crate::prelude::*;
 use core::cell::{Cell, Ref, RefCell};
 use core::fmt;
 use core::hash::Hasher;
 
 use crate::doc::Key;
+use crate::prelude::*;
 
 /// Up to this many entries a map is searched by scanning its keys; the
 /// hash table is built when it grows past that.

@@ -4,9 +4,9 @@
 //! anything is allocated or changed, so a hostile or corrupt update cannot
 //! exhaust memory or nest deep enough to exhaust the stack.
 
-use crate::text::cat;
 use crate::error::{DecodeError, Error};
 use crate::json;
+use crate::text::cat;
 
 /// The longest key, in UTF-8 bytes (fixed by the format, not configurable).
 pub const MAX_KEY_BYTES: usize = 1024;

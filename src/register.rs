@@ -18,9 +18,9 @@
 //! assert_eq!(x.value(), Some(&Value::Json("2".into())));
 //! ```
 
-use crate::prelude::*;
 use crate::client::ClientId;
 use crate::clock::Timestamp;
+use crate::prelude::*;
 use crate::version::VersionVector;
 
 /// What a register holds: JSON text, or raw bytes (a `Uint8Array` in JS).

@@ -30,9 +30,9 @@
 //! assert!(y.contains("👍")); // b's add was concurrent: it wins
 //! ```
 
-use crate::prelude::*;
 use crate::client::ClientId;
 use crate::key_map::KeyMap;
+use crate::prelude::*;
 use crate::small_map::SmallMap;
 use crate::version::VersionVector;
 

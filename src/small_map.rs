@@ -5,8 +5,9 @@
 //! as fast as a tree and much smaller in the compiled module: every `BTreeMap`
 //! instantiation adds kilobytes of node-balancing code to the wasm.
 
-use crate::prelude::*;
 use core::borrow::Borrow;
+
+use crate::prelude::*;
 
 /// A map from `K` to `V`, ordered by key, stored as a sorted `Vec`.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -5,8 +5,6 @@
 //! limits) before the document sees any of it, which is what makes
 //! `apply_update` atomic. The layout is documented in `docs/FORMAT.md`.
 
-use crate::prelude::*;
-use crate::text::cat;
 use crate::client::ClientId;
 use crate::clock::Timestamp;
 use crate::counter::{Slot, MAX_SAFE_INTEGER};
@@ -15,9 +13,11 @@ use crate::encoding::{unzigzag, zigzag, Reader, Writer, FORMAT_VERSION, MAGIC};
 use crate::error::{DecodeError, Error};
 use crate::key_map::KeyMap;
 use crate::limits::{in_update, Limits};
+use crate::prelude::*;
 use crate::register::{Register, Value};
 use crate::set::{Set, Tags};
 use crate::small_map::SmallMap;
+use crate::text::cat;
 use crate::version::VersionVector;
 
 /// Message type byte: an encoded version vector (`Doc::version`).

@@ -7,8 +7,8 @@
 //! `1..=n`, as compact as a plain vector. This is the causal context of
 //! delta-state CRDTs (a version vector plus a "dot cloud").
 
-use crate::prelude::*;
 use crate::client::ClientId;
+use crate::prelude::*;
 use crate::small_map::SmallMap;
 
 /// The set of dots a replica has seen (or an update carries).

@@ -7,8 +7,6 @@
 //! text, one string per call, because that is cheaper than building JS objects
 //! field by field across the boundary.
 
-use crate::prelude::*;
-use crate::text::{cat, push_i64};
 use js_sys::{Function, RangeError, TypeError};
 use wasm_bindgen::prelude::*;
 
@@ -18,7 +16,9 @@ use crate::doc::{Changes, Doc, Kind, Options};
 use crate::error::{Error, ErrorKind};
 use crate::json::quote;
 use crate::limits::Limits;
+use crate::prelude::*;
 use crate::register::Value;
+use crate::text::{cat, push_i64};
 
 /// The heap: rlsf's TLSF allocator (constant-time allocate and free, about
 /// 1 KB of wasm) instead of std's dlmalloc (about 8 KB). Measured with
