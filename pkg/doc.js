@@ -396,7 +396,7 @@ export class Doc {
   }
 
   members(key) {
-    return this.#r.members(checkKey(key));
+    return JSON.parse(this.#r.members(checkKey(key)));
   }
 
   // ----- whole document -----
@@ -405,7 +405,7 @@ export class Doc {
       const got = typeof kind === "string" ? quote(kind) : describe(kind);
       throw new TypeError(`slotkv: kind must be "counter", "register" or "set", got ${got}`);
     }
-    return this.#r.keys(KINDS[kind]);
+    return JSON.parse(this.#r.keys(KINDS[kind]));
   }
 
   toJSON() {

@@ -285,13 +285,19 @@ impl RawDoc {
         self.doc.has(key, element)
     }
 
-    pub fn members(&self, key: &str) -> Vec<String> {
-        self.doc.members(key).into_iter().map(str::to_owned).collect()
+    /// The members, as a JSON array.
+    pub fn members(&self, key: &str) -> String {
+        let mut out = String::new();
+        push_list(&mut out, self.doc.members(key));
+        out
     }
 
-    /// 0 = counters, 1 = registers, 2 = sets.
-    pub fn keys(&self, k: u8) -> Result<Vec<String>, JsValue> {
-        Ok(self.doc.keys(kind(k)?).into_iter().map(str::to_owned).collect())
+    /// The live keys of a kind (0 = counters, 1 = registers, 2 = sets), as a
+    /// JSON array.
+    pub fn keys(&self, k: u8) -> Result<String, JsValue> {
+        let mut out = String::new();
+        push_list(&mut out, self.doc.keys(kind(k)?));
+        Ok(out)
     }
 
     /// The whole document as one JSON text, so `toJSON` crosses once:
