@@ -48,10 +48,13 @@ fn registers_and_sets_sync_through_deltas() {
     a.add("poll", "👍", COMMIT).unwrap();
     b.add("poll", "👍", COMMIT).unwrap();
     exchange(&mut a, &mut b);
+    assert_eq!(b.members("poll"), r#"["👍"]"#);
+    assert_eq!(b.keys(2).unwrap(), r#"["poll"]"#);
     a.remove("poll", "👍", COMMIT).unwrap();
     exchange(&mut a, &mut b);
     assert_eq!(b.get("status").as_string().as_deref(), Some("\"busy\""));
-    assert_eq!(b.members("poll"), Vec::<String>::new());
+    assert_eq!(b.members("poll"), "[]");
+    assert_eq!(b.keys(2).unwrap(), "[]");
     assert_eq!(a.entries_json(), b.entries_json());
     assert_eq!(b.entries_json(), r#"{"counters":{},"registers":{"status":"busy"},"sets":{},"bytes":[]}"#);
 }
