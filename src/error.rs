@@ -102,6 +102,7 @@ impl Error {
 }
 
 impl DecodeError {
+    /// What is wrong with the input, as `Display` writes it.
     pub fn message(&self) -> String {
         match self {
             DecodeError::Truncated { what } => cat!["input is truncated (it ends inside ", what, ")"],
