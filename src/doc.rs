@@ -196,7 +196,7 @@ impl Doc {
     /// A document holding `state` (any update from `encode_state` or `encode_delta`).
     pub fn load(state: &[u8], options: Options, clock: Box<dyn WallClock>) -> Result<Doc, Error> {
         let mut doc = Doc::with_clock(options, clock)?;
-        doc.apply_update(state)?;
+        doc.apply(state)?;
         Ok(doc)
     }
 
@@ -568,6 +568,13 @@ impl Doc {
     /// if the update had any effect (new data or new dots), `None` if it was a
     /// no-op (a duplicate, say).
     pub fn apply_update(&mut self, bytes: &[u8]) -> Result<Option<Changes>, Error> {
+        Ok(self.apply(bytes)?.then(|| self.last.clone()))
+    }
+
+    /// [`Doc::apply_update`] without copying the changed keys out: returns
+    /// whether the update had any effect; its changed keys are then
+    /// [`Doc::last_changes`].
+    pub fn apply(&mut self, bytes: &[u8]) -> Result<bool, Error> {
         let u = Update::decode(bytes, &self.limits)?;
         self.check_clients(&u)?;
         let mut changes = Changes::default();
@@ -632,11 +639,11 @@ impl Doc {
         self.seq = self.seq.max(self.seen.max(&self.me));
 
         if !(new_dots || horizon_moved || !changes.is_empty()) {
-            return Ok(None);
+            return Ok(false);
         }
         changes.sort();
-        self.last = changes.clone();
-        Ok(Some(changes))
+        self.last = changes;
+        Ok(true)
     }
 
     /// Refuses an update that would bring the document past

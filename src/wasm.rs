@@ -364,7 +364,7 @@ impl RawDoc {
     /// in `lastChanges`.
     #[wasm_bindgen(js_name = applyUpdate)]
     pub fn apply_update(&mut self, update: &[u8]) -> Result<bool, JsValue> {
-        Ok(self.doc.apply_update(update).map_err(to_js)?.is_some())
+        self.doc.apply(update).map_err(to_js)
     }
 }
 
