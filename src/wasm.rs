@@ -123,6 +123,13 @@ fn push_list<'a>(out: &mut String, items: impl IntoIterator<Item = &'a str>) {
     out.push(']');
 }
 
+/// [`push_list`] as a string of its own.
+fn list_json<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    let mut out = String::new();
+    push_list(&mut out, items);
+    out
+}
+
 fn push_keys(out: &mut String, name: &str, keys: &[crate::doc::Key]) {
     out.push('"');
     out.push_str(name);
@@ -287,17 +294,13 @@ impl RawDoc {
 
     /// The members, as a JSON array.
     pub fn members(&self, key: &str) -> String {
-        let mut out = String::new();
-        push_list(&mut out, self.doc.members(key));
-        out
+        list_json(self.doc.members(key))
     }
 
     /// The live keys of a kind (0 = counters, 1 = registers, 2 = sets), as a
     /// JSON array.
     pub fn keys(&self, k: u8) -> Result<String, JsValue> {
-        let mut out = String::new();
-        push_list(&mut out, self.doc.keys(kind(k)?));
-        Ok(out)
+        Ok(list_json(self.doc.keys(kind(k)?)))
     }
 
     /// The whole document as one JSON text, so `toJSON` crosses once:
