@@ -1,5 +1,6 @@
 // Tab-to-tab latency in Chromium: two tabs of one origin, round trips over a raw
-// BroadcastChannel vs through slotkv (Doc + BroadcastSync), interleaved in rounds.
+// BroadcastChannel vs through slotkv (Doc + BroadcastSync), alternating in short
+// blocks so that both kinds see the same moments of a noisy machine.
 import { chromium } from "playwright-core";
 import { fileURLToPath } from "node:url";
 import { serve } from "./serve.mjs";
@@ -12,9 +13,11 @@ export function percentile(xs, p) {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
 }
 
-export async function measureLatency({ rounds = 4, perRound = 400, warmup = 100, pkgDir, log = console.log } = {}) {
-  const server = await serve(0, "127.0.0.1", pkgDir);
-  const url = `http://127.0.0.1:${server.address().port}/`;
+const median = (xs) => percentile(xs, 50);
+const stats = (xs) => ({ n: xs.length, p50: percentile(xs, 50), p99: percentile(xs, 99), mean: xs.reduce((a, b) => a + b, 0) / xs.length });
+
+// One run: a fresh browser, two tabs, `rounds` × `perRound` round trips of each kind.
+async function oneRun({ rounds, perRound, warmup, url, log }) {
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: ARGS });
   try {
     const context = await browser.newContext();
@@ -33,24 +36,39 @@ export async function measureLatency({ rounds = 4, perRound = 400, warmup = 100,
       globalThis.bench.echoKv();
     });
     // Warm-up (not recorded).
-    await ping.evaluate((n) => globalThis.bench.pingRaw(n), warmup);
-    await ping.evaluate((n) => globalThis.bench.pingKv(n, 0), warmup);
+    let offset = (await ping.evaluate(([n, o]) => globalThis.bench.pingBoth(n, o), [warmup, 0])).next;
     const raw = [];
     const kv = [];
-    let offset = warmup;
     for (let r = 0; r < rounds; r++) {
-      raw.push(...(await ping.evaluate((n) => globalThis.bench.pingRaw(n), perRound)));
-      kv.push(...(await ping.evaluate(([n, o]) => globalThis.bench.pingKv(n, o), [perRound, offset])));
-      offset += perRound;
-      log(`  latency round ${r + 1}/${rounds}: raw p50 ${percentile(raw, 50).toFixed(3)} ms, slotkv p50 ${percentile(kv, 50).toFixed(3)} ms`);
+      const got = await ping.evaluate(([n, o]) => globalThis.bench.pingBoth(n, o), [perRound, offset]);
+      raw.push(...got.raw);
+      kv.push(...got.kv);
+      offset = got.next;
     }
     if (errors.length) throw errors[0];
-    const version = browser.version();
     const isolated = await ping.evaluate(() => globalThis.bench.isolated);
-    const stats = (xs) => ({ n: xs.length, p50: percentile(xs, 50), p99: percentile(xs, 99), mean: xs.reduce((a, b) => a + b, 0) / xs.length });
-    return { browser: `Chromium ${version}`, isolated, raw: stats(raw), slotkv: stats(kv) };
+    return { browser: `Chromium ${browser.version()}`, isolated, raw: stats(raw), slotkv: stats(kv) };
   } finally {
     await browser.close();
+  }
+}
+
+// `runs` runs, each in a fresh browser (as each workload run is a fresh Node process).
+// The ratios slotkv ÷ raw are taken within each run, then their median across runs.
+export async function measureLatency({ runs = 3, rounds = 4, perRound = 400, warmup = 100, pkgDir, log = console.log } = {}) {
+  const server = await serve(0, "127.0.0.1", pkgDir);
+  const url = `http://127.0.0.1:${server.address().port}/`;
+  try {
+    const each = [];
+    for (let k = 0; k < runs; k++) {
+      const r = await oneRun({ rounds, perRound, warmup, url, log });
+      r.ratio = { p50: r.slotkv.p50 / r.raw.p50, p99: r.slotkv.p99 / r.raw.p99, mean: r.slotkv.mean / r.raw.mean };
+      each.push(r);
+      log(`  latency run ${k + 1}/${runs}: raw p50 ${r.raw.p50.toFixed(3)} p99 ${r.raw.p99.toFixed(3)} ms, slotkv p50 ${r.slotkv.p50.toFixed(3)} p99 ${r.slotkv.p99.toFixed(3)} ms (p99 ${r.ratio.p99.toFixed(2)}×)`);
+    }
+    const ratio = Object.fromEntries(["p50", "p99", "mean"].map((m) => [m, median(each.map((r) => r.ratio[m]))]));
+    return { browser: each[0].browser, isolated: each[0].isolated, runs: each, ratio };
+  } finally {
     await new Promise((r) => server.close(r));
   }
 }

@@ -159,7 +159,7 @@ if (!flag("no-latency")) {
   log("tab-to-tab latency in Chromium (two tabs)");
   const { measureLatency } = await import("./latency.mjs");
   try {
-    latency = await measureLatency({ pkgDir: SNAP, log: (m) => log(m) });
+    latency = await measureLatency({ runs: RUNS, pkgDir: SNAP, log: (m) => log(m) });
   } catch (e) {
     latency = { error: String(e?.message ?? e).split("\n")[0] };
     log(`  latency FAILED: ${latency.error}`);
@@ -287,7 +287,7 @@ function report() {
   const delta = WORKLOADS.includes("W4") ? v("W4", "slotkv", "deltaBytes") / peerBest("W4", "deltaBytes", false) : undefined;
   const slotBundle = bundles?.find((b) => b.lib === "slotkv" && !b.extra);
   const LIMIT = 30 * 1024;
-  const lat = latency && !latency.error ? { p50: latency.slotkv.p50 / latency.raw.p50, p99: latency.slotkv.p99 / latency.raw.p99 } : undefined;
+  const lat = latency && !latency.error ? latency.ratio : undefined;
   const all = (xs, pred) => (xs.every((x) => Number.isFinite(x.r)) ? xs.every((x) => pred(x.r)) : undefined);
   const list = (xs, f = fmtRatio) => xs.map((x) => `${x.w} ${f(x.r)}`).join(", ");
 
@@ -392,13 +392,13 @@ function report() {
     L.push("");
     if (latency.error) L.push(`FAILED: ${latency.error}`);
     else {
-      L.push(`Two tabs of one origin in headless ${latency.browser}${latency.isolated ? " (cross-origin isolated, so `performance.now()` has 5 µs resolution)" : ""}, driven by Playwright. A round trip is: tab A writes, tab B sees it applied and answers, A sees the answer applied. **raw**: \`BroadcastChannel.postMessage({ i })\` echoed back. **slotkv**: \`doc.set("ping", i)\` → B's \`change\` event → \`doc.set("pong", i)\` → A's \`change\` event (two updates, each applied in the other tab through \`BroadcastSync\`). ${latency.raw.n} round trips each, interleaved in rounds after a warm-up.`);
+      const n = latency.runs[0].raw.n;
+      L.push(`Two tabs of one origin in headless ${latency.browser}${latency.isolated ? " (cross-origin isolated, so \`performance.now()\` has 5 µs resolution)" : ""}, driven by Playwright. A round trip is: tab A writes, tab B sees it applied and answers, A sees the answer applied. **raw**: \`BroadcastChannel.postMessage({ i })\` echoed back. **slotkv**: \`doc.set("ping", i)\` → B's \`change\` event → \`doc.set("pong", i)\` → A's \`change\` event (two updates, each applied in the other tab through \`BroadcastSync\`). Each run is a fresh browser: after a warm-up, ${n} round trips of each kind, alternating in blocks of 20 so that both kinds meet the same moments of the machine (the first trip of each block is not recorded: the other tab may still be finishing the other kind's work). The ratios are taken within each run; the target uses their median over the ${latency.runs.length} runs.`);
       L.push("");
-      L.push("| round trip | p50 | p99 | mean |");
-      L.push("| --- | ---: | ---: | ---: |");
-      L.push(`| raw BroadcastChannel | ${fmtMs(latency.raw.p50)} | ${fmtMs(latency.raw.p99)} | ${fmtMs(latency.raw.mean)} |`);
-      L.push(`| slotkv (Doc + BroadcastSync) | ${fmtMs(latency.slotkv.p50)} | ${fmtMs(latency.slotkv.p99)} | ${fmtMs(latency.slotkv.mean)} |`);
-      L.push(`| slotkv ÷ raw | ${fmtRatio(lat.p50)} | ${fmtRatio(lat.p99)} | ${fmtRatio(latency.slotkv.mean / latency.raw.mean)} |`);
+      L.push("| run | raw p50 | raw p99 | slotkv p50 | slotkv p99 | ÷ p50 | ÷ p99 | ÷ mean |");
+      L.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+      latency.runs.forEach((r, k) => L.push(`| ${k + 1} | ${fmtMs(r.raw.p50)} | ${fmtMs(r.raw.p99)} | ${fmtMs(r.slotkv.p50)} | ${fmtMs(r.slotkv.p99)} | ${fmtRatio(r.ratio.p50)} | ${fmtRatio(r.ratio.p99)} | ${fmtRatio(r.ratio.mean)} |`));
+      L.push(`| **median** | | | | | **${fmtRatio(lat.p50)}** | **${fmtRatio(lat.p99)}** | **${fmtRatio(lat.mean)}** |`);
     }
     L.push("");
   }

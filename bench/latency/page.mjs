@@ -2,6 +2,7 @@
 //   raw:    postMessage({ i }) -> echo posts { i } back                 (2 x BroadcastChannel)
 //   slotkv: doc.set("ping", i) -> echo tab's change event, doc.set("pong", i)
 //           -> this tab's change event with pong === i                  (2 x update applied in the other tab)
+// The two kinds alternate in short blocks (pingBoth).
 import { BroadcastSync, Doc } from "/pkg/index.js";
 
 const RAW = "bench-raw";
@@ -21,53 +22,56 @@ function echoKv() {
   return { doc, sync };
 }
 
-async function pingRaw(n) {
-  const ch = new BroadcastChannel(RAW);
-  const out = [];
-  let rawResolve;
-  ch.onmessage = (e) => rawResolve(e.data);
-  for (let i = 0; i < n; i++) {
-    const got = new Promise((r) => (rawResolve = r));
-    const t = performance.now();
-    ch.postMessage({ i });
-    const m = await got;
-    out.push(performance.now() - t);
-    if (m.i !== i) throw new Error(`raw echo out of order: ${m.i} != ${i}`);
+// One raw channel and one Doc in the ping tab, made on the first call.
+let ping;
+async function setUp() {
+  const raw = new BroadcastChannel(RAW);
+  const doc = new Doc();
+  const sync = new BroadcastSync(doc, KV);
+  const p = { raw, doc, sync, resolve: null };
+  raw.onmessage = (e) => p.resolve(e.data.i);
+  doc.on("change", (e) => {
+    if (!e.local && e.registers.includes("pong") && p.resolve) p.resolve(doc.get("pong"));
+  });
+  // Wait until the echo tab is a peer (the hello/sync round trip is done).
+  const t0 = performance.now();
+  while (!sync.peers.length) {
+    if (performance.now() - t0 > 10000) throw new Error("the echo tab never joined");
+    await new Promise((r) => setTimeout(r, 10));
   }
-  ch.close();
-  return out;
+  return p;
 }
 
-let kv;
-let resolve;
-async function pingKv(n, offset) {
-  if (!kv) {
-    const doc = new Doc();
-    const sync = new BroadcastSync(doc, KV);
-    kv = { doc, sync };
-    doc.on("change", (e) => {
-      if (!e.local && e.registers.includes("pong") && resolve) resolve(doc.get("pong"));
-    });
-    // Wait until the echo tab is a peer (the hello/sync round trip is done).
-    const t0 = performance.now();
-    while (!sync.peers.length) {
-      if (performance.now() - t0 > 10000) throw new Error("the echo tab never joined");
-      await new Promise((r) => setTimeout(r, 10));
+// n raw round trips and n slotkv round trips, alternating in blocks of BLOCK,
+// so that both kinds see the same moments of the machine (other processes, the
+// browser's own work). The first trip of each block is not recorded: the other
+// tab may still be finishing the work of the previous kind.
+const BLOCK = 20;
+async function pingBoth(n, offset) {
+  ping ??= await setUp();
+  const sendRaw = (i) => ping.raw.postMessage({ i });
+  const sendKv = (i) => ping.doc.set("ping", i);
+  const raw = [];
+  const kv = [];
+  let i = offset;
+  const block = async (send, out, count) => {
+    for (let k = 0; k <= count; k++, i++) {
+      const got = new Promise((r) => (ping.resolve = r));
+      const t = performance.now();
+      send(i);
+      const v = await got;
+      const ms = performance.now() - t;
+      if (v !== i) throw new Error(`echo out of order: ${v} != ${i}`);
+      if (k > 0) out.push(ms);
     }
+  };
+  while (raw.length < n) {
+    const count = Math.min(BLOCK, n - raw.length);
+    await block(sendRaw, raw, count);
+    await block(sendKv, kv, count);
   }
-  const { doc } = kv;
-  const out = [];
-  for (let k = 0; k < n; k++) {
-    const i = offset + k;
-    const got = new Promise((r) => (resolve = r));
-    const t = performance.now();
-    doc.set("ping", i);
-    const v = await got;
-    out.push(performance.now() - t);
-    if (v !== i) throw new Error(`slotkv echo out of order: ${v} != ${i}`);
-  }
-  resolve = null;
-  return out;
+  ping.resolve = null;
+  return { raw, kv, next: i };
 }
 
-globalThis.bench = { echoRaw, echoKv, pingRaw, pingKv, isolated: globalThis.crossOriginIsolated, ready: true };
+globalThis.bench = { echoRaw, echoKv, pingBoth, isolated: globalThis.crossOriginIsolated, ready: true };
