@@ -140,6 +140,8 @@ struct Txn {
     superseded: VersionVector,
     /// Each register write of this transaction: its key and seq.
     written: Vec<(Key, u64)>,
+    /// Each set add of this transaction: the set's key and the element.
+    added: Vec<(Key, Key)>,
 }
 
 /// A replicated key-value document.
@@ -342,10 +344,12 @@ impl Doc {
         self.check_seq()?;
         let seq = self.seq + 1;
         let (key, set) = self.sets.entry(key, Set::default);
-        set.add(element, &self.me, seq);
+        let element = set.add(element, &self.me, seq);
         let key = key.clone();
         self.next_seq();
-        note(&mut self.open().changes.sets, key);
+        let txn = self.open();
+        txn.added.push((key.clone(), element));
+        note(&mut txn.changes.sets, key);
         Ok(())
     }
 
@@ -422,11 +426,16 @@ impl Doc {
         let mut update = None;
         if self.txn.start != self.seq {
             self.txn.changes.sort();
-            update = Some(encode.then(|| self.transaction_update(&self.txn, &self.txn.changes).encode()));
+            update = Some(encode.then(|| {
+                crate::sort::sort(&mut self.txn.added);
+                self.txn.added.dedup();
+                self.transaction_update(&self.txn, &self.txn.changes).encode()
+            }));
             core::mem::swap(&mut self.last, &mut self.txn.changes);
         }
         self.txn.changes.clear();
         self.txn.written.clear();
+        self.txn.added.clear();
         if !self.txn.superseded.is_empty() {
             self.txn.superseded = VersionVector::new();
         }
@@ -471,9 +480,12 @@ impl Doc {
             }
         }
         // Sets are listed even without new tags, so receivers apply the removes
-        // whose dropped tags `ctx` names.
+        // whose dropped tags `ctx` names. Our new tags are on the elements
+        // this transaction added (`txn.added`, sorted).
         for (key, set) in select(&self.sets, &changes.sets) {
-            u.sets.push((key.clone(), set.part(|c, s| ours(c, s))));
+            let first = txn.added.partition_point(|(k, _)| **k < **key);
+            let added = txn.added.get(first..).unwrap_or_default().iter().take_while(|(k, _)| k == key);
+            u.sets.push((key.clone(), set.part_of(added.map(|(_, e)| &**e), |c, s| ours(c, s))));
         }
         u
     }
@@ -579,13 +591,16 @@ impl Doc {
         self.check_clients(&u)?;
         let mut changes = Changes::default();
 
+        // (Only a counter this update named can be empty: one it created.)
+        let mut empty = false;
         for (key, slots) in &u.counters {
             let (key, counter) = self.counters.entry_with(key, || key.clone(), Counter::default);
             if counter.merge_slots(slots) {
                 changes.counters.push(key.clone());
             }
+            empty |= counter.is_empty();
         }
-        if self.counters.values().any(Counter::is_empty) {
+        if empty {
             self.counters.retain(|_, c| !c.is_empty());
         }
 

@@ -31,6 +31,7 @@
 //! ```
 
 use crate::client::ClientId;
+use crate::doc::Key;
 use crate::key_map::KeyMap;
 use crate::prelude::*;
 use crate::small_map::SmallMap;
@@ -55,11 +56,13 @@ pub struct Set {
 
 impl Set {
     /// Adds `element` with the tag `(client, seq)`: a new tag, whatever
-    /// tags the element holds already.
-    pub fn add(&mut self, element: &str, client: &ClientId, seq: u64) {
-        let (_, tags) = self.elements.entry(element, || Tags::with_capacity(1));
+    /// tags the element holds already. Returns the element as the set holds
+    /// it (shared), so a transaction can name it without a copy.
+    pub fn add(&mut self, element: &str, client: &ClientId, seq: u64) -> Key {
+        let (element, tags) = self.elements.entry(element, || Tags::with_capacity(1));
         tags.push((client.clone(), seq));
         crate::sort::sort(tags);
+        element.clone()
     }
 
     /// Removes `element` (every tag seen here) as change `(client, seq)` at
@@ -137,8 +140,19 @@ impl Set {
 
     /// The tags and removal-record entries whose dots `pick` accepts.
     pub fn part(&self, pick: impl Fn(&ClientId, u64) -> bool) -> Set {
+        self.pick(self.elements.iter(), pick)
+    }
+
+    /// [`Set::part`] looking only at the tags of `elements` (the others'
+    /// tags are left out, accepted or not): the part a transaction's update
+    /// carries costs what the transaction added, not the size of the set.
+    pub fn part_of<'e>(&self, elements: impl Iterator<Item = &'e str>, pick: impl Fn(&ClientId, u64) -> bool) -> Set {
+        self.pick(elements.filter_map(|e| self.elements.get_key_value(e)), pick)
+    }
+
+    fn pick<'s>(&'s self, entries: impl Iterator<Item = (&'s Key, &'s Tags)>, pick: impl Fn(&ClientId, u64) -> bool) -> Set {
         let mut elements = KeyMap::new();
-        for (element, tags) in &self.elements {
+        for (element, tags) in entries {
             let picked: Tags = tags.iter().filter(|(c, s)| pick(c, *s)).cloned().collect();
             if !picked.is_empty() {
                 elements.insert(element.clone(), picked);
@@ -156,19 +170,25 @@ impl Set {
     /// seen its dot. `their_seen` holds the dots whose fate `theirs` shows: the
     /// sender's whole version for a full state or a set sent whole, or the
     /// dots a delta delivers (whose tags, if the sender still holds them, are
-    /// in the delta). Returns whether anything changed.
+    /// in the delta). Every tag this set holds must be in `my_seen` (a
+    /// replica has seen what it holds). Returns whether anything changed.
     pub fn merge(&mut self, theirs: &Set, my_seen: &VersionVector, their_seen: &VersionVector) -> bool {
         let mut changed = false;
-        // Elements only we hold: keep the tags the peer has not seen.
-        self.elements.retain(|element, tags| {
-            if theirs.elements.contains_key(element) {
-                return true;
-            }
-            let before = tags.len();
-            tags.retain(|(c, s)| !their_seen.contains(c, *s));
-            changed |= tags.len() != before;
-            !tags.is_empty()
-        });
+        // Elements only we hold: keep the tags the peer has not seen. Every
+        // tag we hold is in `my_seen`, so when the peer's dots are all new to
+        // us (a transaction that only added, say) none is touched, and the
+        // set, however large, is not walked.
+        if their_seen.intersects(my_seen) {
+            self.elements.retain(|element, tags| {
+                if theirs.elements.contains_key(element) {
+                    return true;
+                }
+                let before = tags.len();
+                tags.retain(|(c, s)| !their_seen.contains(c, *s));
+                changed |= tags.len() != before;
+                !tags.is_empty()
+            });
+        }
         for (element, their_tags) in &theirs.elements {
             let empty = Tags::new();
             let my_tags = self.elements.get(element).unwrap_or(&empty);

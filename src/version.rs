@@ -102,6 +102,19 @@ impl VersionVector {
         out
     }
 
+    /// Whether some dot is in both: one pass over each client's ranges that
+    /// `self` names, so it costs what the smaller side (put it first) holds.
+    pub fn intersects(&self, other: &VersionVector) -> bool {
+        self.ranges.iter().any(|(client, rs)| {
+            let theirs = other.ranges.get(client).map(Vec::as_slice).unwrap_or(&[]);
+            rs.iter().any(|&(lo, hi)| {
+                // The first of `theirs` not wholly below `lo`.
+                let i = theirs.partition_point(|&(_, h)| h < lo);
+                theirs.get(i).is_some_and(|&(tlo, _)| tlo <= hi)
+            })
+        })
+    }
+
     /// Whether every dot of `other` is in `self`.
     pub fn covers(&self, other: &VersionVector) -> bool {
         other.difference(self).is_empty()
@@ -292,6 +305,8 @@ mod tests {
             prop_assert_eq!(model(&u), ma.union(&mb).cloned().collect::<BTreeSet<_>>());
             prop_assert_eq!(model(&va.difference(&vb)), ma.difference(&mb).cloned().collect::<BTreeSet<_>>());
             prop_assert_eq!(va.covers(&vb), mb.is_subset(&ma));
+            prop_assert_eq!(va.intersects(&vb), !ma.is_disjoint(&mb));
+            prop_assert_eq!(vb.intersects(&va), !ma.is_disjoint(&mb));
             // Built at once from the same dots in any order, with repeats.
             let mut all: Vec<(ClientId, u64)> = a.iter().chain(b.iter()).map(|&(cl, s)| (c(&format!("c{cl}")), s)).collect();
             all.reverse();
