@@ -426,11 +426,7 @@ impl Doc {
         let mut update = None;
         if self.txn.start != self.seq {
             self.txn.changes.sort();
-            update = Some(encode.then(|| {
-                crate::sort::sort(&mut self.txn.added);
-                self.txn.added.dedup();
-                self.transaction_update(&self.txn, &self.txn.changes).encode()
-            }));
+            update = Some(encode.then(|| self.transaction_update(&self.txn, &self.txn.changes).encode()));
             core::mem::swap(&mut self.last, &mut self.txn.changes);
         }
         self.txn.changes.clear();
@@ -481,11 +477,15 @@ impl Doc {
         }
         // Sets are listed even without new tags, so receivers apply the removes
         // whose dropped tags `ctx` names. Our new tags are on the elements
-        // this transaction added (`txn.added`, sorted).
+        // this transaction added: only those are looked at.
         for (key, set) in select(&self.sets, &changes.sets) {
-            let first = txn.added.partition_point(|(k, _)| **k < **key);
-            let added = txn.added.get(first..).unwrap_or_default().iter().take_while(|(k, _)| k == key);
-            u.sets.push((key.clone(), set.part_of(added.map(|(_, e)| &**e), |c, s| ours(c, s))));
+            u.sets.push((key.clone(), set.removals_part(&ours)));
+        }
+        for (key, element) in &txn.added {
+            let part = u.sets.binary_search_by(|(k, _)| (**k).cmp(&**key)).ok().and_then(|i| u.sets.get_mut(i));
+            if let (Some((_, part)), Some(set)) = (part, self.sets.get(key)) {
+                part.pick_element(set, element, &ours);
+            }
         }
         u
     }

@@ -140,28 +140,36 @@ impl Set {
 
     /// The tags and removal-record entries whose dots `pick` accepts.
     pub fn part(&self, pick: impl Fn(&ClientId, u64) -> bool) -> Set {
-        self.pick(self.elements.iter(), pick)
-    }
-
-    /// [`Set::part`] looking only at the tags of `elements` (the others'
-    /// tags are left out, accepted or not): the part a transaction's update
-    /// carries costs what the transaction added, not the size of the set.
-    pub fn part_of<'e>(&self, elements: impl Iterator<Item = &'e str>, pick: impl Fn(&ClientId, u64) -> bool) -> Set {
-        self.pick(elements.filter_map(|e| self.elements.get_key_value(e)), pick)
-    }
-
-    fn pick<'s>(&'s self, entries: impl Iterator<Item = (&'s Key, &'s Tags)>, pick: impl Fn(&ClientId, u64) -> bool) -> Set {
-        let mut elements = KeyMap::new();
-        for (element, tags) in entries {
-            let picked: Tags = tags.iter().filter(|(c, s)| pick(c, *s)).cloned().collect();
-            if !picked.is_empty() {
-                elements.insert(element.clone(), picked);
-            }
+        let mut part = self.removals_part(&pick);
+        for (element, tags) in &self.elements {
+            part.keep(element, tags, &pick);
         }
+        part
+    }
+
+    /// [`Set::part`] without any element: only the removal-record entries.
+    /// [`Set::pick_element`] then adds the elements wanted, so the part a
+    /// transaction's update carries costs what the transaction added, not
+    /// the size of the set.
+    pub fn removals_part(&self, pick: &dyn Fn(&ClientId, u64) -> bool) -> Set {
         let removes: SmallMap<ClientId, u64> =
             self.removes.iter().filter(|(c, s)| pick(c, **s)).map(|(c, s)| (c.clone(), *s)).collect();
         let removed_at = if removes.is_empty() { 0 } else { self.removed_at };
-        Set { elements, removes, removed_at }
+        Set { elements: KeyMap::new(), removes, removed_at }
+    }
+
+    /// Adds to this part the tags of `element` in `whole` that `pick` accepts.
+    pub fn pick_element(&mut self, whole: &Set, element: &str, pick: &dyn Fn(&ClientId, u64) -> bool) {
+        if let Some((element, tags)) = whole.elements.get_key_value(element) {
+            self.keep(element, tags, pick);
+        }
+    }
+
+    fn keep(&mut self, element: &Key, tags: &Tags, pick: &dyn Fn(&ClientId, u64) -> bool) {
+        let picked: Tags = tags.iter().filter(|(c, s)| pick(c, *s)).cloned().collect();
+        if !picked.is_empty() {
+            self.elements.insert(element.clone(), picked);
+        }
     }
 
     /// Merges a peer's set into this one (the join of dot stores).

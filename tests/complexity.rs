@@ -181,7 +181,8 @@ fn add_each(peer: &str, n: u64) -> (Doc, Vec<Vec<u8>>) {
 /// walking all the elements the set held, and every encoded update walked
 /// them at the writer. Fixed by merging only when the update's dots touch
 /// ours (`VersionVector::intersects`) and by building a transaction's part
-/// of a set from the elements it added (`Set::part_of`).
+/// of a set from the elements it added (`Set::removals_part`, then
+/// `Set::pick_element` for each).
 fn one_add_per_update(n: u64) -> Vec<Vec<u8>> {
     add_each("p", n).1
 }
