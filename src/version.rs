@@ -102,8 +102,8 @@ impl VersionVector {
         out
     }
 
-    /// Whether some dot is in both: one pass over each client's ranges that
-    /// `self` names, so it costs what the smaller side (put it first) holds.
+    /// Whether some dot is in both. Walks the ranges of `self` and looks each
+    /// up in `other` by binary search: put the smaller side first.
     pub fn intersects(&self, other: &VersionVector) -> bool {
         self.ranges.iter().any(|(client, rs)| {
             let theirs = other.ranges.get(client).map(Vec::as_slice).unwrap_or(&[]);

@@ -71,7 +71,7 @@ async function pingBoth(n, offset) {
     await block(sendKv, kv, count);
   }
   ping.resolve = null;
-  return { raw, kv, next: i };
+  return { raw, kv, next: i, block: BLOCK };
 }
 
 globalThis.bench = { echoRaw, echoKv, pingBoth, isolated: globalThis.crossOriginIsolated, ready: true };
