@@ -165,7 +165,7 @@ fn counted_4n(d: &Doc, n: u64) {
 }
 
 /// n adds to one set, each its own transaction with its update encoded (as
-/// under a sync listener), by peer `p`.
+/// under a sync listener), by the client named `peer`.
 fn add_each(peer: &str, n: u64) -> (Doc, Vec<Vec<u8>>) {
     let mut d = Doc::with_clock(Options::with_client_id(peer), Box::new(|| 1_700_000_000_000)).unwrap();
     let updates = (0..n)
