@@ -72,7 +72,7 @@ fn safe_integer(x: f64, what: &'static str) -> Result<i64, JsValue> {
     if !(-max..=max).contains(&x) || x as i64 as f64 != x {
         // No float formatting here: it would add ~20 KB to the module. pkg/doc.js
         // checks first and names the value.
-        return Err(RangeError::new(&cat!["slotkv: ", what, " must be a safe integer (|x| <= 2^53 - 1)"]).into());
+        return Err(to_js(Error::UnsafeInteger { what }));
     }
     Ok(x as i64)
 }
