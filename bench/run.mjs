@@ -312,7 +312,13 @@ function report() {
   if (delta !== undefined) L.push(`| W4 delta bytes ≤ 0.5× the smallest peer | slotkv ÷ smallest peer: ${fmtRatio(delta)} | ${ok(Number.isFinite(delta) ? delta <= 0.5 : undefined)} |`);
   L.push(`| merges ≥ 2× faster than the fastest peer | fastest peer's time ÷ slotkv's: ${list(merge)} | ${ok(all(merge, (r) => r >= 2))} |`);
   if (slotBundle) L.push(`| wasm + JS ≤ 30 KB gzipped, minified | ${fmtBytes(slotBundle.totalGz)} (JS ${fmtBytes(slotBundle.jsGz)} + wasm ${fmtBytes(slotBundle.wasmGz)}; 30 KB = 30 720 B) | ${ok(slotBundle.totalGz <= LIMIT)} |`);
-  if (lat) L.push(`| tab-to-tab latency ≤ 2× raw BroadcastChannel | p50 ${fmtRatio(lat.p50)}, p99 ${fmtRatio(lat.p99)} | ${ok(lat.p50 <= 2 && lat.p99 <= 2)}${lat.p50 <= 2 && lat.p99 > 2 ? " (p50 met, p99 not)" : ""} |`);
+  if (lat) {
+    const settled = latency.runs.every((r) => r.settled);
+    const tiering = latency.tieringRatio;
+    const met = settled && lat.p50 <= 2 && lat.p99 <= 2;
+    const why = !settled ? " (V8 was still tiering up in some run)" : lat.p50 <= 2 && lat.p99 > 2 ? " (p50 met, p99 not)" : "";
+    L.push(`| tab-to-tab latency ≤ 2× raw BroadcastChannel | once V8 has tiered up: p50 ${fmtRatio(lat.p50)}, p99 ${fmtRatio(lat.p99)}; while it tiers up: p50 ${fmtRatio(tiering.p50)}, p99 ${fmtRatio(tiering.p99)} | ${ok(met)}${why} |`);
+  }
   L.push(`| \`make bench\` under 10 minutes on this 2-core machine | ${fmtSecs(seconds)} | ${ok(seconds < 600)} |`);
   L.push("");
 
@@ -393,12 +399,22 @@ function report() {
     if (latency.error) L.push(`FAILED: ${latency.error}`);
     else {
       const n = latency.runs[0].raw.n;
-      L.push(`Two tabs of one origin in headless ${latency.browser}${latency.isolated ? " (cross-origin isolated, so \`performance.now()\` has 5 µs resolution)" : ""}, driven by Playwright. A round trip is: tab A writes, tab B sees it applied and answers, A sees the answer applied. **raw**: \`BroadcastChannel.postMessage({ i })\` echoed back. **slotkv**: \`doc.set("ping", i)\` → B's \`change\` event → \`doc.set("pong", i)\` → A's \`change\` event (two updates, each applied in the other tab through \`BroadcastSync\`). Each run is a fresh browser: after a warm-up of ${latency.warmup} round trips of each kind (long enough for V8's first optimising compiles of the hot wasm functions, 70–90 ms each on a background thread, to be done), ${n} round trips of each kind, alternating in blocks of ${latency.runs[0].block} so that both kinds meet the same moments of the machine (the first trip of each block is not recorded: the other tab may still be finishing the other kind's work). The ratios are taken within each run; the target uses their median over the ${latency.runs.length} runs.`);
+      const tiering = latency.tieringRatio;
+      L.push(`Two tabs of one origin in headless ${latency.browser}${latency.isolated ? " (cross-origin isolated, so \`performance.now()\` has 5 µs resolution)" : ""}, driven by Playwright over CDP. A round trip is: tab A writes, tab B sees it applied and answers, A sees the answer applied. **raw**: \`BroadcastChannel.postMessage({ i })\` echoed back. **slotkv**: \`doc.set("ping", i)\` → B's \`change\` event → \`doc.set("pong", i)\` → A's \`change\` event (two updates, each applied in the other tab through \`BroadcastSync\`). The two kinds alternate in blocks of ${latency.runs[0].block}, so that both meet the same moments of the machine (the first trip of each block is not recorded: the other tab may still be finishing the other kind's work). Each run is a fresh browser.`);
       L.push("");
-      L.push("| run | raw p50 | raw p99 | slotkv p50 | slotkv p99 | ÷ p50 | ÷ p99 | ÷ mean |");
-      L.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-      latency.runs.forEach((r, k) => L.push(`| ${k + 1} | ${fmtMs(r.raw.p50)} | ${fmtMs(r.raw.p99)} | ${fmtMs(r.slotkv.p50)} | ${fmtMs(r.slotkv.p99)} | ${fmtRatio(r.ratio.p50)} | ${fmtRatio(r.ratio.p99)} | ${fmtRatio(r.ratio.mean)} |`));
-      L.push(`| **median** | | | | | **${fmtRatio(lat.p50)}** | **${fmtRatio(lat.p99)}** | **${fmtRatio(lat.mean)}** |`);
+      L.push(`**Warm-up until V8 has tiered up.** First ${latency.warmup} round trips of each kind, then rounds of ${latency.perRound} until ${latency.quiet} rounds in a row saw no wasm function move up to TurboFan (at most ${latency.maxTiering} rounds). Chromium runs with V8's \`--trace-wasm-compilation-times\`, and the harness counts the tier-ups it prints. V8 moves a wasm function to TurboFan only once it has run enough. A sync step's functions run once or twice per update, so they get there one by one over thousands of updates. Each tier-up is a 0.3–6 ms compile on a background thread, and on this 2-core machine it delays the message in flight: in a Chromium trace, half of the slow slotkv round trips overlapped one. The raw channel runs no wasm. The target uses the ${n} round trips of each kind measured after the warm-up; the latency during the tier-ups is in the second table. Ratios are taken within each run, then their median over the ${latency.runs.length} runs.`);
+      L.push("");
+      L.push(`| run | warm-up trips | tier-ups after the first ${latency.warmup} | tier-ups in the measured trips | raw p50 | raw p99 | slotkv p50 | slotkv p99 | ÷ p50 | ÷ p99 | ÷ mean |`);
+      L.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+      latency.runs.forEach((r, k) => L.push(`| ${k + 1} | ${r.warmTrips}${r.settled ? "" : " (not settled)"} | ${r.tierUpsWhileWarming} | ${r.tierUpsMeasured} | ${fmtMs(r.raw.p50)} | ${fmtMs(r.raw.p99)} | ${fmtMs(r.slotkv.p50)} | ${fmtMs(r.slotkv.p99)} | ${fmtRatio(r.ratio.p50)} | ${fmtRatio(r.ratio.p99)} | ${fmtRatio(r.ratio.mean)} |`));
+      L.push(`| **median** | | | | | | | | **${fmtRatio(lat.p50)}** | **${fmtRatio(lat.p99)}** | **${fmtRatio(lat.mean)}** |`);
+      L.push("");
+      L.push(`While V8 tiers up: the warm-up rounds after the first ${latency.warmup} trips, where the tier-ups of the table above happen (in both tabs together).`);
+      L.push("");
+      L.push("| run | trips of each kind | raw p50 | raw p99 | slotkv p50 | slotkv p99 | ÷ p50 | ÷ p99 | ÷ mean |");
+      L.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+      latency.runs.forEach((r, k) => L.push(`| ${k + 1} | ${r.tiering.raw.n} | ${fmtMs(r.tiering.raw.p50)} | ${fmtMs(r.tiering.raw.p99)} | ${fmtMs(r.tiering.slotkv.p50)} | ${fmtMs(r.tiering.slotkv.p99)} | ${fmtRatio(r.tiering.ratio.p50)} | ${fmtRatio(r.tiering.ratio.p99)} | ${fmtRatio(r.tiering.ratio.mean)} |`));
+      L.push(`| **median** | | | | | | **${fmtRatio(tiering.p50)}** | **${fmtRatio(tiering.p99)}** | **${fmtRatio(tiering.mean)}** |`);
     }
     L.push("");
   }
