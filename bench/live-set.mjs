@@ -1,7 +1,8 @@
-// Live sync of a growing set: N adds of distinct elements to one set, each its
+// Live sync of a large set: N adds of distinct elements to one set, each its
 // own transaction, with an update listener (as a sync provider has) collecting
-// each update; then a peer applies the N updates one by one. Reports µs per
-// add and per applied update. The cost must not grow with the set's size.
+// each update; then a peer applies the N updates one by one. Then N/4 removes
+// of members, the same way. Reports µs per write and per applied update. The
+// cost must not grow with the set's size.
 //
 //   node bench/live-set.mjs [N=20000] [lib=slotkv,yjs,loro]   (each lib in a fresh process)
 //
@@ -18,13 +19,14 @@ const N = Number(nArg ?? 20000);
 
 async function run(lib) {
   const ups = [];
-  let add, apply, size;
+  let add, remove, apply, size;
   if (lib === "slotkv") {
     const url = process.env.SLOTKV_PKG ? pathToFileURL(join(process.env.SLOTKV_PKG, "node.js")).href : "slotkv";
     const { Doc } = await import(url);
     const [a, b] = [new Doc(), new Doc()];
     a.on("update", (u) => ups.push(u));
     add = (i) => a.add("s", "e" + i);
+    remove = (i) => a.remove("s", "e" + i);
     apply = (u) => b.applyUpdate(u);
     size = () => b.members("s").length;
   } else if (lib === "yjs") {
@@ -33,6 +35,7 @@ async function run(lib) {
     a.on("update", (u) => ups.push(u));
     const m = a.getMap("s");
     add = (i) => m.set("e" + i, true);
+    remove = (i) => m.delete("e" + i);
     apply = (u) => Y.applyUpdate(b, u);
     size = () => b.getMap("s").size;
   } else if (lib === "loro") {
@@ -44,17 +47,30 @@ async function run(lib) {
       m.set("e" + i, true);
       a.commit();
     };
+    remove = (i) => {
+      m.delete("e" + i);
+      a.commit();
+    };
     apply = (u) => b.import(u);
     size = () => b.getMap("s").size;
   } else throw new Error(`unknown lib ${lib}`);
-  let t = performance.now();
-  for (let i = 0; i < N; i++) add(i);
-  const addUs = ((performance.now() - t) * 1000) / N;
-  t = performance.now();
-  for (const u of ups) apply(u);
-  const applyUs = ((performance.now() - t) * 1000) / N;
+  // Times n writes, then the peer applying their n updates; µs each.
+  const phase = (n, write) => {
+    ups.length = 0;
+    let t = performance.now();
+    for (let i = 0; i < n; i++) write(i);
+    const writeUs = ((performance.now() - t) * 1000) / n;
+    t = performance.now();
+    for (const u of ups) apply(u);
+    return [writeUs, ((performance.now() - t) * 1000) / n];
+  };
+  const [addUs, applyUs] = phase(N, add);
   if (size() !== N) throw new Error(`${lib}: the peer holds ${size()} members, not ${N}`);
-  return { lib, N, addUs, applyUs };
+  // Every fourth element, spread over the set.
+  const R = Math.floor(N / 4);
+  const [removeUs, applyRemoveUs] = phase(R, (i) => remove(4 * i));
+  if (size() !== N - R) throw new Error(`${lib}: after the removes the peer holds ${size()} members, not ${N - R}`);
+  return { lib, N, addUs, applyUs, removeUs, applyRemoveUs };
 }
 
 if (child) {
@@ -65,6 +81,6 @@ if (child) {
     const p = spawnSync(process.execPath, [here, String(N), "", lib], { encoding: "utf8" });
     if (p.status !== 0) throw new Error(p.stderr);
     const r = JSON.parse(p.stdout.trim().split("\n").pop());
-    console.log(`${r.lib.padEnd(8)} N ${N}: ${r.addUs.toFixed(1)} µs per add with its update, ${r.applyUs.toFixed(1)} µs per update applied`);
+    console.log(`${r.lib.padEnd(8)} N ${N}: ${r.addUs.toFixed(1)} µs per add with its update, ${r.applyUs.toFixed(1)} µs per update applied; ${r.removeUs.toFixed(1)} µs per remove, ${r.applyRemoveUs.toFixed(1)} µs per remove applied`);
   }
 }

@@ -42,7 +42,7 @@ use crate::version::VersionVector;
 pub type Tags = Vec<(ClientId, u64)>;
 
 /// An add-wins observed-remove set of strings.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct Set {
     /// Elements are shared strings: an update that names one long element in
     /// many sets holds it once, as its string table does.
@@ -52,6 +52,145 @@ pub struct Set {
     removes: SmallMap<ClientId, u64>,
     /// Wall-clock milliseconds (document clock) of the latest remove.
     removed_at: u64,
+    /// Where each tag is, once a merge has needed it (see [`Dots`]).
+    dots: Option<Dots>,
+}
+
+// The dot index is a cache of `elements`: a copy starts without one, and
+// equality ignores it.
+impl Clone for Set {
+    fn clone(&self) -> Self {
+        Set { elements: self.elements.clone(), removes: self.removes.clone(), removed_at: self.removed_at, dots: None }
+    }
+}
+
+impl PartialEq for Set {
+    fn eq(&self, other: &Self) -> bool {
+        self.elements == other.elements && self.removes == other.removes && self.removed_at == other.removed_at
+    }
+}
+
+impl Eq for Set {}
+
+/// How many elements one merge updates in the dot index before dropping it.
+const MAX_RETAGS: usize = 64;
+
+/// Each tag by its dot: for each client, its seqs that tag an element here,
+/// in order, with the element. An update's dots name the tags a remove
+/// dropped, never the element, so without this a replica receiving a remove
+/// would walk the whole set to find them. A set gets one the first time a
+/// merge brings fewer dots than it has elements; from then on every change
+/// to the elements keeps it in step. A dropped tag leaves a hole (`None`),
+/// and the holes go once they outnumber the tags, so that dropping a tag
+/// costs no shift of the rest.
+#[derive(Debug, Default)]
+struct Dots {
+    by_client: SmallMap<ClientId, Vec<(u64, Option<Key>)>>,
+    holes: usize,
+    tags: usize,
+}
+
+impl Dots {
+    fn of(elements: &KeyMap<Tags>) -> Dots {
+        let mut by_client = SmallMap::new();
+        let mut count = 0;
+        for (element, tags) in elements.iter() {
+            for (client, seq) in tags {
+                by_client.get_or_insert_with(client, Vec::new).push((*seq, Some(element.clone())));
+                count += 1;
+            }
+        }
+        // (A dot tags one element: seqs are unique per client.)
+        by_client.retain(|_, v: &mut Vec<(u64, Option<Key>)>| {
+            crate::sort::sort_by(v, |a, b| a.0 < b.0);
+            true
+        });
+        Dots { by_client, holes: 0, tags: count }
+    }
+
+    fn insert(&mut self, client: &ClientId, seq: u64, element: &Key) {
+        let v = self.by_client.get_or_insert_with(client, Vec::new);
+        let i = v.partition_point(|(s, _)| *s < seq);
+        match v.get_mut(i) {
+            Some((s, slot)) if *s == seq => {
+                if slot.replace(element.clone()).is_none() {
+                    self.holes -= 1;
+                    self.tags += 1;
+                }
+            }
+            _ => {
+                v.insert(i, (seq, Some(element.clone())));
+                self.tags += 1;
+            }
+        }
+    }
+
+    fn remove(&mut self, client: &ClientId, seq: u64) {
+        let Some(v) = self.by_client.get_mut(client) else {
+            return;
+        };
+        let Ok(i) = v.binary_search_by(|(s, _)| s.cmp(&seq)) else {
+            return;
+        };
+        if let Some((_, slot)) = v.get_mut(i) {
+            if slot.take().is_some() {
+                self.holes += 1;
+                self.tags -= 1;
+            }
+        }
+        if self.holes > self.tags {
+            self.by_client.retain(|_, v| {
+                v.retain(|(_, slot)| slot.is_some());
+                !v.is_empty()
+            });
+            self.holes = 0;
+        }
+    }
+
+    /// Whether this lists exactly the tags of `elements`, and counts them right.
+    fn lists(&self, elements: &KeyMap<Tags>) -> bool {
+        let mut held: Vec<(&ClientId, u64, &str)> =
+            elements.iter().flat_map(|(e, tags)| tags.iter().map(move |(c, s)| (c, *s, &**e))).collect();
+        held.sort();
+        let mut listed: Vec<(&ClientId, u64, &str)> = Vec::new();
+        let mut slots = 0;
+        for (client, v) in self.by_client.iter() {
+            slots += v.len();
+            let in_order = v.windows(2).all(|w| matches!(w, [a, b] if a.0 < b.0));
+            if !in_order || v.is_empty() {
+                return false;
+            }
+            listed.extend(v.iter().filter_map(|(s, e)| e.as_deref().map(|e| (client, *s, e))));
+        }
+        listed.sort();
+        listed == held && self.tags == held.len() && self.holes == slots - held.len()
+    }
+
+    /// An element's tags went from `old` to `new` (both sorted).
+    fn retag(&mut self, element: &Key, old: &Tags, new: &Tags) {
+        for (client, seq) in old.iter().filter(|t| new.binary_search(t).is_err()) {
+            self.remove(client, *seq);
+        }
+        for (client, seq) in new.iter().filter(|t| old.binary_search(t).is_err()) {
+            self.insert(client, *seq, element);
+        }
+    }
+
+    /// The elements tagged by a dot of `dots` (an element once per such tag).
+    fn tagged(&self, dots: &VersionVector) -> Vec<Key> {
+        let mut out = Vec::new();
+        for (client, ranges) in dots.iter() {
+            let Some(v) = self.by_client.get(client) else {
+                continue;
+            };
+            for &(lo, hi) in ranges {
+                let from = v.partition_point(|(s, _)| *s < lo);
+                let within = v.get(from..).unwrap_or(&[]).iter().take_while(|(s, _)| *s <= hi);
+                out.extend(within.filter_map(|(_, element)| element.clone()));
+            }
+        }
+        out
+    }
 }
 
 impl Set {
@@ -62,7 +201,12 @@ impl Set {
         let (element, tags) = self.elements.entry(element, || Tags::with_capacity(1));
         tags.push((client.clone(), seq));
         crate::sort::sort(tags);
-        element.clone()
+        if let Some(dots) = &mut self.dots {
+            dots.insert(client, seq, element);
+        }
+        let element = element.clone();
+        debug_assert!(self.index_in_step());
+        element
     }
 
     /// Removes `element` (every tag seen here) as change `(client, seq)` at
@@ -70,8 +214,14 @@ impl Set {
     /// is not a member.
     pub fn remove(&mut self, element: &str, client: &ClientId, seq: u64, now_ms: u64) -> Option<Tags> {
         let tags = self.elements.remove(element)?;
+        if let Some(dots) = &mut self.dots {
+            for (c, s) in &tags {
+                dots.remove(c, *s);
+            }
+        }
         self.removes.insert(client.clone(), seq);
         self.removed_at = self.removed_at.max(now_ms);
+        debug_assert!(self.index_in_step());
         Some(tags)
     }
 
@@ -105,7 +255,7 @@ impl Set {
 
     /// Builds a set from decoded parts (tags sorted, unique, non-empty per element).
     pub fn from_parts(elements: KeyMap<Tags>, removes: SmallMap<ClientId, u64>, removed_at: u64) -> Set {
-        Set { elements, removes, removed_at }
+        Set { elements, removes, removed_at, dots: None }
     }
 
     /// Drops the removal record once it is older than the retention period,
@@ -155,7 +305,7 @@ impl Set {
         let removes: SmallMap<ClientId, u64> =
             self.removes.iter().filter(|(c, s)| pick(c, **s)).map(|(c, s)| (c.clone(), *s)).collect();
         let removed_at = if removes.is_empty() { 0 } else { self.removed_at };
-        Set { elements: KeyMap::new(), removes, removed_at }
+        Set { elements: KeyMap::new(), removes, removed_at, dots: None }
     }
 
     /// Adds to this part the tags of `element` in `whole` that `pick` accepts.
@@ -168,6 +318,9 @@ impl Set {
     fn keep(&mut self, element: &Key, tags: &Tags, pick: &dyn Fn(&ClientId, u64) -> bool) {
         let picked: Tags = tags.iter().filter(|(c, s)| pick(c, *s)).cloned().collect();
         if !picked.is_empty() {
+            if let Some(dots) = &mut self.dots {
+                dots.retag(element, self.elements.get(element).unwrap_or(&Tags::new()), &picked);
+            }
             self.elements.insert(element.clone(), picked);
         }
     }
@@ -181,32 +334,34 @@ impl Set {
     /// in the delta). Every tag this set holds must be in `my_seen` (a
     /// replica has seen what it holds). Returns whether anything changed.
     pub fn merge(&mut self, theirs: &Set, my_seen: &VersionVector, their_seen: &VersionVector) -> bool {
-        let mut changed = false;
         // Elements only we hold: keep the tags the peer has not seen. Every
         // tag we hold is in `my_seen`, so when the peer's dots are all new to
         // us (a transaction that only added, say) none is touched, and the
-        // set, however large, is not walked.
-        if their_seen.intersects(my_seen) {
-            self.elements.retain(|element, tags| {
-                if theirs.elements.contains_key(element) {
-                    return true;
-                }
-                let before = tags.len();
-                tags.retain(|(c, s)| !their_seen.contains(c, *s));
-                changed |= tags.len() != before;
-                !tags.is_empty()
-            });
-        }
+        // set, however large, is not looked at. When they are few (a
+        // transaction that removed), the tags they name are looked up.
+        let mut changed = their_seen.intersects(my_seen)
+            && self.drop_seen(theirs, their_seen, their_seen.len() < self.elements.len() as u64);
+        let mut retagged = 0;
         for (element, their_tags) in &theirs.elements {
             let empty = Tags::new();
-            let my_tags = self.elements.get(element).unwrap_or(&empty);
+            let (key, my_tags) = self.elements.get_key_value(element).unwrap_or((element, &empty));
             let merged = merge_tags(my_tags, their_tags, my_seen, their_seen);
             if &merged != my_tags {
                 changed = true;
+                // A tag out of seq order shifts the index: past a few, it is
+                // cheaper to build it again when next needed.
+                retagged += 1;
+                if retagged > MAX_RETAGS {
+                    self.dots = None;
+                }
+                if let Some(dots) = &mut self.dots {
+                    dots.retag(key, my_tags, &merged);
+                }
+                let key = key.clone();
                 if merged.is_empty() {
-                    self.elements.remove(element);
+                    self.elements.remove(&key);
                 } else {
-                    self.elements.insert(element.clone(), merged);
+                    self.elements.insert(key, merged);
                 }
             }
         }
@@ -220,6 +375,60 @@ impl Set {
         if theirs.removed_at > self.removed_at && !theirs.removes.is_empty() {
             self.removed_at = theirs.removed_at;
             changed = true;
+        }
+        debug_assert!(self.index_in_step());
+        changed
+    }
+
+    /// Whether the dot index, if there is one, is in step with the elements
+    /// (checked in debug builds on sets small enough not to slow them down).
+    fn index_in_step(&self) -> bool {
+        self.elements.len() > 256 || self.dots.as_ref().is_none_or(|d| d.lists(&self.elements))
+    }
+
+    /// Drops the tags seen in `their_seen` from the elements `theirs` does
+    /// not hold, finding them through the dot index (`by_dot`, built if
+    /// need be) or by walking every element. Returns whether any was dropped.
+    fn drop_seen(&mut self, theirs: &Set, their_seen: &VersionVector, by_dot: bool) -> bool {
+        let mut changed = false;
+        if by_dot {
+            let Set { elements, dots, .. } = self;
+            let dots = dots.get_or_insert_with(|| Dots::of(elements));
+            for element in dots.tagged(their_seen) {
+                if theirs.elements.contains_key(&element) {
+                    continue;
+                }
+                let Some(tags) = elements.get_mut(&element) else {
+                    continue; // all its tags went with an earlier dot
+                };
+                let before = tags.len();
+                tags.retain(|(c, s)| {
+                    let seen = their_seen.contains(c, *s);
+                    if seen {
+                        dots.remove(c, *s);
+                    }
+                    !seen
+                });
+                changed |= tags.len() != before;
+                if tags.is_empty() {
+                    elements.remove(&element);
+                }
+            }
+        } else {
+            self.elements.retain(|element, tags| {
+                if theirs.elements.contains_key(element) {
+                    return true;
+                }
+                let before = tags.len();
+                tags.retain(|(c, s)| !their_seen.contains(c, *s));
+                changed |= tags.len() != before;
+                !tags.is_empty()
+            });
+            // Many tags may have gone: the next merge that wants the index
+            // builds it again rather than this one updating it tag by tag.
+            if changed {
+                self.dots = None;
+            }
         }
         changed
     }
@@ -391,6 +600,33 @@ mod tests {
     }
 
     proptest! {
+        /// Finding the tags to drop through the dot index gives what walking
+        /// the set gives, and the index stays in step with the elements
+        /// through the adds, removes and merges that follow.
+        #[test]
+        fn dropping_by_dot_agrees_with_walking(ops in ops()) {
+            let mut rs = vec![Replica::new("r0"), Replica::new("r1"), Replica::new("r2")];
+            for op in &ops {
+                match *op {
+                    Op::Add(r, e) => rs[r].add(&e.to_string()),
+                    Op::Remove(r, e) => rs[r].remove(&e.to_string()),
+                    Op::Sync(a, b) => {
+                        let from = rs[a].clone();
+                        let mut walked = rs[b].set.clone();
+                        let by_walk = walked.drop_seen(&from.set, &from.seen, false);
+                        let by_dot = rs[b].set.drop_seen(&from.set, &from.seen, true);
+                        prop_assert_eq!(by_dot, by_walk);
+                        prop_assert_eq!(&rs[b].set, &walked);
+                        prop_assert!(rs[b].set.dots.is_some());
+                        rs[b].receive(&from);
+                    }
+                }
+                for r in &rs {
+                    prop_assert!(r.set.dots.as_ref().is_none_or(|d| d.lists(&r.set.elements)), "{:?}", r.set);
+                }
+            }
+        }
+
         /// Whole-state merges of reachable states are commutative,
         /// associative and idempotent.
         #[test]

@@ -187,6 +187,25 @@ fn one_add_per_update(n: u64) -> Vec<Vec<u8>> {
     add_each("p", n).1
 }
 
+/// The same peer's n adds, then its removes of every other element, one
+/// update each. An update names a remove's dropped tags by their dots only,
+/// and every remove was merged by walking all the elements the set held to
+/// find them. Fixed by the set's dot index, which finds the tags by dot.
+fn one_remove_per_update(n: u64) -> Vec<Vec<u8>> {
+    let (mut d, mut updates) = add_each("p", n);
+    updates.extend((0..n).step_by(2).filter_map(|i| {
+        d.remove("k", &format!("e{i:07}")).unwrap();
+        d.finish(true).flatten()
+    }));
+    updates
+}
+
+fn half_members(d: &Doc, n: u64) {
+    let members = d.members("k");
+    assert_eq!(members.len(), (n / 2) as usize);
+    assert!(members.iter().all(|e| e[1..].parse::<u64>().is_ok_and(|i| i % 2 == 1)));
+}
+
 fn check_ratio(name: &str, t1: Duration, t8: Duration, failures: &mut Vec<String>) {
     let ratio = t8.as_secs_f64() / t1.as_secs_f64().max(1e-6);
     eprintln!("{name}: n {t1:?}, 8n {t8:?}, ratio {ratio:.1}");
@@ -205,6 +224,7 @@ fn decoding_merging_and_writing_stay_near_linear() {
         // 8n = 65 536: the most clients one update may name.
         Case { name: "interleaved clients", n: 8_192, build: interleaved_clients, check: counted_4n },
         Case { name: "one add per update", n: 2_000, build: one_add_per_update, check: n_members },
+        Case { name: "one remove per update", n: 2_000, build: one_remove_per_update, check: half_members },
     ];
     let mut failures = Vec::new();
     for case in &cases {
