@@ -30,6 +30,8 @@
 //! assert!(y.contains("👍")); // b's add was concurrent: it wins
 //! ```
 
+use alloc::rc::Rc;
+
 use crate::client::ClientId;
 use crate::doc::Key;
 use crate::key_map::KeyMap;
@@ -52,15 +54,15 @@ pub struct Set {
     removes: SmallMap<ClientId, u64>,
     /// Wall-clock milliseconds (document clock) of the latest remove.
     removed_at: u64,
-    /// Where each tag is, once a merge has needed it (see [`Dots`]).
-    dots: Option<Dots>,
+    /// Where each tag is, once a merge has needed it.
+    index: Index,
 }
 
 // The dot index is a cache of `elements`: a copy starts without one, and
 // equality ignores it.
 impl Clone for Set {
     fn clone(&self) -> Self {
-        Set { elements: self.elements.clone(), removes: self.removes.clone(), removed_at: self.removed_at, dots: None }
+        Set { elements: self.elements.clone(), removes: self.removes.clone(), removed_at: self.removed_at, index: Index::Unbuilt }
     }
 }
 
@@ -72,17 +74,31 @@ impl PartialEq for Set {
 
 impl Eq for Set {}
 
-/// How many elements one merge updates in the dot index before dropping it.
-const MAX_RETAGS: usize = 64;
+/// How many tags one merge may insert out of seq order into a set's dot
+/// index (each shifts the client's later entries) before it drops the index.
+const MAX_SHIFTS: usize = 64;
 
-/// Each tag by its dot: for each client, its seqs that tag an element here,
-/// in order, with the element. An update's dots name the tags a remove
-/// dropped, never the element, so without this a replica receiving a remove
-/// would walk the whole set to find them. A set gets one the first time a
-/// merge brings fewer dots than it has elements; from then on every change
-/// to the elements keeps it in step. A dropped tag leaves a hole (`None`),
-/// and the holes go once they outnumber the tags, so that dropping a tag
-/// costs no shift of the rest.
+/// A set's dot index: an update's dots name the tags a remove dropped, never
+/// the element, so without one a replica receiving a remove walks the whole
+/// set to find them. A set builds it the first time a merge brings fewer
+/// dots than the set has elements. From then on every change to the
+/// elements keeps it in step, or drops it, to be built again when next
+/// wanted: a merge that walks and drops tags, or that would shift many
+/// entries; a copy of the set starts without one.
+#[derive(Debug, Default)]
+enum Index {
+    #[default]
+    Unbuilt,
+    Built(Dots),
+    /// A dot tags two elements: every add has a dot of its own, so only a
+    /// malformed update does that, and the merge walks this set as it
+    /// would without an index (which handles it as every replica does).
+    Shared,
+}
+
+/// For each client, its seqs that tag an element of the set, in order, with
+/// the element. A dropped tag leaves a hole (`None`), and the holes go once
+/// they outnumber the tags, so that dropping a tag costs no shift.
 #[derive(Debug, Default)]
 struct Dots {
     by_client: SmallMap<ClientId, Vec<(u64, Option<Key>)>>,
@@ -91,7 +107,8 @@ struct Dots {
 }
 
 impl Dots {
-    fn of(elements: &KeyMap<Tags>) -> Dots {
+    /// The index of `elements`; `None` if a dot tags two of them.
+    fn of(elements: &KeyMap<Tags>) -> Option<Dots> {
         let mut by_client = SmallMap::new();
         let mut count = 0;
         for (element, tags) in elements.iter() {
@@ -100,27 +117,33 @@ impl Dots {
                 count += 1;
             }
         }
-        // (A dot tags one element: seqs are unique per client.)
+        let mut shared = false;
         by_client.retain(|_, v: &mut Vec<(u64, Option<Key>)>| {
             crate::sort::sort_by(v, |a, b| a.0 < b.0);
+            shared |= v.windows(2).any(|w| matches!(w, [a, b] if a.0 == b.0));
             true
         });
-        Dots { by_client, holes: 0, tags: count }
+        (!shared).then_some(Dots { by_client, holes: 0, tags: count })
     }
 
-    fn insert(&mut self, client: &ClientId, seq: u64, element: &Key) {
+    /// Records tag `(client, seq)` of `element`: `Some(whether it shifted
+    /// later entries)`, or `None` if the dot already tags another element.
+    fn insert(&mut self, client: &ClientId, seq: u64, element: &Key) -> Option<bool> {
         let v = self.by_client.get_or_insert_with(client, Vec::new);
         let i = v.partition_point(|(s, _)| *s < seq);
+        let shifts = i < v.len();
         match v.get_mut(i) {
+            Some((s, Some(e))) if *s == seq => (**e == **element).then_some(false),
             Some((s, slot)) if *s == seq => {
-                if slot.replace(element.clone()).is_none() {
-                    self.holes -= 1;
-                    self.tags += 1;
-                }
+                *slot = Some(element.clone());
+                self.holes -= 1;
+                self.tags += 1;
+                Some(false)
             }
             _ => {
                 v.insert(i, (seq, Some(element.clone())));
                 self.tags += 1;
+                Some(shifts)
             }
         }
     }
@@ -166,17 +189,7 @@ impl Dots {
         listed == held && self.tags == held.len() && self.holes == slots - held.len()
     }
 
-    /// An element's tags went from `old` to `new` (both sorted).
-    fn retag(&mut self, element: &Key, old: &Tags, new: &Tags) {
-        for (client, seq) in old.iter().filter(|t| new.binary_search(t).is_err()) {
-            self.remove(client, *seq);
-        }
-        for (client, seq) in new.iter().filter(|t| old.binary_search(t).is_err()) {
-            self.insert(client, *seq, element);
-        }
-    }
-
-    /// The elements tagged by a dot of `dots` (an element once per such tag).
+    /// The elements tagged by a dot of `dots`, each once.
     fn tagged(&self, dots: &VersionVector) -> Vec<Key> {
         let mut out = Vec::new();
         for (client, ranges) in dots.iter() {
@@ -189,7 +202,60 @@ impl Dots {
                 out.extend(within.filter_map(|(_, element)| element.clone()));
             }
         }
+        // (An element with several such tags is listed once per tag. The
+        // index holds the set's own copy of each element: one pointer each.)
+        crate::sort::sort_by(&mut out, |a, b| Rc::as_ptr(a).cast::<u8>() < Rc::as_ptr(b).cast::<u8>());
+        out.dedup_by(|a, b| Rc::ptr_eq(a, b));
         out
+    }
+}
+
+impl Index {
+    /// Records a new tag; returns whether that shifted other entries.
+    fn tag(&mut self, client: &ClientId, seq: u64, element: &Key) -> bool {
+        let Index::Built(dots) = self else {
+            return false;
+        };
+        match dots.insert(client, seq, element) {
+            Some(shifted) => shifted,
+            None => {
+                *self = Index::Shared;
+                false
+            }
+        }
+    }
+
+    fn untag(&mut self, client: &ClientId, seq: u64) {
+        if let Index::Built(dots) = self {
+            dots.remove(client, seq);
+        }
+    }
+
+    /// An element's tags went from `old` to `new` (both sorted). `shifts`
+    /// counts the new tags of one merge that shifted other entries; past
+    /// [`MAX_SHIFTS`] the index is dropped.
+    fn retag(&mut self, element: &Key, old: &Tags, new: &Tags, shifts: &mut usize) {
+        if !matches!(self, Index::Built(_)) {
+            return;
+        }
+        for (client, seq) in old.iter().filter(|t| new.binary_search(t).is_err()) {
+            self.untag(client, *seq);
+        }
+        for (client, seq) in new.iter().filter(|t| old.binary_search(t).is_err()) {
+            if self.tag(client, *seq, element) {
+                *shifts += 1;
+                if *shifts > MAX_SHIFTS {
+                    self.forget();
+                }
+            }
+        }
+    }
+
+    /// Drops a built index (to be built again when next wanted).
+    fn forget(&mut self) {
+        if let Index::Built(_) = self {
+            *self = Index::Unbuilt;
+        }
     }
 }
 
@@ -201,9 +267,7 @@ impl Set {
         let (element, tags) = self.elements.entry(element, || Tags::with_capacity(1));
         tags.push((client.clone(), seq));
         crate::sort::sort(tags);
-        if let Some(dots) = &mut self.dots {
-            dots.insert(client, seq, element);
-        }
+        self.index.tag(client, seq, element);
         let element = element.clone();
         debug_assert!(self.index_in_step());
         element
@@ -214,10 +278,8 @@ impl Set {
     /// is not a member.
     pub fn remove(&mut self, element: &str, client: &ClientId, seq: u64, now_ms: u64) -> Option<Tags> {
         let tags = self.elements.remove(element)?;
-        if let Some(dots) = &mut self.dots {
-            for (c, s) in &tags {
-                dots.remove(c, *s);
-            }
+        for (c, s) in &tags {
+            self.index.untag(c, *s);
         }
         self.removes.insert(client.clone(), seq);
         self.removed_at = self.removed_at.max(now_ms);
@@ -255,7 +317,7 @@ impl Set {
 
     /// Builds a set from decoded parts (tags sorted, unique, non-empty per element).
     pub fn from_parts(elements: KeyMap<Tags>, removes: SmallMap<ClientId, u64>, removed_at: u64) -> Set {
-        Set { elements, removes, removed_at, dots: None }
+        Set { elements, removes, removed_at, index: Index::Unbuilt }
     }
 
     /// Drops the removal record once it is older than the retention period,
@@ -305,7 +367,7 @@ impl Set {
         let removes: SmallMap<ClientId, u64> =
             self.removes.iter().filter(|(c, s)| pick(c, **s)).map(|(c, s)| (c.clone(), *s)).collect();
         let removed_at = if removes.is_empty() { 0 } else { self.removed_at };
-        Set { elements: KeyMap::new(), removes, removed_at, dots: None }
+        Set { elements: KeyMap::new(), removes, removed_at, index: Index::Unbuilt }
     }
 
     /// Adds to this part the tags of `element` in `whole` that `pick` accepts.
@@ -318,9 +380,7 @@ impl Set {
     fn keep(&mut self, element: &Key, tags: &Tags, pick: &dyn Fn(&ClientId, u64) -> bool) {
         let picked: Tags = tags.iter().filter(|(c, s)| pick(c, *s)).cloned().collect();
         if !picked.is_empty() {
-            if let Some(dots) = &mut self.dots {
-                dots.retag(element, self.elements.get(element).unwrap_or(&Tags::new()), &picked);
-            }
+            self.index.forget(); // (a part, built for an update, has none)
             self.elements.insert(element.clone(), picked);
         }
     }
@@ -341,22 +401,14 @@ impl Set {
         // transaction that removed), the tags they name are looked up.
         let mut changed = their_seen.intersects(my_seen)
             && self.drop_seen(theirs, their_seen, their_seen.len() < self.elements.len() as u64);
-        let mut retagged = 0;
+        let mut shifts = 0;
         for (element, their_tags) in &theirs.elements {
             let empty = Tags::new();
             let (key, my_tags) = self.elements.get_key_value(element).unwrap_or((element, &empty));
             let merged = merge_tags(my_tags, their_tags, my_seen, their_seen);
             if &merged != my_tags {
                 changed = true;
-                // A tag out of seq order shifts the index: past a few, it is
-                // cheaper to build it again when next needed.
-                retagged += 1;
-                if retagged > MAX_RETAGS {
-                    self.dots = None;
-                }
-                if let Some(dots) = &mut self.dots {
-                    dots.retag(key, my_tags, &merged);
-                }
+                self.index.retag(key, my_tags, &merged, &mut shifts);
                 let key = key.clone();
                 if merged.is_empty() {
                     self.elements.remove(&key);
@@ -383,23 +435,29 @@ impl Set {
     /// Whether the dot index, if there is one, is in step with the elements
     /// (checked in debug builds on sets small enough not to slow them down).
     fn index_in_step(&self) -> bool {
-        self.elements.len() > 256 || self.dots.as_ref().is_none_or(|d| d.lists(&self.elements))
+        let Index::Built(dots) = &self.index else {
+            return true;
+        };
+        self.elements.len() > 256 || dots.lists(&self.elements)
     }
 
     /// Drops the tags seen in `their_seen` from the elements `theirs` does
-    /// not hold, finding them through the dot index (`by_dot`, built if
-    /// need be) or by walking every element. Returns whether any was dropped.
+    /// not hold, finding them through the dot index (`by_dot`: built if need
+    /// be, and if it can be) or by walking every element. Returns whether
+    /// any was dropped.
     fn drop_seen(&mut self, theirs: &Set, their_seen: &VersionVector, by_dot: bool) -> bool {
+        if by_dot && matches!(self.index, Index::Unbuilt) {
+            self.index = Dots::of(&self.elements).map_or(Index::Shared, Index::Built);
+        }
         let mut changed = false;
-        if by_dot {
-            let Set { elements, dots, .. } = self;
-            let dots = dots.get_or_insert_with(|| Dots::of(elements));
+        if let (true, Index::Built(dots)) = (by_dot, &mut self.index) {
+            let elements = &mut self.elements;
             for element in dots.tagged(their_seen) {
                 if theirs.elements.contains_key(&element) {
                     continue;
                 }
                 let Some(tags) = elements.get_mut(&element) else {
-                    continue; // all its tags went with an earlier dot
+                    continue; // (the index lists only elements held)
                 };
                 let before = tags.len();
                 tags.retain(|(c, s)| {
@@ -427,7 +485,7 @@ impl Set {
             // Many tags may have gone: the next merge that wants the index
             // builds it again rather than this one updating it tag by tag.
             if changed {
-                self.dots = None;
+                self.index.forget();
             }
         }
         changed
@@ -568,6 +626,40 @@ mod tests {
         assert_eq!(b.set.members().collect::<Vec<_>>(), vec!["bob:👍"]);
     }
 
+    #[test]
+    fn a_dot_on_two_elements_is_merged_as_without_an_index() {
+        // Only a malformed update tags two elements with one dot. The index
+        // cannot hold that, so the set walks, as a copy without one does.
+        let (h, me) = (c("h"), c("me"));
+        let mut set = Set::default();
+        let mut seen = VersionVector::new();
+        for (seq, e) in [(1, "p"), (2, "q"), (3, "r")] {
+            set.add(e, &me, seq);
+            seen.insert(&me, seq);
+        }
+        assert!(!set.drop_seen(&Set::default(), &VersionVector::new(), true));
+        assert!(matches!(set.index, Index::Built(_)));
+        let mut walked = set.clone();
+        let mut evil = KeyMap::new();
+        evil.insert(Key::from("X"), vec![(h.clone(), 5)]);
+        evil.insert(Key::from("Y"), vec![(h.clone(), 5)]);
+        let evil = Set::from_parts(evil, SmallMap::new(), 0);
+        let evil_seen = VersionVector::from_dots([(&h, 5)]);
+        for s in [&mut set, &mut walked] {
+            assert!(s.merge(&evil, &seen, &evil_seen));
+        }
+        assert!(matches!(set.index, Index::Shared));
+        seen.insert(&h, 5);
+        // A remove, elsewhere, that saw (h, 5) and holds neither X nor Y.
+        let remove_seen = VersionVector::from_dots([(&h, 5), (&h, 6)]);
+        for s in [&mut set, &mut walked] {
+            assert!(s.merge(&Set::default(), &seen, &remove_seen));
+        }
+        assert!(matches!(walked.index, Index::Shared));
+        assert_eq!(set, walked);
+        assert_eq!(set.members().collect::<Vec<_>>(), ["p", "q", "r"]);
+    }
+
     #[derive(Clone, Debug)]
     enum Op {
         Add(usize, u8),
@@ -617,12 +709,12 @@ mod tests {
                         let by_dot = rs[b].set.drop_seen(&from.set, &from.seen, true);
                         prop_assert_eq!(by_dot, by_walk);
                         prop_assert_eq!(&rs[b].set, &walked);
-                        prop_assert!(rs[b].set.dots.is_some());
+                        prop_assert!(matches!(rs[b].set.index, Index::Built(_)));
                         rs[b].receive(&from);
                     }
                 }
                 for r in &rs {
-                    prop_assert!(r.set.dots.as_ref().is_none_or(|d| d.lists(&r.set.elements)), "{:?}", r.set);
+                    prop_assert!(!matches!(&r.set.index, Index::Built(d) if !d.lists(&r.set.elements)), "{:?}", r.set);
                 }
             }
         }

@@ -288,6 +288,50 @@ fn fuzz_apply_state_a_key_listed_twice_is_refused() {
     assert!(err.to_string().contains("among the registers"), "{err}");
 }
 
+/// Found by review and by the `apply_delta` fuzz target (the index's debug
+/// check failed): a forged delta tags two elements of a set with one dot,
+/// which no encoder writes (every add has a dot of its own). A set's dot
+/// index (which finds the tags a received remove drops) held one element per
+/// dot, so a remove that saw the dot dropped one of the two elements where a
+/// replica without an index, walking the set, dropped both: the replicas
+/// diverged. Fix: a set whose tags share a dot is merged by walking, index
+/// or not.
+#[test]
+fn fuzz_apply_delta_a_dot_on_two_elements_is_merged_alike_with_or_without_an_index() {
+    let clock = Rc::new(Cell::new(T0));
+    let mut d = doc_on("me", &clock, Limits::default());
+    for e in ["p", "q", "r"] {
+        d.add("k", e).unwrap();
+    }
+    // A peer's remove of "p": an update of two dots into a set of three
+    // elements, so `d` builds its set's dot index to find p's tag.
+    let mut b = doc_on("b", &clock, Limits::default());
+    b.apply_update(&d.encode_state()).unwrap();
+    b.remove("k", "p").unwrap();
+    let removed_p = b.finish(true).flatten().unwrap();
+    d.apply_update(&removed_p).unwrap();
+    let mut without_index = doc_on("me", &clock, Limits::default());
+    without_index.apply_update(&d.encode_state()).unwrap();
+
+    // X and Y both tagged (h, 5).
+    let mut shared = Enc::header(TYPE_DELTA);
+    shared.tables(&["h"], &[b"k", b"X", b"Y"]).u8(0).vv(&[(0, &[(5, 5)])]).v(0).v(0).v(0);
+    shared.v(1).v(0).v(2).v(1).v(1).v(0).v(5).v(2).v(1).v(0).v(5).v(0).v(0);
+    // A remove by z that saw (h, 5) and holds neither: its update lists the
+    // set with z's removal record, and names (h, 5) in its ctx.
+    let mut remove = Enc::header(TYPE_DELTA);
+    remove.tables(&["h", "z"], &[b"k"]).u8(0).vv(&[(0, &[(5, 5)]), (1, &[(1, 1)])]).v(0).v(0).v(0);
+    remove.v(1).v(0).v(0).v(1).v(1).v(1).v(T0);
+    for doc in [&mut d, &mut without_index] {
+        doc.apply_update(&shared.done()).unwrap();
+        assert_eq!(doc.members("k"), ["X", "Y", "q", "r"]);
+        doc.apply_update(&remove.done()).unwrap();
+        assert_eq!(doc.members("k"), ["q", "r"]);
+    }
+    assert_eq!(d.entries(), without_index.entries());
+    assert_healthy(&mut d, "after the forged updates");
+}
+
 // ---------------------------------------------------------------------------
 // Memory: decoding costs memory in proportion to the update's size
 // ---------------------------------------------------------------------------
