@@ -39,8 +39,10 @@ async function launch() {
   const dir = mkdtempSync(join(tmpdir(), "slotkv-latency-"));
   const proc = spawn(process.env.CHROMIUM ?? "/usr/bin/chromium", [...ARGS, TRACE, "--remote-debugging-port=0", `--user-data-dir=${dir}`, "about:blank"], { stdio: ["ignore", "pipe", "pipe"] });
   const exited = new Promise((r) => proc.once("exit", r));
-  const counts = { tierUps: 0 };
+  const counts = { compiles: 0, tierUps: 0 };
   createInterface({ input: proc.stdout }).on("line", (line) => {
+    if (!line.includes("Compiled function")) return;
+    counts.compiles++;
     if (line.includes("using TurboFan")) counts.tierUps++;
   });
   const close = async (browser) => {
@@ -145,7 +147,10 @@ async function oneRun({ rounds, perRound, warmup, quiet, maxTiering, url }) {
       isolated,
       block,
       warmTrips: warmup + tieringRounds * perRound,
-      settled: calm >= quiet,
+      // Without a single compile line (Liftoff's at load included), this
+      // browser does not print them: the tier-ups could not be counted.
+      traced: counts.compiles > 0,
+      settled: counts.compiles > 0 && calm >= quiet,
       tierUpsWhileWarming,
       tierUpsMeasured: counts.tierUps - measuredFrom,
       tiering: tieringStats,
