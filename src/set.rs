@@ -30,8 +30,6 @@
 //! assert!(y.contains("👍")); // b's add was concurrent: it wins
 //! ```
 
-use alloc::rc::Rc;
-
 use crate::client::ClientId;
 use crate::doc::Key;
 use crate::key_map::KeyMap;
@@ -189,8 +187,8 @@ impl Dots {
         listed == held && self.tags == held.len() && self.holes == slots - held.len()
     }
 
-    /// The elements tagged by a dot of `dots`, each once.
-    fn tagged(&self, dots: &VersionVector) -> Vec<Key> {
+    /// The tags whose dots are in `dots`, with their elements.
+    fn tagged<'a>(&self, dots: &'a VersionVector) -> Vec<(&'a ClientId, u64, Key)> {
         let mut out = Vec::new();
         for (client, ranges) in dots.iter() {
             let Some(v) = self.by_client.get(client) else {
@@ -199,13 +197,9 @@ impl Dots {
             for &(lo, hi) in ranges {
                 let from = v.partition_point(|(s, _)| *s < lo);
                 let within = v.get(from..).unwrap_or(&[]).iter().take_while(|(s, _)| *s <= hi);
-                out.extend(within.filter_map(|(_, element)| element.clone()));
+                out.extend(within.filter_map(|(seq, element)| Some((client, *seq, element.clone()?))));
             }
         }
-        // (An element with several such tags is listed once per tag. The
-        // index holds the set's own copy of each element: one pointer each.)
-        crate::sort::sort_by(&mut out, |a, b| Rc::as_ptr(a).cast::<u8>() < Rc::as_ptr(b).cast::<u8>());
-        out.dedup_by(|a, b| Rc::ptr_eq(a, b));
         out
     }
 }
@@ -452,13 +446,17 @@ impl Set {
         let mut changed = false;
         if let (true, Index::Built(dots)) = (by_dot, &mut self.index) {
             let elements = &mut self.elements;
-            for element in dots.tagged(their_seen) {
+            for (client, seq, element) in dots.tagged(their_seen) {
                 if theirs.elements.contains_key(&element) {
                     continue;
                 }
                 let Some(tags) = elements.get_mut(&element) else {
                     continue; // (the index lists only elements held)
                 };
+                // An element is listed once per such tag: the first drops them all.
+                if tags.binary_search_by(|(c, s)| c.cmp(client).then(s.cmp(&seq))).is_err() {
+                    continue;
+                }
                 let before = tags.len();
                 tags.retain(|(c, s)| {
                     let seen = their_seen.contains(c, *s);
