@@ -481,7 +481,7 @@ function report() {
 
   L.push(`## Running it`);
   L.push("");
-  L.push("`make bench` (from the repository root) installs bench/'s pinned dependencies (`npm ci` in bench/), builds pkg/ if needed and runs `node bench/run.mjs`. Knobs: `BENCH_N=20000 make bench`, `BENCH_RUNS=3` (default 5); `node bench/run.mjs --libs slotkv,yjs --workloads W1 --no-latency --no-profile --out /tmp/r.md` for a quick look. One measurement by hand: `node --expose-gc bench/worker.mjs slotkv W1 5000 1 500`. The Map-floor breakdown by hand: `node bench/floor.mjs wasm` (variants `map`, `checks`, `wasm`, `slotkv`; `FLOOR_WARM=100000` for the long warm-up). Per-run numbers: bench/out/results.json. Live sync of a growing set (adds with an update listener, then a peer applying each update; not part of `make bench`): `node bench/live-set.mjs 20000`. Benchmarks are never part of `make test`.");
+  L.push("`make bench` (from the repository root) installs bench/'s pinned dependencies (`npm ci` in bench/), builds pkg/ if needed and runs `node bench/run.mjs`. Knobs: `BENCH_N=20000 make bench`, `BENCH_RUNS=3` (default 5); `node bench/run.mjs --libs slotkv,yjs --workloads W1 --no-latency --no-profile --out /tmp/r.md` for a quick look. One measurement by hand: `node --expose-gc bench/worker.mjs slotkv W1 5000 1 500`. The Map-floor breakdown by hand: `node bench/floor.mjs wasm` (variants `map`, `checks`, `wasm`, `slotkv`; `FLOOR_WARM=100000` for the long warm-up). Per-run numbers: bench/out/results.json. Live sync of a large set (adds, then removes, each with its update taken by a listener and applied by a peer; not part of `make bench`): `node bench/live-set.mjs 20000`. Benchmarks are never part of `make test`.");
   L.push("");
   return L.join("\n");
 }
