@@ -15,7 +15,12 @@ WASM_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-nontrapping-flo
 # Rust's wasm layout leaves the first KiB of memory unused (the stack is
 # first and grows down from 1 MiB), which lets wasm-opt fold offsets; the
 # producers and target-features sections are metadata no browser reads.
-WASM_OPT_FLAGS := -Os $(WASM_FEATURES) --low-memory-unused --strip-producers --strip-target-features
+# wasm-opt inlines a function with one caller into it whatever its size by
+# default; bounding that at 20 bytes keeps functions apart, which makes the
+# module 4% larger raw but 8% smaller gzipped (repeated code then looks alike
+# to gzip). A/B runs of W1-W4 and of tab-to-tab latency saw no speed change
+# beyond this host's noise.
+WASM_OPT_FLAGS := -Os --one-caller-inline-max-function-size=20 $(WASM_FEATURES) --low-memory-unused --strip-producers --strip-target-features
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup setup-rust setup-browser setup-node build demo test test-rust test-wasm test-js test-e2e test-long bench fuzz clean
