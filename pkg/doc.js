@@ -9,6 +9,9 @@ import { RawDoc } from "./slotkv_wasm.js";
 
 const COMMIT = 1;
 const ENCODE = 2;
+// What RawDoc's writes and applyUpdate return (src/wasm.rs says why a number).
+const CHANGED = 1;
+const FAILED = 2;
 const KINDS = { counter: 0, register: 1, set: 2 };
 
 // Fixed by the format (src/limits.rs, src/client.rs).
@@ -274,7 +277,7 @@ export class Doc {
   static load(state, options) {
     const doc = new Doc(options);
     try {
-      doc.#r.applyUpdate(checkMessage(state, "the state", APPLY, doc.#limits));
+      doc.#ok(doc.#r.applyUpdate(checkMessage(state, "the state", APPLY, doc.#limits)));
     } catch (e) {
       doc.free();
       throw e;
@@ -286,6 +289,12 @@ export class Doc {
     if (this.#inClock) throw new Error("slotkv: the now option must not use its own Doc");
     if (!this.#raw) throw new Error("slotkv: this Doc was freed");
     return this.#raw;
+  }
+
+  // Whether a RawDoc write or applyUpdate changed the document; throws its error.
+  #ok(status) {
+    if (status === FAILED) throw this.#raw.takeError();
+    return status === CHANGED;
   }
 
   get clientId() {
@@ -331,13 +340,13 @@ export class Doc {
   increment(key, delta = 1) {
     checkKey(key);
     checkDelta(delta);
-    if (this.#r.increment(key, delta, this.#flags)) this.#emitLocal(undefined);
+    if (this.#ok(this.#r.increment(key, delta, this.#flags))) this.#emitLocal(undefined);
   }
 
   decrement(key, delta = 1) {
     checkKey(key);
     checkDelta(delta);
-    if (this.#r.increment(key, -delta, this.#flags)) this.#emitLocal(undefined);
+    if (this.#ok(this.#r.increment(key, -delta, this.#flags))) this.#emitLocal(undefined);
   }
 
   counter(key) {
@@ -355,11 +364,11 @@ export class Doc {
       const bytes = checkBytes(value, "a register value");
       const max = this.#limits.maxValueBytes;
       if (bytes.length > max) throw tooLarge(`at most ${max} bytes, this one is ${bytes.length}`);
-      if (this.#r.setBytes(key, bytes, this.#flags)) this.#emitLocal(undefined);
+      if (this.#ok(this.#r.setBytes(key, bytes, this.#flags))) this.#emitLocal(undefined);
       return;
     }
     const json = jsonText(value, this.#limits);
-    if (this.#r.setJson(key, json, this.#flags)) this.#emitLocal(undefined);
+    if (this.#ok(this.#r.setJson(key, json, this.#flags))) this.#emitLocal(undefined);
   }
 
   get(key) {
@@ -375,20 +384,20 @@ export class Doc {
 
   delete(key) {
     checkKey(key);
-    if (this.#r.delete(key, this.#flags)) this.#emitLocal(undefined);
+    if (this.#ok(this.#r.delete(key, this.#flags))) this.#emitLocal(undefined);
   }
 
   // ----- sets -----
   add(key, element) {
     checkKey(key);
     checkElement(element, this.#limits);
-    if (this.#r.add(key, element, this.#flags)) this.#emitLocal(undefined);
+    if (this.#ok(this.#r.add(key, element, this.#flags))) this.#emitLocal(undefined);
   }
 
   remove(key, element) {
     checkKey(key);
     checkElement(element, this.#limits);
-    if (this.#r.remove(key, element, this.#flags)) this.#emitLocal(undefined);
+    if (this.#ok(this.#r.remove(key, element, this.#flags))) this.#emitLocal(undefined);
   }
 
   has(key, element) {
@@ -448,7 +457,7 @@ export class Doc {
 
   applyUpdate(update, origin) {
     const bytes = checkMessage(update, "the update", APPLY, this.#limits);
-    if (this.#r.applyUpdate(bytes)) {
+    if (this.#ok(this.#r.applyUpdate(bytes))) {
       this.#emit("update", update, origin, false);
       this.#emitChange(false, origin);
     }

@@ -41,6 +41,14 @@ impl rlsf::GlobalTlsfOptions for HeapOptions {
 const COMMIT: u32 = 1;
 const ENCODE: u32 = 2;
 
+/// What a write or `applyUpdate` returns: `CHANGED` if it changed the
+/// document (a write: committed a transaction with effect, so events are
+/// due), `FAILED` if it failed, the error then waiting in `takeError`, else 0.
+/// A number rather than a `Result`: wasm-bindgen returns a `Result` as three
+/// values, which V8 hands to JavaScript as a new array on every call.
+const CHANGED: u32 = 1;
+const FAILED: u32 = 2;
+
 fn to_js(e: Error) -> JsValue {
     let msg = e.message();
     match e.kind() {
@@ -66,13 +74,13 @@ impl WallClock for JsClock {
     }
 }
 
-fn safe_integer(x: f64, what: &'static str) -> Result<i64, JsValue> {
+fn safe_integer(x: f64, what: &'static str) -> Result<i64, Error> {
     let max = MAX_SAFE_INTEGER as f64;
     // In range first (NaN is not), then whole: the cast is exact in range.
     if !(-max..=max).contains(&x) || x as i64 as f64 != x {
         // No float formatting here: it would add ~20 KB to the module. pkg/doc.js
         // checks first and names the value.
-        return Err(to_js(Error::UnsafeInteger { what }));
+        return Err(Error::UnsafeInteger { what });
     }
     Ok(x as i64)
 }
@@ -84,7 +92,7 @@ fn to_limits(values: &[f64]) -> Result<Limits, JsValue> {
         return Err(TypeError::new("slotkv: limits must have seven fields").into());
     }
     for (field, &v) in fields.iter_mut().zip(values) {
-        let n = safe_integer(v, "a limit")?;
+        let n = safe_integer(v, "a limit").map_err(to_js)?;
         if n < 1 {
             return Err(RangeError::new("slotkv: a limit must be at least 1").into());
         }
@@ -154,6 +162,8 @@ pub struct RawDoc {
     doc: Doc,
     /// The last commit's update, if it was asked for.
     update: Option<Vec<u8>>,
+    /// The last failed call's error (see `FAILED`).
+    error: Option<Error>,
 }
 
 #[wasm_bindgen]
@@ -165,13 +175,13 @@ impl RawDoc {
     pub fn new(client_id: Option<String>, now: Option<Function>, retention_ms: f64, limits: Option<Vec<f64>>) -> Result<RawDoc, JsValue> {
         let mut options = Options { client_id, ..Options::default() };
         if retention_ms >= 0.0 {
-            options.tombstone_retention_ms = safe_integer(retention_ms, "tombstoneRetentionMs")? as u64;
+            options.tombstone_retention_ms = safe_integer(retention_ms, "tombstoneRetentionMs").map_err(to_js)? as u64;
         }
         if let Some(values) = limits {
             options.limits = to_limits(&values)?;
         }
         let doc = Doc::with_clock(options, Box::new(JsClock(now))).map_err(to_js)?;
-        Ok(RawDoc { doc, update: None })
+        Ok(RawDoc { doc, update: None, error: None })
     }
 
     #[wasm_bindgen(js_name = clientId)]
@@ -179,13 +189,29 @@ impl RawDoc {
         self.doc.client_id().as_str().into()
     }
 
-    /// Commits pending changes if `flags` says so; returns whether a
-    /// transaction with effect was committed (events are due).
-    fn after_write(&mut self, flags: u32) -> bool {
-        if flags & COMMIT == 0 {
-            return false;
+    /// A write's outcome (see `FAILED`): on success, commits pending changes
+    /// if `flags` says so.
+    fn wrote(&mut self, r: Result<(), Error>, flags: u32) -> u32 {
+        if let Err(e) = r {
+            return self.fail(e);
         }
-        self.commit(flags & ENCODE != 0)
+        let committed = flags & COMMIT != 0 && self.commit(flags & ENCODE != 0);
+        if committed {
+            CHANGED
+        } else {
+            0
+        }
+    }
+
+    fn fail(&mut self, e: Error) -> u32 {
+        self.error = Some(e);
+        FAILED
+    }
+
+    /// The error of the last call that returned `FAILED` (once).
+    #[wasm_bindgen(js_name = takeError)]
+    pub fn take_error(&mut self) -> JsValue {
+        self.error.take().map_or(JsValue::UNDEFINED, to_js)
     }
 
     /// Ends the open transaction. Returns whether it changed anything.
@@ -211,10 +237,9 @@ impl RawDoc {
         changes_json(self.doc.last_changes())
     }
 
-    pub fn increment(&mut self, key: &str, delta: f64, flags: u32) -> Result<bool, JsValue> {
-        let delta = safe_integer(delta, "the delta")?;
-        self.doc.increment(key, delta).map_err(to_js)?;
-        Ok(self.after_write(flags))
+    pub fn increment(&mut self, key: &str, delta: f64, flags: u32) -> u32 {
+        let r = safe_integer(delta, "the delta").and_then(|delta| self.doc.increment(key, delta));
+        self.wrote(r, flags)
     }
 
     /// A safe integer (see `Counter::safe_value`).
@@ -241,15 +266,15 @@ impl RawDoc {
     }
 
     #[wasm_bindgen(js_name = setJson)]
-    pub fn set_json(&mut self, key: &str, json: String, flags: u32) -> Result<bool, JsValue> {
-        self.doc.set(key, Value::Json(json)).map_err(to_js)?;
-        Ok(self.after_write(flags))
+    pub fn set_json(&mut self, key: &str, json: String, flags: u32) -> u32 {
+        let r = self.doc.set(key, Value::Json(json));
+        self.wrote(r, flags)
     }
 
     #[wasm_bindgen(js_name = setBytes)]
-    pub fn set_bytes(&mut self, key: &str, bytes: Vec<u8>, flags: u32) -> Result<bool, JsValue> {
-        self.doc.set(key, Value::Bytes(bytes)).map_err(to_js)?;
-        Ok(self.after_write(flags))
+    pub fn set_bytes(&mut self, key: &str, bytes: Vec<u8>, flags: u32) -> u32 {
+        let r = self.doc.set(key, Value::Bytes(bytes));
+        self.wrote(r, flags)
     }
 
     /// JSON text (a string), bytes (a `Uint8Array`) or `undefined`.
@@ -273,19 +298,19 @@ impl RawDoc {
         out
     }
 
-    pub fn delete(&mut self, key: &str, flags: u32) -> Result<bool, JsValue> {
-        self.doc.delete(key).map_err(to_js)?;
-        Ok(self.after_write(flags))
+    pub fn delete(&mut self, key: &str, flags: u32) -> u32 {
+        let r = self.doc.delete(key);
+        self.wrote(r, flags)
     }
 
-    pub fn add(&mut self, key: &str, element: &str, flags: u32) -> Result<bool, JsValue> {
-        self.doc.add(key, element).map_err(to_js)?;
-        Ok(self.after_write(flags))
+    pub fn add(&mut self, key: &str, element: &str, flags: u32) -> u32 {
+        let r = self.doc.add(key, element);
+        self.wrote(r, flags)
     }
 
-    pub fn remove(&mut self, key: &str, element: &str, flags: u32) -> Result<bool, JsValue> {
-        self.doc.remove(key, element).map_err(to_js)?;
-        Ok(self.after_write(flags))
+    pub fn remove(&mut self, key: &str, element: &str, flags: u32) -> u32 {
+        let r = self.doc.remove(key, element);
+        self.wrote(r, flags)
     }
 
     pub fn has(&self, key: &str, element: &str) -> bool {
@@ -363,11 +388,15 @@ impl RawDoc {
         self.doc.encode_delta(since.as_deref()).map_err(to_js)
     }
 
-    /// Returns whether the update had any effect; its changed keys are then
-    /// in `lastChanges`.
+    /// `CHANGED` if the update had any effect (its changed keys are then in
+    /// `lastChanges`), or `FAILED`.
     #[wasm_bindgen(js_name = applyUpdate)]
-    pub fn apply_update(&mut self, update: &[u8]) -> Result<bool, JsValue> {
-        self.doc.apply(update).map_err(to_js)
+    pub fn apply_update(&mut self, update: &[u8]) -> u32 {
+        match self.doc.apply(update) {
+            Ok(true) => CHANGED,
+            Ok(false) => 0,
+            Err(e) => self.fail(e),
+        }
     }
 }
 
