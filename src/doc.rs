@@ -337,11 +337,21 @@ impl Doc {
 
     /// Adds `element` to set `key`: a new tag, so a concurrent remove elsewhere
     /// (which has not seen it) does not undo this add. Re-adding a present
-    /// element is a new add too (see `set.rs`).
+    /// element is a new add too, after a remove of the tags seen here (see
+    /// `set.rs`), so re-adding never makes an element grow.
     pub fn add(&mut self, key: &str, element: &str) -> Result<(), Error> {
         self.limits.check_key(key)?;
         self.limits.check_element(element)?;
         self.check_seq()?;
+        if self.has(key, element) {
+            // A remove, then the add: two changes, so that the remove keeps a
+            // change number of its own, which no later remove of the new tag
+            // can mark seen without its effect (see set.rs).
+            if self.seq + 1 >= MAX_SAFE_INTEGER {
+                return Err(Error::Exhausted { what: "this client id's change number" });
+            }
+            self.remove(key, element)?;
+        }
         let seq = self.seq + 1;
         let (key, set) = self.sets.entry(key, Set::default);
         let element = set.add(element, &self.me, seq);

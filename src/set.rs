@@ -7,10 +7,14 @@
 //! so a tag that one side has seen and the other lacks was removed (Bieniusa
 //! et al., 2012). Every add is a new add, a re-add of a present element too:
 //! it adds a tag of its own, so a concurrent remove that saw only the earlier
-//! add does not undo it. An element may so carry several tags of one client;
-//! the next remove that sees them clears them all. (Replacing a client's old
-//! tag instead would give the re-add a hidden removal effect, which a peer
-//! that learns of the re-add only as superseded would never apply.)
+//! add does not undo it. The document makes a re-add of a present element a
+//! remove of the tags it has seen followed by the add (`Doc::add`): the new
+//! tag stands for them, and an element re-added again and again (a heartbeat)
+//! keeps one tag, not one per add. The remove is an ordinary one, with a
+//! change number of its own: were it the add's, a later remove of the new tag
+//! would tell peers that change was seen, and a peer learning of it only so
+//! would never drop the tags it replaced. Tags of adds the re-adder had not
+//! seen stay: an element carries one tag per concurrent add.
 //!
 //! To carry a removal in a *delta* (which does not list unchanged keys), a set
 //! keeps a small removal record: each client's latest remove seq on this key

@@ -200,6 +200,30 @@ fn one_remove_per_update(n: u64) -> Vec<Vec<u8>> {
     updates
 }
 
+/// A peer re-adding one present element n times, one update each (a
+/// heartbeat: "I am online"). Every re-add kept the earlier adds' tags, so
+/// the element's tags grew without bound and each re-add, at the writer and
+/// at every receiver, cost their number. Fixed by a re-add replacing the
+/// tags it has seen, as a remove and an add in one change would.
+fn re_add_each(peer: &str, n: u64) -> (Doc, Vec<Vec<u8>>) {
+    let mut d = Doc::with_clock(Options::with_client_id(peer), Box::new(|| 1_700_000_000_000)).unwrap();
+    let updates = (0..n)
+        .filter_map(|_| {
+            d.add("k", "online").unwrap();
+            d.finish(true).flatten()
+        })
+        .collect();
+    (d, updates)
+}
+
+fn one_re_add_per_update(n: u64) -> Vec<Vec<u8>> {
+    re_add_each("p", n).1
+}
+
+fn online(d: &Doc, _: u64) {
+    assert_eq!(d.members("k"), ["online"]);
+}
+
 fn half_members(d: &Doc, n: u64) {
     let members = d.members("k");
     assert_eq!(members.len(), (n / 2) as usize);
@@ -225,6 +249,7 @@ fn decoding_merging_and_writing_stay_near_linear() {
         Case { name: "interleaved clients", n: 8_192, build: interleaved_clients, check: counted_4n },
         Case { name: "one add per update", n: 2_000, build: one_add_per_update, check: n_members },
         Case { name: "one remove per update", n: 2_000, build: one_remove_per_update, check: half_members },
+        Case { name: "one re-add of a present element per update", n: 2_000, build: one_re_add_per_update, check: online },
     ];
     let mut failures = Vec::new();
     for case in &cases {
@@ -239,5 +264,7 @@ fn decoding_merging_and_writing_stay_near_linear() {
     assert_eq!(add_each("w", n).0.members("k").len(), n as usize);
     let (t1, t8) = (best_of_five(|| add_each("w", n)), best_of_five(|| add_each("w", 8 * n)));
     check_ratio("adds, each with its update encoded", t1, t8, &mut failures);
+    let (t1, t8) = (best_of_five(|| re_add_each("w", n)), best_of_five(|| re_add_each("w", 8 * n)));
+    check_ratio("re-adds of a present element, each with its update encoded", t1, t8, &mut failures);
     assert!(failures.is_empty(), "super-linear:\n{}", failures.join("\n"));
 }

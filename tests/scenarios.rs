@@ -488,11 +488,11 @@ fn a_re_add_is_a_new_add_that_a_concurrent_remove_does_not_undo() {
     }
 }
 
-/// A re-add adds a second tag of a's to x. A replica r that holds only the
+/// A re-add replaces a's first tag on x. A replica r that holds only the
 /// first hears of the re-add through c, in a delta (the document is large
 /// enough that the delta is smaller than the state), then c removes x,
-/// having seen both tags: x is gone everywhere, and a late first add revives
-/// nothing.
+/// having seen the new tag: x is gone everywhere, and a late first add
+/// revives nothing.
 #[test]
 fn a_re_add_reaches_a_replica_holding_only_the_first_add_through_a_third_one() {
     let (mut a, mut c, mut r) = (doc("a"), doc("c"), doc("r"));
@@ -526,6 +526,57 @@ fn a_re_add_reaches_a_replica_holding_only_the_first_add_through_a_third_one() {
     late.apply_update(&remove).unwrap();
     late.apply_update(&first).unwrap();
     assert!(!late.has("s", "x"));
+}
+
+/// Re-adding a present element (a heartbeat) keeps one tag per client, on the
+/// writer and on a peer taking each update, so the state stays the size it
+/// had after the first add; a concurrent add of another client's stays.
+#[test]
+fn re_adding_a_present_element_again_and_again_keeps_one_tag() {
+    let (mut a, mut b, mut c) = (doc("a"), doc("b"), doc("c"));
+    b.add("online", "me").unwrap();
+    let b_add = commit(&mut b);
+    a.add("online", "me").unwrap();
+    c.apply_update(&commit(&mut a)).unwrap();
+    let size = a.encode_state().len();
+    for _ in 0..1_000 {
+        a.add("online", "me").unwrap();
+        c.apply_update(&commit(&mut a)).unwrap();
+    }
+    for d in [&mut a, &mut c] {
+        let set = d.set_state("online").unwrap();
+        assert_eq!(set.elements().map(|(_, tags)| tags.len()).collect::<Vec<_>>(), [1], "{}", d.client_id());
+        assert!(d.encode_state().len() <= size + 8, "the state grew from {size} to {} bytes", d.encode_state().len());
+    }
+    // b's add was concurrent with all of a's: none of them removed it.
+    a.apply_update(&b_add).unwrap();
+    c.apply_update(&b_add).unwrap();
+    sync(&mut a, &mut b);
+    sync(&mut b, &mut c);
+    for d in [&a, &b, &c] {
+        assert_eq!(d.set_state("online").unwrap().elements().map(|(_, tags)| tags.len()).collect::<Vec<_>>(), [2]);
+    }
+    assert_eq!(a.entries(), b.entries());
+    assert_eq!(b.entries(), c.entries());
+}
+
+/// Found by the set convergence property test while a re-add's remove shared
+/// the add's change number: r adds x; a, having seen it, re-adds x and then
+/// removes it. r gets only the remove, whose update names the re-add's tag
+/// as seen: had the re-add's remove no change number of its own, r would
+/// count the re-add as applied and keep its first tag for good.
+#[test]
+fn a_re_add_heard_of_only_through_a_later_remove_still_drops_the_first_add() {
+    let (mut a, mut r) = (doc("a"), doc("r"));
+    r.add("s", "x").unwrap();
+    a.apply_update(&commit(&mut r)).unwrap();
+    a.add("s", "x").unwrap();
+    let _re_add_lost = commit(&mut a);
+    a.remove("s", "x").unwrap();
+    r.apply_update(&commit(&mut a)).unwrap();
+    sync(&mut a, &mut r);
+    assert!(!a.has("s", "x") && !r.has("s", "x"), "a removed every tag it had seen, r's first add too");
+    assert_eq!(a.entries(), r.entries());
 }
 
 /// Out-of-order delivery: a adds x, removes it and adds it again; r gets the

@@ -412,3 +412,25 @@ test("a re-add of a present element is a new add: a concurrent remove that saw o
   exchange();
   assert.deepEqual([a.members("tags"), b.members("tags")], [[], []]);
 });
+
+// A heartbeat ("I am online", re-added every few seconds) must not make the
+// document grow: each re-add replaces the tags it has seen.
+test("re-adding a present element again and again keeps the state and its updates small", () => {
+  const a = new Doc({ clientId: "a" });
+  const peer = new Doc({ clientId: "peer" });
+  const sizes = [];
+  a.on("update", (u) => {
+    sizes.push(u.length);
+    peer.applyUpdate(u);
+  });
+  for (let i = 0; i < 1000; i++) a.add("online", "me");
+  // (A re-add records its remove: a few bytes more than after the first add, once.)
+  const size = a.encodeState().length;
+  for (let i = 0; i < 1000; i++) a.add("online", "me");
+  for (const d of [a, peer]) {
+    assert.deepEqual(d.members("online"), ["me"]);
+    assert.ok(d.encodeState().length <= size + 2, `state grew from ${size} to ${d.encodeState().length} bytes`);
+  }
+  assert.ok(Math.max(...sizes.slice(-100)) <= Math.max(...sizes.slice(0, 10)) + 8, "updates grew");
+  assert.deepEqual(peer.toJSON(), a.toJSON());
+});
