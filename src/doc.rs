@@ -518,7 +518,10 @@ impl Doc {
     }
 
     /// What a replica at version `since` lacks (the whole state without
-    /// `since`). Never larger than the state, and equal to it in effect.
+    /// `since`). Never larger than the state, and equal to it in effect, but
+    /// for a register the receiver revived (a write older than a tombstone
+    /// it had purged, see README): a state, which lists all its sender holds,
+    /// drops it; a delta cannot.
     pub fn encode_delta(&mut self, since: Option<&[u8]>) -> Result<Vec<u8>, Error> {
         let Some(since) = since else {
             return Ok(self.encode_state());
