@@ -203,8 +203,8 @@ fn one_remove_per_update(n: u64) -> Vec<Vec<u8>> {
 /// A peer re-adding one present element n times, one update each (a
 /// heartbeat: "I am online"). Every re-add kept the earlier adds' tags, so
 /// the element's tags grew without bound and each re-add, at the writer and
-/// at every receiver, cost their number. Fixed by a re-add replacing the
-/// tags it has seen, as a remove and an add in one change would.
+/// at every receiver, cost their number. Fixed by making a re-add a remove
+/// of the tags it has seen followed by the add, two changes (`Doc::add`).
 fn re_add_each(peer: &str, n: u64) -> (Doc, Vec<Vec<u8>>) {
     let mut d = Doc::with_clock(Options::with_client_id(peer), Box::new(|| 1_700_000_000_000)).unwrap();
     let updates = (0..n)

@@ -528,9 +528,10 @@ fn a_re_add_reaches_a_replica_holding_only_the_first_add_through_a_third_one() {
     assert!(!late.has("s", "x"));
 }
 
-/// Re-adding a present element (a heartbeat) keeps one tag per client, on the
-/// writer and on a peer taking each update, so the state stays the size it
-/// had after the first add; a concurrent add of another client's stays.
+/// Re-adding a present element (a heartbeat) keeps one tag, on the writer and
+/// on a peer taking each update, so the state stays the size it had after
+/// the first add: a re-add replaces the tags it has seen, whoever made them.
+/// An add it had not seen (b's, concurrent) stays beside it.
 #[test]
 fn re_adding_a_present_element_again_and_again_keeps_one_tag() {
     let (mut a, mut b, mut c) = (doc("a"), doc("b"), doc("c"));
