@@ -223,11 +223,11 @@ impl Doc {
         self.clock.now_ms().min(MAX_WALL_MS)
     }
 
-    /// Refuses a write when this replica's change numbers are used up (only
-    /// a forged update claiming our change 2^53 − 1 gets there): the next
-    /// change's number would be one that no decoder accepts.
-    fn check_seq(&self) -> Result<(), Error> {
-        if self.seq >= MAX_SAFE_INTEGER {
+    /// Refuses a write of `changes` changes when this replica's change
+    /// numbers would run out (only a forged update claiming our change
+    /// 2^53 − 1 or so gets there): they would be numbers no decoder accepts.
+    fn check_seq(&self, changes: u64) -> Result<(), Error> {
+        if self.seq > MAX_SAFE_INTEGER - changes {
             return Err(Error::Exhausted { what: "this client id's change number" });
         }
         Ok(())
@@ -258,7 +258,7 @@ impl Doc {
         if delta == 0 {
             return Ok(());
         }
-        self.check_seq()?;
+        self.check_seq(1)?;
         let seq = self.seq + 1;
         let key = match self.counters.get_key_value_mut(key) {
             Some((key, counter)) => {
@@ -309,7 +309,7 @@ impl Doc {
     }
 
     fn write_register(&mut self, key: &str, value: Option<Value>) -> Result<(), Error> {
-        self.check_seq()?;
+        self.check_seq(1)?;
         let wall = self.wall();
         let ts = self.hlc.tick(wall).ok_or(Error::Exhausted { what: "the register clock (a peer wrote at the end of time)" })?;
         let seq = self.next_seq();
@@ -342,14 +342,12 @@ impl Doc {
     pub fn add(&mut self, key: &str, element: &str) -> Result<(), Error> {
         self.limits.check_key(key)?;
         self.limits.check_element(element)?;
-        self.check_seq()?;
-        if self.has(key, element) {
-            // A remove, then the add: two changes, so that the remove keeps a
-            // change number of its own, which no later remove of the new tag
-            // can mark seen without its effect (see set.rs).
-            if self.seq + 1 >= MAX_SAFE_INTEGER {
-                return Err(Error::Exhausted { what: "this client id's change number" });
-            }
+        // A re-add is a remove, then the add: two changes, so that the remove
+        // keeps a change number of its own, which no later remove of the new
+        // tag can mark seen without its effect (see set.rs).
+        let re_add = self.has(key, element);
+        self.check_seq(if re_add { 2 } else { 1 })?;
+        if re_add {
             self.remove(key, element)?;
         }
         let seq = self.seq + 1;
@@ -370,7 +368,7 @@ impl Doc {
         if !self.has(key, element) {
             return Ok(());
         }
-        self.check_seq()?;
+        self.check_seq(1)?;
         let now = self.now();
         let seq = self.seq + 1;
         let Some((key, set)) = self.sets.get_key_value_mut(key) else {

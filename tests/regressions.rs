@@ -142,6 +142,28 @@ fn a_forged_change_number_of_our_own_at_2_53_does_not_make_the_document_unloadab
     }
 }
 
+/// The same one change earlier: a re-add needs two change numbers (its
+/// remove and its add), so with one left it is refused and changes nothing,
+/// while an add of a new element takes the last one.
+#[test]
+fn a_re_add_with_one_change_number_left_is_refused_whole() {
+    let mut d = doc("victim");
+    d.add("s", "z").unwrap();
+    d.commit(false);
+    let mut forged = Enc::header(TYPE_DELTA);
+    forged.tables(&["victim"], &[]).u8(0).vv(&[(0, &[(MAX_SAFE - 1, MAX_SAFE - 1)])]).v(0).v(0).v(0).v(0);
+    d.apply_update(&forged.done()).expect("a well-formed delta");
+    let before = d.set_state("s").cloned();
+    let e = d.add("s", "z").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Range, "{e}");
+    assert_eq!(d.set_state("s").cloned(), before, "the refused re-add changed the set");
+    assert!(d.commit(false).is_none(), "the refused re-add left a change to commit");
+    d.add("s", "new").unwrap();
+    assert_eq!(d.members("s"), ["new", "z"]);
+    assert_healthy(&mut d, "after the last change number");
+    assert_update_accepted(&mut d, "after the last change number");
+}
+
 /// A register write timestamped (2^53 − 1 ms, logical 2^32 − 1): the largest
 /// the decoder accepts. The receiver's clock observes it, so its next write is
 /// stamped 2^53 ms, which every decoder refuses.
