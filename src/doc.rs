@@ -5,8 +5,9 @@
 //! slots, register writes and set tags each remember the dot of the change
 //! that last wrote them, so `encode_delta(since)` sends exactly the entries
 //! whose dots `since` lacks, plus the dots themselves. A delta that carries a
-//! set removal also carries the sender's whole version, so the receiver can
-//! tell removed tags from unsent ones (see `set.rs`). Purged tombstones and
+//! set removal also carries the sender's whole version and lists that set
+//! whole, so the receiver can tell removed tags from unsent ones (see
+//! `set.rs`); other sets it lists in part. Purged tombstones and
 //! removal records raise a "horizon": a peer that has not seen up to it gets
 //! the full state, whose absences speak for themselves.
 //!
@@ -37,7 +38,7 @@ use crate::prelude::*;
 use crate::register::{self, Register, Value};
 use crate::set::Set;
 use crate::small_map::SmallMap;
-use crate::update::{decode_version, encode_version, Update};
+use crate::update::{decode_version, encode_version, ListedSet, Update};
 use crate::version::VersionVector;
 
 /// How long a deleted register's tombstone (and a set's removal record) is
@@ -487,12 +488,12 @@ impl Doc {
         // whose dropped tags `ctx` names. Our new tags are on the elements
         // this transaction added: only those are looked at.
         for (key, set) in select(&self.sets, &changes.sets) {
-            u.sets.push((key.clone(), set.removals_part(&ours)));
+            u.sets.push((key.clone(), ListedSet::new(set.removals_part(&ours), false)));
         }
         for (key, element) in &txn.added {
             let part = u.sets.binary_search_by(|(k, _)| (**k).cmp(&**key)).ok().and_then(|i| u.sets.get_mut(i));
             if let (Some((_, part)), Some(set)) = (part, self.sets.get(key)) {
-                part.pick_element(set, element, &ours);
+                part.set.pick_element(set, element, &ours);
             }
         }
         u
@@ -546,7 +547,12 @@ impl Doc {
                 .map(|(k, c)| (k.clone(), c.slots().map(|(id, s)| (id.clone(), *s)).collect()))
                 .collect(),
             registers: self.registers.iter().map(|(k, r)| (k.clone(), r.clone())).collect(),
-            sets: self.sets.iter().filter(|(_, s)| !s.is_vacant()).map(|(k, s)| (k.clone(), s.clone())).collect(),
+            sets: self
+                .sets
+                .iter()
+                .filter(|(_, s)| !s.is_vacant())
+                .map(|(k, s)| (k.clone(), ListedSet::new(s.clone(), true)))
+                .collect(),
             clients: Vec::new(),
         }
     }
@@ -566,21 +572,15 @@ impl Doc {
                 u.registers.push((key.clone(), reg.clone()));
             }
         }
-        let mut removals = false;
+        // A set with removals the receiver lacks is listed whole, and the
+        // receiver reads `seen` against it; the others only with what the
+        // receiver lacks, read against `ctx` as usual.
         for (key, set) in &self.sets {
-            if let Some((delta, needs_seen)) = set.delta(since) {
-                removals |= needs_seen;
-                u.sets.push((key.clone(), delta));
+            if let Some((delta, whole)) = set.delta(since) {
+                u.sets.push((key.clone(), ListedSet::new(delta, whole)));
             }
         }
-        if removals {
-            // The receiver reads `seen` against every set listed, so each must
-            // be listed whole: a tag missing from a partial set is not removed.
-            for (key, set) in &mut u.sets {
-                if let Some(whole) = self.sets.get(key) {
-                    *set = whole.clone();
-                }
-            }
+        if u.sets.iter().any(|(_, l)| l.whole) {
             u.seen = Some(self.seen.clone());
         }
         u
@@ -630,10 +630,9 @@ impl Doc {
             }
         }
 
-        let their_seen = u.sender_seen();
-        for (key, theirs) in &u.sets {
+        for (key, listed) in &u.sets {
             let (key, mine) = self.sets.entry_with(key, || key.clone(), Set::default);
-            let changed = mine.merge(theirs, &self.seen, their_seen);
+            let changed = mine.merge(&listed.set, &self.seen, u.fate(listed));
             let vacant = mine.is_vacant();
             let key = key.clone();
             if vacant {

@@ -39,6 +39,15 @@ const VALUE_STRING: u8 = 4;
 /// it keeps a tiny entry from standing for a long string (see `Tables::read`).
 const MAX_SHARED_PREFIX: usize = 63;
 
+/// Seen flag of a delta: no set removals, so no `seen`.
+const SEEN_NONE: u8 = 0;
+/// Seen flag: `seen` follows, and every set is listed whole (the only kind
+/// format 1 has).
+const SEEN_ALL_WHOLE: u8 = 1;
+/// Seen flag: `seen` follows, and each set says whether it is listed whole
+/// (format 2, its one addition to format 1).
+const SEEN_PER_SET: u8 = 2;
+
 /// A decoded state or delta.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Update {
@@ -46,32 +55,64 @@ pub struct Update {
     pub full: bool,
     /// The dots whose effects this update carries (a state: all its sender saw).
     pub ctx: VersionVector,
-    /// A delta carrying removals: everything its sender had seen, so a
-    /// receiver can tell a removed set tag from one that was simply not sent.
+    /// A delta carrying set removals: everything its sender had seen, so a
+    /// receiver can tell a removed tag of a set listed whole from one that
+    /// was simply not sent.
     pub seen: Option<VersionVector>,
     /// The newest purged removal per client: a peer that has not seen up to
     /// here must be sent full states (see `Doc::encode_delta`).
     pub horizon: SmallMap<ClientId, u64>,
     pub counters: Vec<(Key, Vec<(ClientId, Slot)>)>,
     pub registers: Vec<(Key, Register)>,
-    pub sets: Vec<(Key, Set)>,
+    pub sets: Vec<(Key, ListedSet)>,
     /// The client table a decoded update named (empty when encoding: the
     /// encoder builds its own).
     pub clients: Vec<ClientId>,
 }
 
+/// A set as an update lists it: the sender's whole set, or only the tags
+/// and removal records whose dots the receiver lacked.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ListedSet {
+    pub set: Set,
+    /// Listed whole in a delta that has `seen`: then `seen`, not `ctx`, holds
+    /// the dots whose fate this copy shows (see [`Update::fate`]).
+    pub whole: bool,
+}
+
+impl ListedSet {
+    pub fn new(set: Set, whole: bool) -> ListedSet {
+        ListedSet { set, whole }
+    }
+}
+
 impl Update {
-    /// The dots whose fate this update shows: a receiver's set tag among them
-    /// that the update's copy of the set lacks was removed or replaced.
-    pub fn sender_seen(&self) -> &VersionVector {
-        self.seen.as_ref().unwrap_or(&self.ctx)
+    /// The dots whose fate `listed`, one of this update's sets, shows: a
+    /// receiver's tag among them that the copy lacks was removed or replaced.
+    /// For a set listed whole in a delta with removals, everything its sender
+    /// had seen; otherwise the update's own dots (for a state, the same).
+    pub fn fate(&self, listed: &ListedSet) -> &VersionVector {
+        match &self.seen {
+            Some(seen) if listed.whole => seen,
+            _ => &self.ctx,
+        }
+    }
+
+    /// The seen flag this delta is written with (`walk`): a per-set mark
+    /// only when some set is not listed whole.
+    fn seen_flag(&self) -> u8 {
+        match &self.seen {
+            None => SEEN_NONE,
+            Some(_) if self.sets.iter().all(|(_, l)| l.whole) => SEEN_ALL_WHOLE,
+            Some(_) => SEEN_PER_SET,
+        }
     }
 
     /// The dots of every entry the update carries (slots, writes, tags, removals).
     pub fn entry_dots(&self) -> impl Iterator<Item = (&ClientId, u64)> {
         let slots = self.counters.iter().flat_map(|(_, slots)| slots.iter().map(|(c, s)| (c, s.seq)));
         let writes = self.registers.iter().map(|(_, r)| (&r.writer, r.seq));
-        let sets = self.sets.iter().flat_map(|(_, set)| {
+        let sets = self.sets.iter().flat_map(|(_, ListedSet { set, .. })| {
             let tags = set.elements().flat_map(|(_, tags)| tags.iter().map(|(c, s)| (c, *s)));
             tags.chain(set.removal_record().0.iter().map(|(c, &s)| (c, s)))
         });
@@ -86,18 +127,19 @@ impl Update {
         let tables = names.into_tables();
         let mut body = Body { w: Writer::new(), t: &tables };
         self.walk(&mut body);
-        finish(if self.full { TYPE_STATE } else { TYPE_DELTA }, &tables, body.w)
+        // Format 1 unless the message uses what format 2 adds, so that older
+        // builds still read it.
+        let version = if !self.full && self.seen_flag() == SEEN_PER_SET { 2 } else { 1 };
+        finish(if self.full { TYPE_STATE } else { TYPE_DELTA }, version, &tables, body.w)
     }
 
     /// Feeds every field of the body, in format order, to `out`.
     fn walk<'a>(&'a self, out: &mut impl Sink<'a>) {
+        let seen_flag = self.seen_flag();
         if !self.full {
-            match &self.seen {
-                Some(seen) => {
-                    out.u8(1);
-                    walk_vv(out, seen);
-                }
-                None => out.u8(0),
+            out.u8(seen_flag);
+            if let Some(seen) = &self.seen {
+                walk_vv(out, seen);
             }
         }
         walk_vv(out, &self.ctx);
@@ -148,8 +190,11 @@ impl Update {
             out.raw(payload);
         }
         out.varint(self.sets.len() as u64);
-        for (key, set) in &self.sets {
+        for (key, ListedSet { set, whole }) in &self.sets {
             out.string(key);
+            if !self.full && seen_flag == SEEN_PER_SET {
+                out.u8(u8::from(*whole));
+            }
             out.varint(set.len() as u64);
             for (element, tags) in set.elements() {
                 out.string(element);
@@ -175,7 +220,7 @@ impl Update {
             return Err(DecodeError::TooLarge { what: "the update's size in bytes", limit: limits.max_update_bytes }.into());
         }
         let mut r = Reader::new(bytes);
-        let kind = read_header(&mut r)?;
+        let (version, kind) = read_header(&mut r)?;
         let full = match kind {
             TYPE_STATE => true,
             TYPE_DELTA => false,
@@ -185,16 +230,21 @@ impl Update {
         let mut b = Budget::new(limits);
         let t = Tables::read(&mut r, limits, &mut b)?;
         let mut u = Update { full, ..Update::default() };
+        let mut seen_flag = SEEN_NONE;
         if !full {
-            u.seen = match r.u8("the seen flag")? {
-                0 => None,
-                1 => Some(read_vv(&mut r, &t, &mut b)?),
-                other => return Err(Error::invalid(cat!["seen flag must be 0 or 1, got ", other])),
+            seen_flag = r.u8("the seen flag")?;
+            u.seen = match seen_flag {
+                SEEN_NONE => None,
+                SEEN_ALL_WHOLE => Some(read_vv(&mut r, &t, &mut b)?),
+                SEEN_PER_SET if version >= 2 => Some(read_vv(&mut r, &t, &mut b)?),
+                SEEN_PER_SET => return Err(Error::invalid("seen flag 2 needs format version 2, the message says 1")),
+                other => return Err(Error::invalid(cat!["seen flag must be 0, 1 or 2, got ", other])),
             };
         }
         u.ctx = read_vv(&mut r, &t, &mut b)?;
-        // Set tags and removals of a set sent whole may be older than the
-        // update (they are in `seen`); slots and register writes never are.
+        // Set tags and removals of a set listed whole may be older than the
+        // update (they are in `seen`); slots, register writes and the tags of
+        // a set listed in part never are.
         let in_ctx = |c: &ClientId, seq: u64| -> Result<(), Error> {
             if u.ctx.contains(c, seq) {
                 Ok(())
@@ -202,8 +252,8 @@ impl Update {
                 Err(Error::invalid(cat!["change ", seq, " of client \"", c.as_str(), "\" is not in the update's version"]))
             }
         };
-        let covered = |c: &ClientId, seq: u64| -> Result<(), Error> {
-            if u.seen.as_ref().is_some_and(|s| s.contains(c, seq)) {
+        let covered = |whole: bool, c: &ClientId, seq: u64| -> Result<(), Error> {
+            if whole && u.seen.as_ref().is_some_and(|s| s.contains(c, seq)) {
                 Ok(())
             } else {
                 in_ctx(c, seq)
@@ -290,6 +340,15 @@ impl Update {
         let mut sets = Vec::new();
         for _ in 0..b.count(&mut r, "the sets")? {
             let key = t.key(&mut r, limits)?;
+            let whole = match seen_flag {
+                SEEN_PER_SET => match r.u8("a set's whole mark")? {
+                    0 => false,
+                    1 => true,
+                    other => return Err(Error::invalid(cat!["a set's whole mark must be 0 or 1, got ", other])),
+                },
+                SEEN_ALL_WHOLE => true,
+                _ => full,
+            };
             let mut elements = KeyMap::new();
             for _ in 0..b.count(&mut r, "a set's elements")? {
                 let element = t.element(&mut r)?;
@@ -297,7 +356,7 @@ impl Update {
                 for _ in 0..b.count(&mut r, "an element's tags")? {
                     let client = t.client(&mut r)?;
                     let seq = read_seq(&mut r)?;
-                    covered(&client, seq)?;
+                    covered(whole, &client, seq)?;
                     tags.push((client, seq));
                 }
                 crate::sort::sort(&mut tags);
@@ -313,13 +372,13 @@ impl Update {
             for _ in 0..b.count(&mut r, "a set's removals")? {
                 let client = t.client(&mut r)?;
                 let seq = read_seq(&mut r)?;
-                covered(&client, seq)?;
+                covered(whole, &client, seq)?;
                 removes.push((client, seq));
             }
             let removes = SmallMap::from_pairs(removes, max_into);
             let removed_at = r.varint("a set's removal time")?;
             let removed_at = if removes.is_empty() { 0 } else { removed_at };
-            sets.push((key, Set::from_parts(elements, removes, removed_at)));
+            sets.push((key, ListedSet::new(Set::from_parts(elements, removes, removed_at), whole)));
         }
         r.end()?;
         // An encoder lists each key once per kind; a key listed twice would
@@ -352,13 +411,13 @@ pub fn encode_version(vv: &VersionVector) -> Vec<u8> {
     let tables = names.into_tables();
     let mut body = Body { w: Writer::new(), t: &tables };
     walk_vv(&mut body, vv);
-    finish(TYPE_VERSION, &tables, body.w)
+    finish(TYPE_VERSION, 1, &tables, body.w)
 }
 
 /// Header, tables, then the body.
-fn finish(kind: u8, tables: &NameTables, body: Writer) -> Vec<u8> {
+fn finish(kind: u8, version: u64, tables: &NameTables, body: Writer) -> Vec<u8> {
     let mut out = Writer::new();
-    write_header(&mut out, kind);
+    write_header(&mut out, version, kind);
     tables.write(&mut out);
     out.raw(&body.buf);
     out.finish()
@@ -377,7 +436,7 @@ fn read_version(bytes: &[u8], limits: &Limits) -> Result<VersionVector, Error> {
         return Err(DecodeError::TooLarge { what: "the version's size in bytes", limit: limits.max_update_bytes }.into());
     }
     let mut r = Reader::new(bytes);
-    match read_header(&mut r)? {
+    match read_header(&mut r)?.1 {
         TYPE_VERSION => {}
         TYPE_STATE | TYPE_DELTA => return Err(Error::invalid("this is an update, not a version (from version())")),
         other => return Err(Error::invalid(cat!["unknown message type ", other])),
@@ -389,13 +448,14 @@ fn read_version(bytes: &[u8], limits: &Limits) -> Result<VersionVector, Error> {
     Ok(vv)
 }
 
-fn write_header(w: &mut Writer, kind: u8) {
+fn write_header(w: &mut Writer, version: u64, kind: u8) {
     w.u8(MAGIC);
-    w.varint(FORMAT_VERSION);
+    w.varint(version);
     w.u8(kind);
 }
 
-fn read_header(r: &mut Reader) -> Result<u8, Error> {
+/// The format version and the message type.
+fn read_header(r: &mut Reader) -> Result<(u64, u8), Error> {
     let magic = r.u8("the header")?;
     if magic != MAGIC {
         return Err(DecodeError::BadMagic { found: magic }.into());
@@ -407,7 +467,7 @@ fn read_header(r: &mut Reader) -> Result<u8, Error> {
     if version == 0 {
         return Err(Error::invalid("format version 0 does not exist"));
     }
-    Ok(r.u8("the header")?)
+    Ok((version, r.u8("the header")?))
 }
 
 /// A change number: 1 to 2^53 − 1, so a replica's own next change can never

@@ -14,7 +14,9 @@ fn a_version_message_is_header_tables_and_ranges() {
         d.increment("x", 1).unwrap();
     }
     assert_eq!(MAGIC, 0xb7);
-    assert_eq!(FORMAT_VERSION, 1);
+    // The newest version read; a version message is written as version 1,
+    // which has all it needs.
+    assert_eq!(FORMAT_VERSION, 2);
     #[rustfmt::skip]
     let expected = [
         0xb7, 0x01, 0x00,       // magic, format version 1, type 0 (version)
@@ -64,6 +66,52 @@ fn a_register_and_a_set_element_are_laid_out_as_documented() {
         0x00, 0x00,                               // no removals, removed-at 0
     ];
     assert_eq!(d.encode_state(), expected);
+}
+
+#[test]
+fn a_delta_with_a_removal_marks_which_sets_it_lists_whole_in_format_version_2() {
+    let mut a = doc("a");
+    a.add("r", "y").unwrap();
+    for i in 0..10 {
+        a.add("s", &format!("x{i}")).unwrap();
+    }
+    let mut b = doc("b");
+    b.apply_update(&a.encode_state()).unwrap();
+    a.remove("r", "y").unwrap(); // seq 12, which b lacks: "r" goes whole
+    a.add("s", "z").unwrap(); // seq 13: "s" goes in part, without x0..x9
+    #[rustfmt::skip]
+    let expected = [
+        0xb7, 0x02, 0x02,       // magic, format version 2, type 2 (delta)
+        0x01, 0x01, b'a',       // client table
+        0x03, 0x08, b'r', 0x08, b's', 0x08, b'z', // strings: "r", "s", "z"
+        0x02,                   // seen flag 2: seen follows, and each set has a whole mark
+        0x01, 0x00, 0x01, 0x00, 0x0c, // seen: client 0 has seen 1..=13
+        0x01, 0x00, 0x01, 0x0b, 0x01, // ctx: 12..=13 (gap 11, length 2)
+        0x00, 0x00, 0x00,       // horizon, counters, registers: none
+        0x02,                   // two sets
+        0x00, 0x01,             // "r", whole (read against seen)
+        0x00,                   //   no elements: "y" was removed
+        0x01, 0x00, 0x0c, 0xe8, 0x07, //   one removal: client 0 seq 12; removed at 1000 ms
+        0x01, 0x00,             // "s", in part (read against ctx)
+        0x01, 0x02, 0x01, 0x00, 0x0d, //   one element: "z", one tag: client 0 seq 13
+        0x00, 0x00,             //   no removals, removed-at 0
+    ];
+    let delta = a.encode_delta(Some(&b.version())).unwrap();
+    assert_eq!(delta, expected);
+    b.apply_update(&delta).unwrap();
+    assert_eq!(b.members("r"), Vec::<String>::new());
+    assert_eq!(b.members("s").len(), 11);
+    assert_eq!(b.encode_state(), a.encode_state());
+
+    // When every set it lists is listed whole, the delta keeps format 1's
+    // layout and version, which older builds read.
+    let mut c = doc("c");
+    c.apply_update(&b.encode_state()).unwrap();
+    a.remove("s", "z").unwrap();
+    let delta = a.encode_delta(Some(&c.version())).unwrap();
+    assert_eq!(delta[..3], [0xb7, 0x01, 0x02]);
+    c.apply_update(&delta).unwrap();
+    assert_eq!(c.members("s").len(), 10);
 }
 
 #[test]

@@ -803,10 +803,61 @@ fn malformed_headers_numbers_and_indices_are_refused() {
 
 #[test]
 fn a_newer_format_version_is_refused_with_a_clear_error() {
-    let err = refused(&[MAGIC, 2, TYPE_STATE]);
+    let err = refused(&[MAGIC, 3, TYPE_STATE]);
     assert!(err.to_string().contains("newer than this slotkv understands"), "{err}");
     let err = refused(&[MAGIC, 0x80, 0x80, 0x01, TYPE_STATE]);
     assert!(err.to_string().contains("newer"), "{err}");
+}
+
+/// A delta from client "p" that has seen p:1..=3 and carries p:3, listing
+/// set "s" with the given whole mark and element "e" tagged p:`tag` (seen
+/// flag `flag`, format `version`; the mark is written only for flag 2).
+fn delta_with_set_mark(version: u8, flag: u8, mark: u8, tag: u64) -> Vec<u8> {
+    let mut u = Enc::header(TYPE_DELTA);
+    u.0[1] = version;
+    u.tables(&["p"], &[b"e", b"s"]).u8(flag).vv(&[(0, &[(1, 3)])]).vv(&[(0, &[(3, 3)])]);
+    u.v(0).v(0).v(0); // horizon, counters, registers
+    u.v(1).v(1); // one set: "s"
+    if flag == 2 {
+        u.u8(mark);
+    }
+    u.v(1).v(0).v(1).v(0).v(tag); // element "e", one tag: p:tag
+    u.v(0).v(0); // no removals
+    u.done()
+}
+
+/// Format 2's one addition, the per-set whole mark of a delta with
+/// removals: only under seen flag 2, only in format 2, only 0 or 1; a set
+/// listed in part carries only tags of the delta's own dots; and a set
+/// listed in part does not drop what it does not list.
+#[test]
+fn the_per_set_whole_mark_is_read_only_where_format_2_puts_it() {
+    let err = refused(&delta_with_set_mark(1, 2, 0, 3));
+    assert!(err.to_string().contains("seen flag 2 needs format version 2"), "{err}");
+    let err = refused(&delta_with_set_mark(2, 3, 0, 3));
+    assert!(err.to_string().contains("seen flag must be 0, 1 or 2, got 3"), "{err}");
+    let err = refused(&delta_with_set_mark(2, 2, 2, 3));
+    assert!(err.to_string().contains("whole mark must be 0 or 1, got 2"), "{err}");
+    // p:1 is in seen, not in ctx: a set listed whole may carry it, one in part may not.
+    let err = refused(&delta_with_set_mark(2, 2, 0, 1));
+    assert!(err.to_string().contains("change 1 of client \"p\" is not in the update's version"), "{err}");
+    let mut d = doc("me");
+    d.apply_update(&delta_with_set_mark(2, 2, 1, 1)).expect("a set listed whole may carry older tags");
+    assert_eq!(d.members("s"), ["e"]);
+
+    // The receiver holds "x", tagged p:1. Listed whole without "x", the set
+    // says p:1 was removed; listed in part, it says nothing about it.
+    let mut holder = Enc::header(TYPE_DELTA);
+    holder.tables(&["p"], &[b"s", b"x"]).u8(0).vv(&[(0, &[(1, 1)])]);
+    holder.v(0).v(0).v(0).v(1).v(0).v(1).v(1).v(1).v(0).v(1).v(0).v(0);
+    let holder = holder.done();
+    for (mark, members) in [(0, vec!["e", "x"]), (1, vec!["e"])] {
+        let mut d = doc("me");
+        d.apply_update(&holder).unwrap();
+        assert_eq!(d.members("s"), ["x"]);
+        d.apply_update(&delta_with_set_mark(2, 2, mark, 3)).unwrap();
+        assert_eq!(d.members("s"), members, "whole mark {mark}");
+    }
 }
 
 // ---------------------------------------------------------------------------

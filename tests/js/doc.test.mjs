@@ -245,7 +245,7 @@ test("Doc.load of bad bytes throws an Error saying why, and leaks nothing", () =
     [new Uint8Array(), /truncated/],
     [good.subarray(0, 5), /truncated/],
     [Uint8Array.of(0x42, 1, 1), /not a slotkv update \(first byte is 0x42, expected 0xb7\)/],
-    [Uint8Array.of(0xb7, 2, 1), /format version 2 is newer than this slotkv understands/],
+    [Uint8Array.of(0xb7, 3, 1), /format version 3 is newer than this slotkv understands/],
     [new Doc().version(), /this is a version/],
   ];
   for (const [bytes, message] of cases) {
@@ -512,12 +512,12 @@ test("applyUpdate: each kind of bad input has a message that says what is wrong"
     return u;
   };
   assert.equal(good[0], 0xb7, "byte 0 is the magic");
-  assert.equal(good[1], 1, "byte 1 is the format version");
+  assert.equal(good[1], 1, "byte 1 is the format version: a state is written as version 1");
   const cases = [
     ["empty", new Uint8Array(), /input is truncated/],
     ["truncated", good.subarray(0, good.length - 1), /input is truncated \(it ends inside/],
     ["not slotkv", withByte(0, 0x7b), /not a slotkv update \(first byte is 0x7b, expected 0xb7\)/],
-    ["format version 2", withByte(1, 2), /format version 2 is newer than this slotkv understands \(version 1\); upgrade slotkv/],
+    ["format version 3", withByte(1, 3), /format version 3 is newer than this slotkv understands \(version 2\); upgrade slotkv/],
     ["format version 0", withByte(1, 0), /format version 0 does not exist/],
     ["unknown message type", withByte(2, 9), /unknown message type 9/],
     ["a version, not an update", d.version(), /this is a version \(from version\(\)\), not an update/],

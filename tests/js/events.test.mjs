@@ -434,3 +434,22 @@ test("re-adding a present element again and again keeps the state and its update
   assert.ok(Math.max(...sizes.slice(-100)) <= Math.max(...sizes.slice(0, 10)) + 8, "updates grew");
   assert.deepEqual(peer.toJSON(), a.toJSON());
 });
+
+test("a peer that missed a re-add catches up with a delta the size of what changed, not of the state", () => {
+  const a = new Doc({ clientId: "a" });
+  a.add("online", "me");
+  for (let i = 0; i < 500; i++) a.add("reactions", `user${i}:👍`);
+  const peer = Doc.load(a.encodeState(), { clientId: "peer" });
+  const since = peer.version();
+  a.add("online", "me"); // missed by peer: a remove of the add it holds, then a new add
+  a.add("reactions", "user500:👍");
+  const delta = a.encodeDelta(since);
+  const state = a.encodeState();
+  assert.ok(delta.length * 20 < state.length, `delta ${delta.length} bytes, state ${state.length}`);
+  const changes = [];
+  peer.on("change", (e) => changes.push(e));
+  peer.applyUpdate(delta, "catch-up");
+  assert.deepEqual(changes, [{ counters: [], registers: [], sets: ["online", "reactions"], local: false, origin: "catch-up" }]);
+  assert.deepEqual(peer.toJSON(), a.toJSON());
+  assert.deepEqual(peer.encodeState(), state, "the re-add's remove reached the peer");
+});
