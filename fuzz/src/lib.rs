@@ -16,7 +16,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use slotkv::{Doc, ErrorKind, Kind, Options, Value, MAGIC};
+use slotkv::{Doc, ErrorKind, Kind, Options, Value, FORMAT_VERSION, MAGIC};
 
 #[path = "../../tests/common/counting_alloc.rs"]
 mod counting_alloc;
@@ -35,9 +35,10 @@ pub const AMPLIFICATION: usize = 512;
 
 pub const T0: u64 = 1_700_000_000_000;
 pub const MAX_SAFE: u64 = (1 << 53) - 1;
-pub const HEADER_STATE: [u8; 3] = [MAGIC, 1, 1];
-pub const HEADER_DELTA: [u8; 3] = [MAGIC, 1, 2];
-pub const HEADER_VERSION: [u8; 3] = [MAGIC, 1, 0];
+// The newest format, which reads every body the older one does too.
+pub const HEADER_STATE: [u8; 3] = [MAGIC, FORMAT_VERSION as u8, 1];
+pub const HEADER_DELTA: [u8; 3] = [MAGIC, FORMAT_VERSION as u8, 2];
+pub const HEADER_VERSION: [u8; 3] = [MAGIC, FORMAT_VERSION as u8, 0];
 
 /// Options for a document that never purges (so `encode_state` does not
 /// change it and can serve as a snapshot).
@@ -100,6 +101,7 @@ pub fn history() -> (Vec<Doc>, Vec<Vec<u8>>) {
     b.apply_update(&a2).unwrap();
     b.remove("poll", "👍").unwrap();
     b.add("poll", "bob").unwrap();
+    b.add("tags", "new").unwrap(); // beside poll's remove: b's delta to c lists tags in part (format 2)
     let _b4 = commit(&mut b, &mut msgs);
     c.add("poll", "👍").unwrap();
     c.set("status", json("\"é\\u00e9\\n\"")).unwrap();
@@ -212,7 +214,7 @@ pub struct Seeds {
 pub fn seeds() -> Seeds {
     let (_, msgs) = history();
     let body = |kind: u8| -> Vec<Vec<u8>> {
-        msgs.iter().filter(|m| m.len() >= 3 && m[0] == MAGIC && m[1] == 1 && m[2] == kind).map(|m| m[3..].to_vec()).collect()
+        msgs.iter().filter(|m| m.len() >= 3 && m[0] == MAGIC && (m[1] == 1 || m[1] == 2) && m[2] == kind).map(|m| m[3..].to_vec()).collect()
     };
     Seeds { state_bodies: body(1), delta_bodies: body(2), version_bodies: body(0), messages: msgs }
 }
