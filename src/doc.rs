@@ -513,7 +513,9 @@ impl Doc {
     /// The whole state. Purges expired tombstones first.
     pub fn encode_state(&mut self) -> Vec<u8> {
         self.purge();
-        self.full_update().encode()
+        let state = self.full_update().encode();
+        debug_assert!(self.state_len_floor() <= state.len(), "{} > {}", self.state_len_floor(), state.len());
+        state
     }
 
     /// What a replica at version `since` lacks (the whole state without
@@ -527,12 +529,37 @@ impl Doc {
         };
         let since = decode_version(since, &self.limits)?;
         self.purge();
-        let state = self.full_update().encode();
         if self.horizon.iter().any(|(c, &seq)| since.contiguous(c) < seq) {
-            return Ok(state);
+            return Ok(self.full_update().encode());
         }
         let delta = self.build_delta(&since).encode();
+        // Only a delta that might not be shorter is weighed against the
+        // state, so a small delta of a large document costs what it carries.
+        if delta.len() < self.state_len_floor() {
+            return Ok(delta);
+        }
+        let state = self.full_update().encode();
         Ok(if delta.len() < state.len() { delta } else { state })
+    }
+
+    /// A lower bound on the length of the state, from the number of entries
+    /// alone: every field of a state takes at least a byte (docs/FORMAT.md).
+    fn state_len_floor(&self) -> usize {
+        // Header 3; client table, string table, ctx and horizon 1 each; the
+        // three counts of counters, registers and sets.
+        let mut n = 3 + 4 + 3;
+        for (_, counter) in &self.counters {
+            n += 2 + 4 * counter.slots().count(); // key, count; client, seq, p, n
+        }
+        if !self.registers.is_empty() {
+            n += 1 + 5 * self.registers.len(); // base; head, seq, wall, logical, value
+        }
+        for (_, set) in &self.sets {
+            if !set.is_vacant() {
+                n += 4 + 4 * set.len(); // key, counts, removed-at; element, count, tag
+            }
+        }
+        n
     }
 
     fn full_update(&self) -> Update {
