@@ -24,6 +24,7 @@
 //! assert_eq!((a.counter("clicks"), b.counter("clicks")), (2, 2));
 //! ```
 
+use alloc::borrow::Cow;
 use alloc::rc::Rc;
 
 use crate::client::ClientId;
@@ -462,7 +463,7 @@ impl Doc {
     /// must not claim them, or a receiver still holding a write they beat
     /// would count them as seen and keep that write; left unclaimed, they
     /// get that receiver a full state (the peer's purge raised the horizon).
-    fn transaction_update(&self, txn: &Txn, changes: &Changes) -> Update {
+    fn transaction_update<'s>(&'s self, txn: &Txn, changes: &'s Changes) -> Update<'s> {
         let start = txn.start;
         let ours = |client: &ClientId, seq: u64| *client == self.me && seq > start;
         let mut ctx = txn.superseded.clone();
@@ -481,19 +482,19 @@ impl Doc {
         }
         for (key, reg) in select(&self.registers, &changes.registers) {
             if ours(&reg.writer, reg.seq) {
-                u.registers.push((key.clone(), reg.clone()));
+                u.registers.push((key.clone(), Cow::Borrowed(reg)));
             }
         }
         // Sets are listed even without new tags, so receivers apply the removes
         // whose dropped tags `ctx` names. Our new tags are on the elements
         // this transaction added: only those are looked at.
         for (key, set) in select(&self.sets, &changes.sets) {
-            u.sets.push((key.clone(), ListedSet::new(set.removals_part(&ours), false)));
+            u.sets.push((key.clone(), ListedSet::new(Cow::Owned(set.removals_part(&ours)), false)));
         }
         for (key, element) in &txn.added {
             let part = u.sets.binary_search_by(|(k, _)| (**k).cmp(&**key)).ok().and_then(|i| u.sets.get_mut(i));
             if let (Some((_, part)), Some(set)) = (part, self.sets.get(key)) {
-                part.set.pick_element(set, element, &ours);
+                part.set.to_mut().pick_element(set, element, &ours);
             }
         }
         u
@@ -562,7 +563,7 @@ impl Doc {
         n
     }
 
-    fn full_update(&self) -> Update {
+    fn full_update(&self) -> Update<'_> {
         Update {
             full: true,
             ctx: self.seen.clone(),
@@ -573,21 +574,21 @@ impl Doc {
                 .iter()
                 .map(|(k, c)| (k.clone(), c.slots().map(|(id, s)| (id.clone(), *s)).collect()))
                 .collect(),
-            registers: self.registers.iter().map(|(k, r)| (k.clone(), r.clone())).collect(),
+            registers: self.registers.iter().map(|(k, r)| (k.clone(), Cow::Borrowed(r))).collect(),
             sets: self
                 .sets
                 .iter()
                 .filter(|(_, s)| !s.is_vacant())
-                .map(|(k, s)| (k.clone(), ListedSet::new(s.clone(), true)))
+                .map(|(k, s)| (k.clone(), ListedSet::new(Cow::Borrowed(s), true)))
                 .collect(),
             clients: Vec::new(),
         }
     }
 
     /// The entries whose dots `since` lacks.
-    fn build_delta(&self, since: &VersionVector) -> Update {
+    fn build_delta(&self, since: &VersionVector) -> Update<'_> {
         let mut u = Update { ctx: self.seen.difference(since), ..Update::default() };
-        for (key, counter) in &self.counters {
+                for (key, counter) in &self.counters {
             let slots: Vec<_> =
                 counter.slots().filter(|(c, s)| !since.contains(c, s.seq)).map(|(c, s)| (c.clone(), *s)).collect();
             if !slots.is_empty() {
@@ -596,7 +597,7 @@ impl Doc {
         }
         for (key, reg) in &self.registers {
             if !since.contains(&reg.writer, reg.seq) {
-                u.registers.push((key.clone(), reg.clone()));
+                u.registers.push((key.clone(), Cow::Borrowed(reg)));
             }
         }
         // A set with removals the receiver lacks is listed whole, and the
@@ -650,7 +651,7 @@ impl Doc {
             let mut new = false;
             let (key, entry) = self.registers.entry_with(key, || key.clone(), || {
                 new = true;
-                reg.clone()
+                Register::clone(reg)
             });
             if new || entry.merge(reg) {
                 changes.registers.push(key.clone());

@@ -34,6 +34,8 @@
 //! assert!(y.contains("👍")); // b's add was concurrent: it wins
 //! ```
 
+use alloc::borrow::Cow;
+
 use crate::client::ClientId;
 use crate::doc::Key;
 use crate::key_map::KeyMap;
@@ -339,13 +341,13 @@ impl Set {
     /// is sent whole. It is whole while the replica has not seen one of our
     /// removes: then the receiver reads the sender's whole version against it
     /// to find the tags removed. Otherwise it holds only the tags `since` lacks.
-    pub fn delta(&self, since: &VersionVector) -> Option<(Set, bool)> {
+    pub fn delta(&self, since: &VersionVector) -> Option<(Cow<'_, Set>, bool)> {
         let removals = self.removes.iter().any(|(c, &s)| s > since.contiguous(c));
         if removals {
-            return Some((self.clone(), true));
+            return Some((Cow::Borrowed(self), true));
         }
-        let part = self.part(|c, s| !since.contains(c, s));
-        (!part.elements.is_empty()).then_some((part, false))
+                let part = self.part(|c, s| !since.contains(c, s));
+        (!part.elements.is_empty()).then_some((Cow::Owned(part), false))
     }
 
     /// The tags and removal-record entries whose dots `pick` accepts.

@@ -5,6 +5,8 @@
 //! limits) before the document sees any of it, which is what makes
 //! `apply_update` atomic. The layout is documented in `docs/FORMAT.md`.
 
+use alloc::borrow::Cow;
+
 use crate::client::ClientId;
 use crate::clock::Timestamp;
 use crate::counter::{Slot, MAX_SAFE_INTEGER};
@@ -48,9 +50,11 @@ const SEEN_ALL_WHOLE: u8 = 1;
 /// (format 2, its one addition to format 1).
 const SEEN_PER_SET: u8 = 2;
 
-/// A decoded state or delta.
+/// A decoded state or delta. One being encoded borrows the document's
+/// registers and sets (`'a`) rather than copying them; a decoded one owns
+/// what it holds.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Update {
+pub struct Update<'a> {
     /// A full state lists every live entry: what it lacks, its sender removed.
     pub full: bool,
     /// The dots whose effects this update carries (a state: all its sender saw).
@@ -63,8 +67,8 @@ pub struct Update {
     /// here must be sent full states (see `Doc::encode_delta`).
     pub horizon: SmallMap<ClientId, u64>,
     pub counters: Vec<(Key, Vec<(ClientId, Slot)>)>,
-    pub registers: Vec<(Key, Register)>,
-    pub sets: Vec<(Key, ListedSet)>,
+    pub registers: Vec<(Key, Cow<'a, Register>)>,
+    pub sets: Vec<(Key, ListedSet<'a>)>,
     /// The client table a decoded update named (empty when encoding: the
     /// encoder builds its own).
     pub clients: Vec<ClientId>,
@@ -73,25 +77,25 @@ pub struct Update {
 /// A set as an update lists it: the sender's whole set, or only the tags
 /// and removal records whose dots the receiver lacked.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct ListedSet {
-    pub set: Set,
+pub struct ListedSet<'a> {
+    pub set: Cow<'a, Set>,
     /// Listed whole in a delta that has `seen`: then `seen`, not `ctx`, holds
     /// the dots whose fate this copy shows (see [`Update::fate`]).
     pub whole: bool,
 }
 
-impl ListedSet {
-    pub fn new(set: Set, whole: bool) -> ListedSet {
+impl<'a> ListedSet<'a> {
+    pub fn new(set: Cow<'a, Set>, whole: bool) -> ListedSet<'a> {
         ListedSet { set, whole }
     }
 }
 
-impl Update {
+impl<'a> Update<'a> {
     /// The dots whose fate `listed`, one of this update's sets, shows: a
     /// receiver's tag among them that the copy lacks was removed or replaced.
     /// For a set listed whole in a delta with removals, everything its sender
     /// had seen; otherwise the update's own dots (for a state, the same).
-    pub fn fate(&self, listed: &ListedSet) -> &VersionVector {
+    pub fn fate(&self, listed: &ListedSet<'_>) -> &VersionVector {
         match &self.seen {
             Some(seen) if listed.whole => seen,
             _ => &self.ctx,
@@ -125,7 +129,7 @@ impl Update {
         let mut names = Names::default();
         self.walk(&mut names);
         let tables = names.into_tables();
-        let mut body = Body { w: Writer::new(), t: &tables };
+        let mut body = Body { w: Writer::new(), t: &tables, near: 0 };
         self.walk(&mut body);
         // Format 1 unless the message uses what format 2 adds, so that older
         // builds still read it.
@@ -134,7 +138,7 @@ impl Update {
     }
 
     /// Feeds every field of the body, in format order, to `out`.
-    fn walk<'a>(&'a self, out: &mut impl Sink<'a>) {
+    fn walk<'b, O: Sink<'b>>(&'b self, out: &mut O) {
         let seen_flag = self.seen_flag();
         if !self.full {
             out.u8(seen_flag);
@@ -175,6 +179,9 @@ impl Update {
             prev_seq = reg.seq;
             out.varint(reg.ts.wall - base);
             out.varint(reg.ts.logical as u64);
+            if O::NAMES_ONLY {
+                continue;
+            }
             // The value type in the low 3 bits of one varint with the
             // payload's length (or the integer itself).
             let (kind, arg, payload) = match reg.value() {
@@ -215,7 +222,7 @@ impl Update {
     }
 
     /// Decodes and validates a state or a delta.
-    pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Update, Error> {
+    pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Update<'static>, Error> {
         if bytes.len() as u64 > limits.max_update_bytes {
             return Err(DecodeError::TooLarge { what: "the update's size in bytes", limit: limits.max_update_bytes }.into());
         }
@@ -334,7 +341,7 @@ impl Update {
                 }
                 other => return Err(Error::invalid(cat!["unknown register value type ", other])),
             };
-            registers.push((key, Register::new(value, Timestamp { wall, logical }, writer, seq)));
+            registers.push((key, Cow::Owned(Register::new(value, Timestamp { wall, logical }, writer, seq))));
         }
 
         let mut sets = Vec::new();
@@ -378,7 +385,7 @@ impl Update {
             let removes = SmallMap::from_pairs(removes, max_into);
             let removed_at = r.varint("a set's removal time")?;
             let removed_at = if removes.is_empty() { 0 } else { removed_at };
-            sets.push((key, ListedSet::new(Set::from_parts(elements, removes, removed_at), whole)));
+            sets.push((key, ListedSet::new(Cow::Owned(Set::from_parts(elements, removes, removed_at)), whole)));
         }
         r.end()?;
         // An encoder lists each key once per kind; a key listed twice would
@@ -409,7 +416,7 @@ pub fn encode_version(vv: &VersionVector) -> Vec<u8> {
     let mut names = Names::default();
     walk_vv(&mut names, vv);
     let tables = names.into_tables();
-    let mut body = Body { w: Writer::new(), t: &tables };
+    let mut body = Body { w: Writer::new(), t: &tables, near: 0 };
     walk_vv(&mut body, vv);
     finish(TYPE_VERSION, 1, &tables, body.w)
 }
@@ -625,6 +632,9 @@ fn read_vv(r: &mut Reader, t: &Tables, b: &mut Budget) -> Result<VersionVector, 
 /// What the body of a message is written to: fields, and the client ids and
 /// strings that the tables hold once and the body refers to by index.
 trait Sink<'a> {
+    /// Takes only the names (clients and strings), so the walk may skip
+    /// what holds none (register values).
+    const NAMES_ONLY: bool = false;
     fn u8(&mut self, b: u8);
     fn varint(&mut self, v: u64);
     fn svarint(&mut self, v: i64);
@@ -648,6 +658,7 @@ struct Names<'a> {
 }
 
 impl<'a> Sink<'a> for Names<'a> {
+    const NAMES_ONLY: bool = true;
     fn u8(&mut self, _: u8) {}
     fn varint(&mut self, _: u64) {}
     fn svarint(&mut self, _: i64) {}
@@ -691,8 +702,14 @@ impl NameTables<'_> {
         self.clients.binary_search(&c).unwrap_or_default()
     }
 
-    fn string_index(&self, s: &str) -> usize {
-        self.strings.binary_search(&s).unwrap_or_default()
+    /// The index of `s`: one of the few strings from `near` on if it is
+    /// there, else found by binary search. A message names strings mostly
+    /// in table order (a state walks each key space, and each set's
+    /// elements, in key order), so the next is mostly just after the last.
+    fn string_index(&self, s: &str, near: &mut usize) -> usize {
+        let ahead = self.strings.get(*near..).unwrap_or_default().iter().take(4).position(|t| *t == s);
+        *near = ahead.map_or_else(|| self.strings.binary_search(&s).unwrap_or_default(), |k| *near + k);
+        *near
     }
 
     fn write(&self, w: &mut Writer) {
@@ -733,6 +750,8 @@ impl NameTables<'_> {
 struct Body<'t, 'a> {
     w: Writer,
     t: &'t NameTables<'a>,
+    /// The index of the last string written (see `NameTables::string_index`).
+    near: usize,
 }
 
 impl<'a> Sink<'a> for Body<'_, 'a> {
@@ -750,7 +769,7 @@ impl<'a> Sink<'a> for Body<'_, 'a> {
         self.w.usize(i);
     }
     fn string(&mut self, s: &'a str) {
-        let i = self.t.string_index(s);
+        let i = self.t.string_index(s, &mut self.near);
         self.w.usize(i);
     }
     fn raw(&mut self, b: &[u8]) {
@@ -762,7 +781,7 @@ impl<'a> Sink<'a> for Body<'_, 'a> {
         *prev = i;
     }
     fn row_names(&mut self, key: &'a str, writer: &'a ClientId, prev_key: &mut usize, prev_writer: &mut usize) {
-        let (k, w) = (self.t.string_index(key), self.t.client_index(writer));
+        let (k, w) = (self.t.string_index(key, &mut self.near), self.t.client_index(writer));
         self.w.varint(zigzag(k as i64 - *prev_key as i64) << 1 | (w != *prev_writer) as u64);
         if w != *prev_writer {
             self.w.svarint(w as i64 - *prev_writer as i64);
