@@ -588,7 +588,7 @@ impl Doc {
     /// The entries whose dots `since` lacks.
     fn build_delta(&self, since: &VersionVector) -> Update<'_> {
         let mut u = Update { ctx: self.seen.difference(since), ..Update::default() };
-                for (key, counter) in &self.counters {
+        for (key, counter) in &self.counters {
             let slots: Vec<_> =
                 counter.slots().filter(|(c, s)| !since.contains(c, s.seq)).map(|(c, s)| (c.clone(), *s)).collect();
             if !slots.is_empty() {

@@ -346,7 +346,7 @@ impl Set {
         if removals {
             return Some((Cow::Borrowed(self), true));
         }
-                let part = self.part(|c, s| !since.contains(c, s));
+        let part = self.part(|c, s| !since.contains(c, s));
         (!part.elements.is_empty()).then_some((Cow::Owned(part), false))
     }
 
