@@ -126,20 +126,21 @@ impl<'a> Update<'a> {
     pub fn encode(&self) -> Vec<u8> {
         // Two passes over the same walk: the first collects the client ids
         // and strings for the tables, the second writes the body against them.
+        let seen_flag = self.seen_flag();
         let mut names = Names::default();
-        self.walk(&mut names);
+        self.walk(&mut names, seen_flag);
         let tables = names.into_tables();
         let mut body = Body { w: Writer::new(), t: &tables, near: 0 };
-        self.walk(&mut body);
+        self.walk(&mut body, seen_flag);
         // Format 1 unless the message uses what format 2 adds, so that older
         // builds still read it.
-        let version = if !self.full && self.seen_flag() == SEEN_PER_SET { 2 } else { 1 };
+        let version = if !self.full && seen_flag == SEEN_PER_SET { 2 } else { 1 };
         finish(if self.full { TYPE_STATE } else { TYPE_DELTA }, version, &tables, body.w)
     }
 
     /// Feeds every field of the body, in format order, to `out`.
-    fn walk<'b, O: Sink<'b>>(&'b self, out: &mut O) {
-        let seen_flag = self.seen_flag();
+    /// `seen_flag` is [`Update::seen_flag`], found once for both passes.
+    fn walk<'b, O: Sink<'b>>(&'b self, out: &mut O, seen_flag: u8) {
         if !self.full {
             out.u8(seen_flag);
             if let Some(seen) = &self.seen {
