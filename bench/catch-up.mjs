@@ -25,7 +25,7 @@ async function setup(lib) {
     const peer = Doc.load(a.encodeState());
     a.set("key7", "changed");
     const since = peer.version();
-    return { state: () => a.encodeState(), catchUp: () => a.encodeDelta(since), check: (d) => peer.applyUpdate(d) || peer.get("key7") };
+    return { state: () => a.encodeState(), catchUp: () => a.encodeDelta(since), check: (d) => (peer.applyUpdate(d), peer.get("key7")) };
   }
   if (lib === "yjs") {
     const Y = await import("yjs");
