@@ -14,6 +14,13 @@ const CHANGED = 1;
 const FAILED = 2;
 const KINDS = { counter: 0, register: 1, set: 2 };
 
+/**
+ * The newest binary format version this build reads and writes (src/encoding.rs,
+ * docs/FORMAT.md). A transport tells a peer this number, and writes for a peer
+ * that reads less with `encodeDelta(since, { format })`.
+ */
+export const FORMAT_VERSION = 2;
+
 // Fixed by the format (src/limits.rs, src/client.rs).
 const MAX_KEY_BYTES = 1024;
 const MAX_CLIENT_ID_BYTES = 64;
@@ -134,6 +141,14 @@ function checkDelta(delta) {
     throw new RangeError(`slotkv: a counter delta must be a safe integer (|x| <= 2^53 - 1), got ${delta}`);
   }
   return delta;
+}
+
+function checkFormat(format) {
+  if (typeof format !== "number") throw new TypeError(`slotkv: a format version must be a number, got ${describe(format)}`);
+  if (!Number.isSafeInteger(format) || format < 1) {
+    throw new RangeError(`slotkv: a format version is a whole number from 1 up, got ${format}`);
+  }
+  return format;
 }
 
 const tooLarge = (why) => new RangeError(`slotkv: register value or set element is too large: ${why}`);
@@ -450,9 +465,18 @@ export class Doc {
     return this.#r.encodeState();
   }
 
-  encodeDelta(since) {
-    if (since === undefined) return this.#r.encodeDelta(undefined);
-    return this.#r.encodeDelta(checkMessage(since, "since", SINCE, this.#limits));
+  // `format`: the newest format version the receiver reads (a peer of an
+  // older slotkv); the delta then uses nothing a newer format adds.
+  encodeDelta(since, options) {
+    let format = FORMAT_VERSION;
+    if (options !== undefined) {
+      if (options === null || typeof options !== "object") {
+        throw new TypeError(`slotkv: encodeDelta options must be an object, got ${describe(options)}`);
+      }
+      if (options.format !== undefined) format = checkFormat(options.format);
+    }
+    if (since === undefined) return this.#r.encodeDelta(undefined, format);
+    return this.#r.encodeDelta(checkMessage(since, "since", SINCE, this.#limits), format);
   }
 
   applyUpdate(update, origin) {

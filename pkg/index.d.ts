@@ -53,6 +53,15 @@ export interface Limits {
  * `0`), booleans and `null`; at most 128 deep and 8 MiB as JSON (else `RangeError`). Anything else (undefined, functions, symbols,
  * bigints, NaN, cycles, class instances such as `Date` or `Map`) is a `TypeError`.
  */
+/** The newest binary format version this build reads and writes (docs/FORMAT.md). */
+export const FORMAT_VERSION: number;
+
+/** Options of `Doc.encodeDelta`. */
+export interface EncodeOptions {
+  /** The newest format version the receiver reads (a positive integer; default `FORMAT_VERSION`). */
+  format?: number;
+}
+
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 export type Kind = "counter" | "register" | "set";
@@ -126,8 +135,11 @@ export class Doc {
   version(): Uint8Array;
   /** The whole state. */
   encodeState(): Uint8Array;
-  /** What a replica at version `since` (from `version()`) lacks: the whole state if omitted. Throws an `Error` if `since` is not a version. */
-  encodeDelta(since?: Uint8Array): Uint8Array;
+  /**
+   * What a replica at version `since` (from `version()`) lacks: the whole state if omitted. Throws an `Error` if `since` is not a version.
+   * `options.format`: the newest format version the receiver reads, for a peer of an older slotkv (default `FORMAT_VERSION`); the delta then uses nothing a newer format adds.
+   */
+  encodeDelta(since?: Uint8Array, options?: EncodeOptions): Uint8Array;
   /** Merges a state or delta, in any order, any number of times. Atomic: on malformed, truncated, oversized (> 64 MiB) or newer-format bytes it throws an `Error` saying why, and changes nothing. */
   applyUpdate(update: Uint8Array, origin?: unknown): void;
   /** Fires once per local transaction (with a delta of exactly it) and once per effective `applyUpdate`. Returns an unsubscribe function. */

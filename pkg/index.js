@@ -6,6 +6,6 @@ const wasm = await init({ module_or_path: new URL("./slotkv_wasm_bg.wasm", impor
 /** Bytes of WebAssembly memory slotkv holds (diagnostics: grows with live documents). */
 export const wasmMemoryBytes = () => wasm.memory.buffer.byteLength;
 
-export { Doc } from "./doc.js";
+export { Doc, FORMAT_VERSION } from "./doc.js";
 export { BroadcastSync } from "./broadcast.js";
 export { persist } from "./persist.js";

@@ -7,6 +7,6 @@ const wasm = initSync({ module: readFileSync(new URL("./slotkv_wasm_bg.wasm", im
 /** Bytes of WebAssembly memory slotkv holds (diagnostics: grows with live documents). */
 export const wasmMemoryBytes = () => wasm.memory.buffer.byteLength;
 
-export { Doc } from "./doc.js";
+export { Doc, FORMAT_VERSION } from "./doc.js";
 export { BroadcastSync } from "./broadcast.js";
 export { persist } from "./persist.js";

@@ -32,6 +32,7 @@ use crate::clock::{Hlc, WallClock, MAX_WALL_MS};
 #[cfg(not(feature = "bundle"))]
 use crate::clock::SystemClock;
 use crate::counter::{Counter, MAX_SAFE_INTEGER};
+use crate::encoding::FORMAT_VERSION;
 use crate::error::{DecodeError, Error};
 use crate::key_map::KeyMap;
 use crate::limits::Limits;
@@ -525,6 +526,14 @@ impl Doc {
     /// it had purged, see README): a state, which lists all its sender holds,
     /// drops it; a delta cannot.
     pub fn encode_delta(&mut self, since: Option<&[u8]>) -> Result<Vec<u8>, Error> {
+        self.encode_delta_in(since, FORMAT_VERSION)
+    }
+
+    /// [`Doc::encode_delta`] for a receiver that reads format versions up to
+    /// `format` only (a replica of an older slotkv; below 2 means 1): the
+    /// delta never uses what a newer format adds. Format 1 has no per-set
+    /// mark, so a delta with removals lists every set it carries whole.
+    pub fn encode_delta_in(&mut self, since: Option<&[u8]>, format: u64) -> Result<Vec<u8>, Error> {
         let Some(since) = since else {
             return Ok(self.encode_state());
         };
@@ -533,7 +542,15 @@ impl Doc {
         if self.horizon.iter().any(|(c, &seq)| since.contiguous(c) < seq) {
             return Ok(self.full_update().encode());
         }
-        let delta = self.build_delta(&since).encode();
+        let mut delta = self.build_delta(&since);
+        if format < 2 && delta.seen.is_some() {
+            for (key, listed) in &mut delta.sets {
+                if let (false, Some(set)) = (listed.whole, self.sets.get(key)) {
+                    *listed = ListedSet::new(Cow::Borrowed(set), true);
+                }
+            }
+        }
+        let delta = delta.encode();
         // Only a delta that might not be shorter is weighed against the
         // state, so a small delta of a large document costs what it carries.
         if delta.len() < self.state_len_floor() {

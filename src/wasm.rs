@@ -383,9 +383,11 @@ impl RawDoc {
         self.doc.encode_state()
     }
 
+    /// `format`: the newest format version the receiver reads (`as` maps
+    /// what pkg/doc.js would never pass, NaN or negative, to 0: format 1).
     #[wasm_bindgen(js_name = encodeDelta)]
-    pub fn encode_delta(&mut self, since: Option<Vec<u8>>) -> Result<Vec<u8>, JsValue> {
-        self.doc.encode_delta(since.as_deref()).map_err(to_js)
+    pub fn encode_delta(&mut self, since: Option<Vec<u8>>, format: f64) -> Result<Vec<u8>, JsValue> {
+        self.doc.encode_delta_in(since.as_deref(), format as u64).map_err(to_js)
     }
 
     /// `CHANGED` if the update had any effect (its changed keys are then in

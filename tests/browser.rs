@@ -19,8 +19,9 @@ fn doc(id: &str) -> RawDoc {
 }
 
 fn exchange(a: &mut RawDoc, b: &mut RawDoc) {
-    let to_b = a.encode_delta(Some(b.version())).unwrap();
-    let to_a = b.encode_delta(Some(a.version())).unwrap();
+    let newest = slotkv::FORMAT_VERSION as f64;
+    let to_b = a.encode_delta(Some(b.version()), newest).unwrap();
+    let to_a = b.encode_delta(Some(a.version()), newest).unwrap();
     assert_ne!(b.apply_update(&to_b), FAILED);
     assert_ne!(a.apply_update(&to_a), FAILED);
 }

@@ -206,8 +206,18 @@ fn history(len: usize) -> impl Strategy<Value = Vec<Step>> {
 /// clock advances one millisecond per step), so calling it twice gives two
 /// identical sets of documents.
 fn build(steps: &[Step]) -> Result<Vec<Doc>, TestCaseError> {
+    build_on(&[], steps)
+}
+
+/// [`build`] on replicas that first apply `base` (a state; none if empty).
+fn build_on(base: &[u8], steps: &[Step]) -> Result<Vec<Doc>, TestCaseError> {
     let clock = time(1_000);
     let mut docs: Vec<Doc> = ["a", "b", "c"].iter().map(|id| doc_on(id, &clock, NO_PURGE)).collect();
+    if !base.is_empty() {
+        for d in &mut docs {
+            apply(d, base, "the base")?;
+        }
+    }
     for step in steps {
         clock.set(clock.get() + 1);
         match step {
@@ -589,6 +599,42 @@ proptest! {
                 prop_assert_eq!(r1.is_some(), r2.is_some(), "only one of delta and state had an effect");
                 prop_assert_eq!(visible(&by_delta[to]), visible(&by_state[to]), "{} -> {}", from, to);
                 prop_assert_eq!(entries(&by_delta[to]), entries(&by_state[to]), "{} -> {}", from, to);
+            }
+        }
+    }
+
+    /// Over a base large enough that deltas are shorter than states, the delta
+    /// for a receiver that reads format 1 only (every set listed whole when
+    /// one has removals) has the effect of the newest format's delta (which
+    /// lists the others in part), and both that of the state.
+    #[test]
+    fn a_format_1_delta_has_the_effect_of_the_newest_delta(steps in history(40)) {
+        let mut z = Doc::new(Options::with_client_id("z")).unwrap();
+        for i in 0..40 {
+            z.add(KEYS[0], &format!("base {i}")).unwrap();
+            z.set(&format!("base {i}"), Value::Json(i.to_string())).unwrap();
+        }
+        let base = z.encode_state();
+        let mut senders = build_on(&base, &steps)?;
+        let mut by_newest = build_on(&base, &steps)?;
+        let mut by_format_1 = build_on(&base, &steps)?;
+        for to in 0..3 {
+            for (from, sender) in senders.iter_mut().enumerate() {
+                if from == to {
+                    continue;
+                }
+                let since = by_newest[to].version();
+                prop_assert_eq!(&by_format_1[to].version(), &since);
+                let newest = sender.encode_delta(Some(&since)).unwrap();
+                let old = sender.encode_delta_in(Some(&since), 1).unwrap();
+                prop_assert_eq!(old[1], 1, "the format-1 delta is written in format {}", old[1]);
+                prop_assert!(old.len() <= sender.encode_state().len());
+                apply(&mut by_newest[to], &newest, "newest delta")?;
+                apply(&mut by_format_1[to], &old, "format-1 delta")?;
+                prop_assert_eq!(entries(&by_format_1[to]), entries(&by_newest[to]), "{} -> {}", from, to);
+                let state = sender.encode_state();
+                prop_assert!(apply(&mut by_format_1[to], &state, "state")?.is_none(), "the state adds to the delta: {} -> {}", from, to);
+                prop_assert!(apply(&mut by_newest[to], &state, "state")?.is_none(), "the state adds to the delta: {} -> {}", from, to);
             }
         }
     }

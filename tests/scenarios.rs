@@ -434,12 +434,9 @@ fn a_delta_with_a_removal_in_one_set_keeps_the_tags_of_other_sets() {
     assert_eq!(visible(&a), visible(&c));
 }
 
-/// A peer that missed a re-add (a remove, then an add) in a small set while
-/// a large set gained one element: the delta lists the small set whole and
-/// the large one in part. Until format 2's per-set mark, a delta with any
-/// removal listed every set it carried whole: here the size of the state.
-#[test]
-fn a_delta_with_a_removal_in_one_set_lists_only_that_set_whole() {
+/// `a` and `b` after `b` missed a re-add in the small set "online" and one
+/// more element in the 500-element set "reactions".
+fn missed_re_add() -> (Doc, Doc) {
     let (mut a, mut b) = (doc("a"), doc("b"));
     a.add("online", "me").unwrap();
     for i in 0..500 {
@@ -448,6 +445,16 @@ fn a_delta_with_a_removal_in_one_set_lists_only_that_set_whole() {
     sync(&mut a, &mut b);
     a.add("online", "me").unwrap(); // a re-add: a remove of the tag b holds, then the add
     a.add("reactions", "user500:👍").unwrap();
+    (a, b)
+}
+
+/// A peer that missed a re-add (a remove, then an add) in a small set while
+/// a large set gained one element: the delta lists the small set whole and
+/// the large one in part. Until format 2's per-set mark, a delta with any
+/// removal listed every set it carried whole: here the size of the state.
+#[test]
+fn a_delta_with_a_removal_in_one_set_lists_only_that_set_whole() {
+    let (mut a, mut b) = missed_re_add();
     let state = a.encode_state().len();
     let delta = a.encode_delta(Some(&b.version())).unwrap();
     println!("delta {} bytes, state {state}", delta.len());
@@ -457,6 +464,34 @@ fn a_delta_with_a_removal_in_one_set_lists_only_that_set_whole() {
     assert_eq!(visible(&a), visible(&b));
     assert_eq!(b.encode_state(), a.encode_state(), "the re-add's remove reached b");
     assert_eq!(b.set_state("online").unwrap().elements().map(|(_, tags)| tags.len()).collect::<Vec<_>>(), [1]);
+}
+
+/// A receiver of an older slotkv reads format 1 only: for it the same delta
+/// is written in format 1, which has no per-set mark, so every set it
+/// carries is listed whole (the size of the state here), and it has the same
+/// effect. A receiver that reads format 2 or newer gets the format-2 delta.
+#[test]
+fn a_delta_for_a_format_1_receiver_is_written_in_format_1_with_the_same_effect() {
+    let (mut a, mut b) = missed_re_add();
+    let mut b1 = load(&b.encode_state(), "b");
+    let since = b.version();
+    let newest = a.encode_delta(Some(&since)).unwrap();
+    assert_eq!((newest[0], newest[1]), (MAGIC, 2));
+    for format in [2, 3, u64::MAX] {
+        assert_eq!(a.encode_delta_in(Some(&since), format).unwrap(), newest, "format {format}");
+    }
+    let old = a.encode_delta_in(Some(&since), 1).unwrap();
+    assert_eq!((old[0], old[1]), (MAGIC, 1));
+    assert_eq!(a.encode_delta_in(Some(&since), 0).unwrap(), old);
+    assert!(old.len() > 5_000 && old.len() <= a.encode_state().len(), "format-1 delta {} bytes", old.len());
+    b.apply_update(&newest).unwrap();
+    b1.apply_update(&old).unwrap();
+    assert_eq!(b1.encode_state(), a.encode_state());
+    assert_eq!(b.encode_state(), a.encode_state());
+    // Without removals the two formats write the same delta.
+    a.add("reactions", "user501:👍").unwrap();
+    let since = b.version();
+    assert_eq!(a.encode_delta_in(Some(&since), 1).unwrap(), a.encode_delta(Some(&since)).unwrap());
 }
 
 /// A transaction that removes from a set sends the set whole, with other

@@ -1,7 +1,7 @@
 // The Doc API of SPEC §2, imported exactly as a user would: by package name.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Doc, wasmMemoryBytes } from "slotkv";
+import { Doc, FORMAT_VERSION, wasmMemoryBytes } from "slotkv";
 
 function exchange(a, b) {
   b.applyUpdate(a.encodeDelta(b.version()));
@@ -452,6 +452,50 @@ test("encodeDelta refuses a since that is not a version, with an Error saying so
   }
   assert.throws(() => d.encodeDelta(null), TypeError);
   assert.throws(() => d.encodeDelta([183, 1, 0]), TypeError);
+});
+
+// A peer of an older slotkv reads fewer format versions; a transport that
+// knows which (BroadcastSync and persist ask) writes for it.
+test("encodeDelta(since, { format }) writes for a receiver that reads only that format", () => {
+  // FORMAT_VERSION is the core's: the newest version the decoder reads.
+  assert.throws(() => new Doc().applyUpdate(Uint8Array.of(0xb7, FORMAT_VERSION + 1, 1)), new RegExp(`newer than this slotkv understands \\(version ${FORMAT_VERSION}\\)`));
+  const state = new Doc().encodeState();
+  state[1] = FORMAT_VERSION; // a state reads the same in every version so far
+  new Doc().applyUpdate(state);
+  const a = new Doc({ clientId: "a" });
+  a.add("online", "me");
+  for (let i = 0; i < 300; i++) a.add("reactions", `user${i}`);
+  const b = Doc.load(a.encodeState(), { clientId: "b" });
+  a.add("online", "me"); // a re-add: a removal b has not seen
+  a.add("reactions", "user300");
+  const since = b.version();
+  const newest = a.encodeDelta(since);
+  assert.equal(newest[1], FORMAT_VERSION, "byte 1 is the format version: this delta needs the newest");
+  assert.ok(same(a.encodeDelta(since, { format: FORMAT_VERSION }), newest));
+  assert.ok(same(a.encodeDelta(since, { format: FORMAT_VERSION + 1 }), newest), "a newer receiver reads ours");
+  assert.ok(same(a.encodeDelta(since, {}), newest));
+  const old = a.encodeDelta(since, { format: 1 });
+  assert.equal(old[1], 1);
+  assert.ok(old.length > 20 * newest.length, `format 1 lists both sets whole: ${old.length} vs ${newest.length} bytes`);
+  const [b1, b2] = [Doc.load(b.encodeState(), { clientId: "b" }), Doc.load(b.encodeState(), { clientId: "b" })];
+  b1.applyUpdate(newest);
+  b2.applyUpdate(old);
+  assert.deepEqual(b2.toJSON(), a.toJSON());
+  assert.ok(same(b2.encodeState(), b1.encodeState()));
+  // Without since, the whole state, which is format 1 anyway.
+  assert.ok(same(a.encodeDelta(undefined, { format: 1 }), a.encodeState()));
+  for (const [options, type, message] of [
+    [null, TypeError, /options must be an object, got null/],
+    [1, TypeError, /options must be an object, got number/],
+    [{ format: "1" }, TypeError, /format version must be a number, got a string/],
+    [{ format: 0 }, RangeError, /whole number from 1 up, got 0/],
+    [{ format: 1.5 }, RangeError, /got 1.5/],
+    [{ format: -1 }, RangeError, /got -1/],
+    [{ format: NaN }, RangeError, /got NaN/],
+    [{ format: 2 ** 53 }, RangeError, /whole number from 1 up/],
+  ]) {
+    assert.throws(() => a.encodeDelta(since, options), (e) => e.constructor === type && /^slotkv: /.test(e.message) && message.test(e.message), String(options?.format ?? options));
+  }
 });
 
 test("applyUpdate: applied in any order, any number of times", () => {

@@ -1,5 +1,5 @@
 // Type-checks a typical use of the package against pkg/index.d.ts (tsc --noEmit).
-import { Doc, BroadcastSync, persist, wasmMemoryBytes, type ChangeEvent, type JsonValue, type Limits } from "slotkv";
+import { Doc, BroadcastSync, persist, wasmMemoryBytes, FORMAT_VERSION, type ChangeEvent, type EncodeOptions, type JsonValue, type Limits } from "slotkv";
 
 const doc = new Doc({ clientId: "a", now: () => Date.now(), tombstoneRetentionMs: 1000 });
 const loaded: Doc = Doc.load(doc.encodeState(), { clientId: "b" });
@@ -28,6 +28,10 @@ doc.transact(() => doc.increment("a"), "origin");
 const v: Uint8Array = doc.version();
 loaded.applyUpdate(doc.encodeDelta(loaded.version()), "peer");
 loaded.applyUpdate(doc.encodeDelta());
+const forOlder: EncodeOptions = { format: 1 };
+loaded.applyUpdate(doc.encodeDelta(loaded.version(), forOlder));
+const newest: number = FORMAT_VERSION;
+loaded.applyUpdate(doc.encodeDelta(undefined, { format: newest }));
 loaded.applyUpdate(doc.encodeState());
 const off1: () => void = doc.on("update", (update: Uint8Array, origin: unknown, local: boolean) => {});
 const off2: () => void = doc.on("change", (e: ChangeEvent) => {
@@ -64,6 +68,8 @@ doc.set("x", new Map());
 doc.keys();
 // @ts-expect-error: an update is bytes
 doc.applyUpdate("update");
+// @ts-expect-error: a format version is a number
+doc.encodeDelta(undefined, { format: "1" });
 // @ts-expect-error: clientId is read-only
 doc.clientId = "other";
 const nested: JsonValue = { a: [1, { b: null }], c: "" };
