@@ -2,13 +2,21 @@
 // BroadcastChannel, with presence. Works on browsers' and Node's BroadcastChannel.
 //
 // Messages (structured-cloned objects, each with `from`: the sender's client id):
-//   { t: "hello", version }           a replica joined; peers answer with "sync"
-//   { t: "sync", to, update, version } what `to` lacked, and the sender's version
+//   { t: "hello", version, format }   a replica joined; peers answer with "sync"
+//   { t: "sync", to, update, version, format }
+//                                     what `to` lacked, and the sender's version
 //   { t: "update", update }           a transaction's delta, or a catch-up delta
 //   { t: "presence", state }          heartbeat with the sender's presence state
 //   { t: "bye" }                      the sender is leaving
+// `format` is the newest binary format version the sender reads; a catch-up
+// delta for it is written in no newer one. A replica of an earlier slotkv
+// sends none: it is sent format 1, which every build reads.
+import { FORMAT_VERSION } from "./doc.js";
 
 const DEFAULTS = { heartbeatMs: 2500, timeoutMs: 10000 };
+
+const isFormat = (f) => f === undefined || (Number.isSafeInteger(f) && f >= 1);
+const readsFormat = (m) => ({ format: m.format ?? 1 });
 
 function isId(s) {
   return typeof s === "string" && s.length > 0 && s.length <= 64;
@@ -18,9 +26,9 @@ function validate(m) {
   if (m === null || typeof m !== "object" || !isId(m.from)) return "not an object with a client id in `from`";
   switch (m.t) {
     case "hello":
-      return m.version instanceof Uint8Array ? null : "hello without a version";
+      return m.version instanceof Uint8Array && isFormat(m.format) ? null : "malformed hello";
     case "sync":
-      return isId(m.to) && m.update instanceof Uint8Array && m.version instanceof Uint8Array ? null : "malformed sync";
+      return isId(m.to) && m.update instanceof Uint8Array && m.version instanceof Uint8Array && isFormat(m.format) ? null : "malformed sync";
     case "update":
       return m.update instanceof Uint8Array ? null : "update without bytes";
     case "presence":
@@ -62,7 +70,7 @@ export class BroadcastSync {
     this.#off = doc.on("update", (update, origin) => {
       if (origin !== this) this.#post({ t: "update", update });
     });
-    this.#post({ t: "hello", version: doc.version() });
+    this.#post({ t: "hello", version: doc.version(), format: FORMAT_VERSION });
     this.#timer = unref(setInterval(() => this.#tick(), this.#opts.heartbeatMs));
     if (typeof addEventListener === "function") {
       this.#onPageHide = () => this.#post({ t: "bye" });
@@ -165,13 +173,19 @@ export class BroadcastSync {
     try {
       switch (m.t) {
         case "hello":
-          this.#post({ t: "sync", to: m.from, update: this.#doc.encodeDelta(m.version), version: this.#doc.version() });
+          this.#post({
+            t: "sync",
+            to: m.from,
+            update: this.#doc.encodeDelta(m.version, readsFormat(m)),
+            version: this.#doc.version(),
+            format: FORMAT_VERSION,
+          });
           if (this.#hasPresence) this.#post({ t: "presence", state: this.#presence });
           break;
         case "sync":
           if (m.to !== this.#me) break;
           this.#doc.applyUpdate(m.update, this);
-          this.#post({ t: "update", update: this.#doc.encodeDelta(m.version) });
+          this.#post({ t: "update", update: this.#doc.encodeDelta(m.version, readsFormat(m)) });
           break;
         case "update":
           this.#doc.applyUpdate(m.update, this);

@@ -21,12 +21,18 @@
 //      { t: "flush", id }             non-writer -> writer: "ack when my updates so far are durable"
 //      { t: "flushed", to, id }       writer -> non-writer: they are
 //      { t: "hello" }                 non-writer -> writer: "tell me your version"
-//      { t: "writer", version, to? }  writer -> non-writers (all when `to` is absent): each answers with
+//      { t: "writer", version, format, to? }
+//                                     writer -> non-writers (all when `to` is absent): each answers with
 //                                     update: encodeDelta(version) and re-sends its pending flushes.
+//                                     `format`: the newest format version the writer reads, so
+//                                     that delta uses no newer one (none from an earlier
+//                                     slotkv: it is sent format 1, which every build reads).
 //    A new writer announces itself this way, so whatever the previous writer
 //    received but never stored is sent again. A non-writer trusts an ack only
 //    for a request it sent after catching up with that writer this way: then
 //    the writer holds (and has stored) everything the non-writer ever wrote.
+
+import { FORMAT_VERSION } from "./doc.js";
 
 const DEFAULTS = { compactAfter: 500, compactAfterBytes: 4 << 20, ackTimeoutMs: 2000 };
 const SNAPSHOT = "snapshot";
@@ -81,6 +87,8 @@ function isId(s) {
   return typeof s === "string" && s.length > 0 && s.length <= 64;
 }
 
+const isFormat = (f) => f === undefined || (Number.isSafeInteger(f) && f >= 1);
+
 function validate(m) {
   if (m === null || typeof m !== "object" || !isId(m.from)) return "not an object with an id in `from`";
   switch (m.t) {
@@ -93,7 +101,7 @@ function validate(m) {
     case "hello":
       return null;
     case "writer":
-      return m.version instanceof Uint8Array && (m.to === undefined || isId(m.to)) ? null : "malformed writer";
+      return m.version instanceof Uint8Array && (m.to === undefined || isId(m.to)) && isFormat(m.format) ? null : "malformed writer";
     default:
       return `unknown message type ${JSON.stringify(String(m.t))}`;
   }
@@ -251,7 +259,7 @@ class Persistence {
     const done = this.#durable();
     done.then(
       () => {
-        if (!this.#closing) this.#post({ t: "writer", version: this.#doc.version() });
+        if (!this.#closing) this.#post({ t: "writer", version: this.#doc.version(), format: FORMAT_VERSION });
       },
       () => {},
     );
@@ -381,9 +389,9 @@ class Persistence {
         if (this.#closing) return;
         if (m.t === "update") this.#doc.applyUpdate(m.update, this.#fromTabs);
         else if (m.t === "flush") this.#durable().then(() => this.#post({ t: "flushed", to: m.from, id: m.id }), () => {});
-        else if (m.t === "hello") this.#post({ t: "writer", to: m.from, version: this.#doc.version() });
+        else if (m.t === "hello") this.#post({ t: "writer", to: m.from, version: this.#doc.version(), format: FORMAT_VERSION });
       } else if (m.t === "writer" && (m.to === undefined || m.to === this.#id)) {
-        this.#post({ t: "update", update: this.#doc.encodeDelta(m.version) });
+        this.#post({ t: "update", update: this.#doc.encodeDelta(m.version, { format: m.format ?? 1 }) });
         this.#writerId = m.from;
         for (const flush of this.#waiting) this.#sendFlush(flush);
       }

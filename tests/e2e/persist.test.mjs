@@ -419,6 +419,60 @@ test("a corrupt log record is skipped with a warning and the rest loads", { time
   assertNoErrors();
 });
 
+// A writer tab still running an earlier slotkv says no format in its
+// "writer" message: the non-writer's catch-up delta for it is format 1, which
+// every build reads, so the writer can store it. A writer that names format 2
+// gets format 2. Here the page itself plays that writer: it holds the lock and
+// speaks persist's channel protocol (pkg/persist.js).
+test("a non-writer writes its catch-up delta in the format the writer says it reads, format 1 if it says none", { timeout: TEST_TIMEOUT }, async () => {
+  const name = fresh("format");
+  const a = await tab();
+  const result = await a.evaluate(async (n) => {
+    let release;
+    await new Promise((held) => navigator.locks.request(`slotkv:${n}`, () => (held(), new Promise((r) => (release = r)))));
+    const channel = new BroadcastChannel(`slotkv-persist:${n}`);
+    const updates = [];
+    channel.onmessage = (e) => e.data.t === "update" && updates.push(e.data.update);
+    const { isWriter } = await t.open(n);
+    const doc = t.doc;
+    const arrived = async (n) => {
+      while (updates.length < n) await new Promise((r) => setTimeout(r, 10));
+    };
+    doc.transact(() => {
+      doc.add("online", "me");
+      for (let i = 0; i < 300; i++) doc.add("reactions", `user${i}`);
+    });
+    const writer = new t.slotkv.Doc({ clientId: "writer" });
+    writer.applyUpdate(doc.encodeState());
+    doc.transact(() => {
+      doc.add("online", "me"); // a re-add the writer has not seen
+      doc.add("reactions", "user300");
+    });
+    await arrived(2); // the two transactions' updates, posted as they happened
+    // The update after a "writer" message is the catch-up delta for it.
+    const catchUp = async (message) => {
+      updates.length = 0;
+      channel.postMessage({ t: "writer", from: "old-writer", version: writer.version(), ...message });
+      await arrived(1);
+      return updates[0];
+    };
+    const old = await catchUp({});
+    const newest = await catchUp({ format: 2 });
+    writer.applyUpdate(old);
+    const same = JSON.stringify(writer.toJSON()) === JSON.stringify(doc.toJSON());
+    channel.close();
+    release();
+    await t.p.close();
+    return { isWriter, old: [old[1], old.length], newest: [newest[1], newest.length], same };
+  }, name);
+  assert.equal(result.isWriter, false, "the page's own lock made persist() a non-writer");
+  assert.equal(result.old[0], 1, "format 1 for a writer that names no format");
+  assert.equal(result.newest[0], 2, "format 2 for a writer that reads it");
+  assert.ok(result.newest[1] * 20 < result.old[1], `${result.newest[1]} vs ${result.old[1]} bytes`);
+  assert.ok(result.same, "the format-1 delta brought the writer up to date");
+  assertNoErrors();
+});
+
 test("in Node, persist() rejects: it needs IndexedDB and Web Locks", async () => {
   const { Doc, persist } = await import("../../pkg/node.js");
   const doc = new Doc();

@@ -1,7 +1,7 @@
 // BroadcastSync over Node's global BroadcastChannel (SPEC §3).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Doc, BroadcastSync } from "slotkv";
+import { Doc, BroadcastSync, FORMAT_VERSION } from "slotkv";
 
 const until = async (cond, ms = 5000) => {
   const end = Date.now() + ms;
@@ -101,6 +101,9 @@ test("malformed messages are dropped and reported, never fatal", async () => {
     { t: "update", from: "x", update: "not bytes" },
     { t: "update", from: "x", update: new Uint8Array([1, 2, 3]) },
     { t: "hello", from: "x" },
+    { t: "hello", from: "x", version: new Uint8Array([0xb7, 1, 0]), format: 0 },
+    { t: "hello", from: "x", version: new Uint8Array([0xb7, 1, 0]), format: "2" },
+    { t: "sync", from: "x", to: "a", update: new Uint8Array(), version: new Uint8Array(), format: 1.5 },
     { t: "sync", from: "x", to: "a", update: new Uint8Array([0xb7, 9]), version: new Uint8Array() },
     { t: "launch-missiles", from: "x" },
     { t: "update", from: "y".repeat(65), update: new Uint8Array() },
@@ -117,6 +120,64 @@ test("malformed messages are dropped and reported, never fatal", async () => {
   evil.close();
   a.close();
   sb.close();
+});
+
+// A tab still running an earlier slotkv names no format in its messages and
+// is sent format 1, which every build reads; a tab that names its format gets
+// deltas in it. Both catch up with the same effect.
+test("catch-up deltas are written in the newest format the peer says it reads, format 1 if it says none", async () => {
+  const channel = channelName();
+  const a = new Doc({ clientId: "a" });
+  a.add("online", "me");
+  for (let i = 0; i < 300; i++) a.add("reactions", `user${i}`);
+  const behind = Doc.load(a.encodeState(), { clientId: "old" });
+  a.add("online", "me"); // a re-add: a removal the peer has not seen, so format 2 would mark sets
+  a.add("reactions", "user300");
+  const sa = new BroadcastSync(a, channel);
+  const peer = new BroadcastChannel(channel);
+  const got = [];
+  peer.onmessage = (e) => got.push(e.data);
+  const hello = { t: "hello", from: "old", version: behind.version() };
+  const answer = async (message) => {
+    got.length = 0;
+    peer.postMessage(message);
+    await until(() => got.some((m) => m.t === "sync" && m.to === "old"));
+    return got.find((m) => m.t === "sync");
+  };
+  const old = await answer(hello); // as an earlier build says hello: no format
+  assert.equal(old.update[1], 1, "format 1 for a peer that names no format");
+  assert.equal(old.format, FORMAT_VERSION, "the answer says what a reads");
+  const newest = await answer({ ...hello, format: FORMAT_VERSION });
+  assert.equal(newest.update[1], 2, "format 2 for a peer that reads it");
+  assert.ok(newest.update.length * 20 < old.update.length, `${newest.update.length} vs ${old.update.length} bytes`);
+  assert.equal((await answer({ ...hello, format: 1 })).update[1], 1);
+  const [viaOld, viaNew] = [Doc.load(behind.encodeState()), Doc.load(behind.encodeState())];
+  viaOld.applyUpdate(old.update);
+  viaNew.applyUpdate(newest.update);
+  assert.deepEqual(viaOld.toJSON(), a.toJSON());
+  assert.deepEqual(viaNew.toJSON(), a.toJSON());
+
+  // The other way round: a joins a channel where the earlier build answers
+  // its hello; a's delta for that build (what it lacks) is format 1.
+  const joiner = new BroadcastChannel(channel);
+  const fromA = [];
+  joiner.onmessage = (e) => {
+    if (e.data.from === "a") fromA.push(e.data);
+    if (e.data.t === "hello" && e.data.from === "a") {
+      assert.equal(e.data.format, FORMAT_VERSION, "hello says what a reads");
+      joiner.postMessage({ t: "sync", from: "old", to: "a", update: behind.encodeDelta(a.version()), version: behind.version() });
+    }
+  };
+  sa.close();
+  const again = new BroadcastSync(a, channel);
+  await until(() => fromA.some((m) => m.t === "update"));
+  const reply = fromA.find((m) => m.t === "update");
+  assert.equal(reply.update[1], 1, "a's catch-up delta for a peer that named no format");
+  const caughtUp = Doc.load(behind.encodeState());
+  caughtUp.applyUpdate(reply.update);
+  assert.deepEqual(caughtUp.toJSON(), a.toJSON());
+  for (const c of [peer, joiner]) c.close();
+  again.close();
 });
 
 test("bad constructor arguments throw TypeError", () => {
