@@ -7,7 +7,8 @@
 //! - every genuine message is accepted;
 //! - applying `encode_delta(to.version())` gives what applying
 //!   `encode_state()` gives (the same entries without purging; the same
-//!   visible state with purging);
+//!   visible state with purging), and so does the delta for a receiver that
+//!   reads format 1 only (`encode_delta_in(since, 1)`, written in format 1);
 //! - anti-entropy becomes quiescent, and the replicas converge: the same
 //!   visible state, and the same entries when nothing is purged. One case is
 //!   exempt, as the SPEC says: a register write that reaches a replica more
@@ -191,14 +192,21 @@ impl World {
                 let since = self.replicas[to].doc.version();
                 self.replicas[to].versions.push(since.clone());
                 let delta = self.replicas[from].doc.encode_delta(Some(&since)).expect("a genuine version");
+                let old = self.replicas[from].doc.encode_delta_in(Some(&since), 1).expect("a genuine version");
+                assert_eq!(old[1], 1, "a delta for a format-1 receiver is in format {}", old[1]);
                 let state = self.replicas[from].doc.encode_state();
-                // A twin of `to` takes the state, `to` the delta: the same result.
+                // A twin of `to` takes the state, another the delta in format
+                // 1, `to` the newest delta: the same result.
                 let to_state = self.replicas[to].doc.encode_state();
                 let mut twin = make("twin", &self.replicas[to].clock, self.retention);
                 apply(&mut twin, &to_state, "a twin's state");
+                let mut twin_1 = make("twin_1", &self.replicas[to].clock, self.retention);
+                apply(&mut twin_1, &to_state, "a twin's state");
                 apply(&mut twin, &state, "a full state");
+                apply(&mut twin_1, &old, "a format-1 delta");
                 self.deliver(to, &delta, "a delta");
                 let doc = &self.replicas[to].doc;
+                assert_eq!(visible(&twin_1), visible(doc), "the format-1 and the newest delta differ");
                 if self.purges() {
                     let (mut by_state, mut by_delta) = (visible(&twin), visible(doc));
                     // A revived key (see above) is dropped by a state, which
