@@ -1,22 +1,22 @@
 // BroadcastSync (SPEC §3): keeps a Doc in sync with every replica on a
 // BroadcastChannel, with presence. Works on browsers' and Node's BroadcastChannel.
 //
-// Messages (structured-cloned objects, each with `from`: the sender's client id):
-//   { t: "hello", version, format }   a replica joined; peers answer with "sync"
-//   { t: "sync", to, update, version, format }
-//                                     what `to` lacked, and the sender's version
+// Messages (structured-cloned objects, each with `from`: the sender's client
+// id, and `format`: the newest binary format version the sender reads):
+//   { t: "hello", version }           a replica joined; peers answer with "sync"
+//   { t: "sync", to, update, version } what `to` lacked, and the sender's version
 //   { t: "update", update }           a transaction's delta, or a catch-up delta
 //   { t: "presence", state }          heartbeat with the sender's presence state
 //   { t: "bye" }                      the sender is leaving
-// `format` is the newest binary format version the sender reads; a catch-up
-// delta for it is written in no newer one. A replica of an earlier slotkv
-// sends none: it is sent format 1, which every build reads.
+// A catch-up delta is written in no newer format than its readers read: the
+// one in "sync" for `to`, the "update" after it for every replica heard from
+// (all of them receive it). A replica of an earlier slotkv sends no format: it
+// is sent format 1, which every build reads.
 import { FORMAT_VERSION } from "./doc.js";
 
 const DEFAULTS = { heartbeatMs: 2500, timeoutMs: 10000 };
 
 const isFormat = (f) => f === undefined || (Number.isSafeInteger(f) && f >= 1);
-const readsFormat = (m) => ({ format: m.format ?? 1 });
 
 function isId(s) {
   return typeof s === "string" && s.length > 0 && s.length <= 64;
@@ -24,11 +24,12 @@ function isId(s) {
 
 function validate(m) {
   if (m === null || typeof m !== "object" || !isId(m.from)) return "not an object with a client id in `from`";
+  if (!isFormat(m.format)) return "a format that is not a positive integer";
   switch (m.t) {
     case "hello":
-      return m.version instanceof Uint8Array && isFormat(m.format) ? null : "malformed hello";
+      return m.version instanceof Uint8Array ? null : "hello without a version";
     case "sync":
-      return isId(m.to) && m.update instanceof Uint8Array && m.version instanceof Uint8Array && isFormat(m.format) ? null : "malformed sync";
+      return isId(m.to) && m.update instanceof Uint8Array && m.version instanceof Uint8Array ? null : "malformed sync";
     case "update":
       return m.update instanceof Uint8Array ? null : "update without bytes";
     case "presence":
@@ -70,7 +71,7 @@ export class BroadcastSync {
     this.#off = doc.on("update", (update, origin) => {
       if (origin !== this) this.#post({ t: "update", update });
     });
-    this.#post({ t: "hello", version: doc.version(), format: FORMAT_VERSION });
+    this.#post({ t: "hello", version: doc.version() });
     this.#timer = unref(setInterval(() => this.#tick(), this.#opts.heartbeatMs));
     if (typeof addEventListener === "function") {
       this.#onPageHide = () => this.#post({ t: "bye" });
@@ -122,6 +123,7 @@ export class BroadcastSync {
   #post(message) {
     if (this.#closed) return;
     message.from = this.#me;
+    message.format = FORMAT_VERSION;
     try {
       this.#channel.postMessage(message);
     } catch (err) {
@@ -146,15 +148,23 @@ export class BroadcastSync {
     if (changed) this.#emit("presence");
   }
 
-  // Marks a peer alive; returns whether it is new.
-  #heard(id) {
+  // Marks a peer alive and notes the format it reads; returns whether it is new.
+  #heard(id, format) {
     const p = this.#peers.get(id);
     if (p) {
       p.seen = Date.now();
+      p.format = format;
       return false;
     }
-    this.#peers.set(id, { seen: Date.now(), state: undefined, hasState: false });
+    this.#peers.set(id, { seen: Date.now(), format, state: undefined, hasState: false });
     return true;
+  }
+
+  // The newest format that every replica heard from reads.
+  #formatOfAll() {
+    let format = FORMAT_VERSION;
+    for (const p of this.#peers.values()) format = Math.min(format, p.format);
+    return format;
   }
 
   #receive(m) {
@@ -169,23 +179,17 @@ export class BroadcastSync {
       if (this.#peers.delete(m.from)) this.#emit("presence");
       return;
     }
-    let changed = this.#heard(m.from);
+    let changed = this.#heard(m.from, m.format ?? 1);
     try {
       switch (m.t) {
         case "hello":
-          this.#post({
-            t: "sync",
-            to: m.from,
-            update: this.#doc.encodeDelta(m.version, readsFormat(m)),
-            version: this.#doc.version(),
-            format: FORMAT_VERSION,
-          });
+          this.#post({ t: "sync", to: m.from, update: this.#doc.encodeDelta(m.version, { format: m.format ?? 1 }), version: this.#doc.version() });
           if (this.#hasPresence) this.#post({ t: "presence", state: this.#presence });
           break;
         case "sync":
           if (m.to !== this.#me) break;
           this.#doc.applyUpdate(m.update, this);
-          this.#post({ t: "update", update: this.#doc.encodeDelta(m.version, readsFormat(m)) });
+          this.#post({ t: "update", update: this.#doc.encodeDelta(m.version, { format: this.#formatOfAll() }) });
           break;
         case "update":
           this.#doc.applyUpdate(m.update, this);

@@ -180,6 +180,37 @@ test("catch-up deltas are written in the newest format the peer says it reads, f
   again.close();
 });
 
+// Every replica on the channel receives the "update" that answers a "sync",
+// so it is written in a format all of them read.
+test("the update answering a sync is in format 1 while a replica of an earlier build is heard from", async () => {
+  const channel = channelName();
+  const a = new Doc({ clientId: "a" });
+  a.add("online", "me");
+  for (let i = 0; i < 300; i++) a.add("reactions", `user${i}`);
+  const behind = Doc.load(a.encodeState(), { clientId: "n" });
+  a.add("online", "me");
+  a.add("reactions", "user300");
+  const sa = new BroadcastSync(a, channel);
+  const raw = new BroadcastChannel(channel);
+  const updates = [];
+  raw.onmessage = (e) => e.data.t === "update" && e.data.from === "a" && updates.push(e.data.update);
+  const syncFromNewPeer = async () => {
+    updates.length = 0;
+    raw.postMessage({ t: "sync", from: "n", format: FORMAT_VERSION, to: "a", update: behind.encodeDelta(a.version()), version: behind.version() });
+    await until(() => updates.length > 0);
+    return updates[0];
+  };
+  const old = new BroadcastChannel(channel);
+  old.postMessage({ t: "presence", from: "old" }); // a heartbeat of an earlier build: no format
+  await until(() => sa.peers.includes("old"));
+  assert.equal((await syncFromNewPeer())[1], 1, "an earlier build hears this update too");
+  old.postMessage({ t: "bye", from: "old" });
+  await until(() => !sa.peers.includes("old"));
+  assert.equal((await syncFromNewPeer())[1], 2, "only replicas that read format 2 are left");
+  for (const c of [raw, old]) c.close();
+  sa.close();
+});
+
 test("bad constructor arguments throw TypeError", () => {
   assert.throws(() => new BroadcastSync({}, "c"), TypeError);
   assert.throws(() => new BroadcastSync(new Doc(), ""), TypeError);
