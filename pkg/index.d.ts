@@ -47,12 +47,6 @@ export interface Limits {
   maxDocClients?: number;
 }
 
-/**
- * Any value JSON can hold exactly: what `set` accepts besides `Uint8Array`, and `get` returns equal. Plain objects (null-prototype
- * ones come back as plain objects), arrays without holes or extra properties, well-formed strings, finite numbers (`-0` is stored as
- * `0`), booleans and `null`; at most 128 deep and 8 MiB as JSON (else `RangeError`). Anything else (undefined, functions, symbols,
- * bigints, NaN, cycles, class instances such as `Date` or `Map`) is a `TypeError`.
- */
 /** The newest binary format version this build reads and writes (docs/FORMAT.md). */
 export const FORMAT_VERSION: number;
 
@@ -62,6 +56,12 @@ export interface EncodeOptions {
   format?: number;
 }
 
+/**
+ * Any value JSON can hold exactly: what `set` accepts besides `Uint8Array`, and `get` returns equal. Plain objects (null-prototype
+ * ones come back as plain objects), arrays without holes or extra properties, well-formed strings, finite numbers (`-0` is stored as
+ * `0`), booleans and `null`; at most 128 deep and 8 MiB as JSON (else `RangeError`). Anything else (undefined, functions, symbols,
+ * bigints, NaN, cycles, class instances such as `Date` or `Map`) is a `TypeError`.
+ */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 export type Kind = "counter" | "register" | "set";
