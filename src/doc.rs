@@ -534,6 +534,7 @@ impl Doc {
     /// delta never uses what a newer format adds. Format 1 has no per-set
     /// mark, so a delta with removals lists every set it carries whole.
     pub fn encode_delta_in(&mut self, since: Option<&[u8]>, format: u64) -> Result<Vec<u8>, Error> {
+        // States are format 1 in every format so far: `format` bears only on deltas.
         let Some(since) = since else {
             return Ok(self.encode_state());
         };
