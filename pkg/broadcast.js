@@ -4,14 +4,17 @@
 // Messages (structured-cloned objects, each with `from`: the sender's client
 // id, and `format`: the newest binary format version the sender reads):
 //   { t: "hello", version }           a replica joined; peers answer with "sync"
-//   { t: "sync", to, update, version } what `to` lacked, and the sender's version
+//   { t: "sync", to, update, version, lowest }
+//                                     what `to` lacked, the sender's version, and the oldest
+//                                     format among the replicas the sender has heard from
 //   { t: "update", update }           a transaction's delta, or a catch-up delta
 //   { t: "presence", state }          heartbeat with the sender's presence state
 //   { t: "bye" }                      the sender is leaving
 // A catch-up delta is written in no newer format than its readers read: the
-// one in "sync" for `to`, the "update" after it for every replica heard from
-// (all of them receive it). A replica of an earlier slotkv sends no format: it
-// is sent format 1, which every build reads.
+// one in "sync" for `to`, the "update" after it for every replica heard from,
+// by this one or by the sender of the "sync" (all of them receive it). A
+// replica of an earlier slotkv sends no format: it is sent format 1, which
+// every build reads.
 import { FORMAT_VERSION } from "./doc.js";
 
 const DEFAULTS = { heartbeatMs: 2500, timeoutMs: 10000 };
@@ -29,7 +32,7 @@ function validate(m) {
     case "hello":
       return m.version instanceof Uint8Array ? null : "hello without a version";
     case "sync":
-      return isId(m.to) && m.update instanceof Uint8Array && m.version instanceof Uint8Array ? null : "malformed sync";
+      return isId(m.to) && m.update instanceof Uint8Array && m.version instanceof Uint8Array && isFormat(m.lowest) ? null : "malformed sync";
     case "update":
       return m.update instanceof Uint8Array ? null : "update without bytes";
     case "presence":
@@ -183,13 +186,21 @@ export class BroadcastSync {
     try {
       switch (m.t) {
         case "hello":
-          this.#post({ t: "sync", to: m.from, update: this.#doc.encodeDelta(m.version, { format: m.format ?? 1 }), version: this.#doc.version() });
+          this.#post({
+            t: "sync",
+            to: m.from,
+            update: this.#doc.encodeDelta(m.version, { format: m.format ?? 1 }),
+            version: this.#doc.version(),
+            lowest: this.#formatOfAll(),
+          });
           if (this.#hasPresence) this.#post({ t: "presence", state: this.#presence });
           break;
         case "sync":
           if (m.to !== this.#me) break;
           this.#doc.applyUpdate(m.update, this);
-          this.#post({ t: "update", update: this.#doc.encodeDelta(m.version, { format: this.#formatOfAll() }) });
+          // (A joiner may not have heard every replica yet; the sender of the sync has.)
+          const format = Math.min(this.#formatOfAll(), m.lowest ?? 1);
+          this.#post({ t: "update", update: this.#doc.encodeDelta(m.version, { format }) });
           break;
         case "update":
           this.#doc.applyUpdate(m.update, this);

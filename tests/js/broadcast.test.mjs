@@ -104,6 +104,7 @@ test("malformed messages are dropped and reported, never fatal", async () => {
     { t: "hello", from: "x", version: new Uint8Array([0xb7, 1, 0]), format: 0 },
     { t: "hello", from: "x", version: new Uint8Array([0xb7, 1, 0]), format: "2" },
     { t: "sync", from: "x", to: "a", update: new Uint8Array(), version: new Uint8Array(), format: 1.5 },
+    { t: "sync", from: "x", to: "a", update: new Uint8Array(), version: new Uint8Array(), lowest: 0 },
     { t: "sync", from: "x", to: "a", update: new Uint8Array([0xb7, 9]), version: new Uint8Array() },
     { t: "launch-missiles", from: "x" },
     { t: "update", from: "y".repeat(65), update: new Uint8Array() },
@@ -181,8 +182,10 @@ test("catch-up deltas are written in the newest format the peer says it reads, f
 });
 
 // Every replica on the channel receives the "update" that answers a "sync",
-// so it is written in a format all of them read.
-test("the update answering a sync is in format 1 while a replica of an earlier build is heard from", async () => {
+// so it is written in a format all of them read: all that this replica has
+// heard from, and all that the sender of the sync has (a joiner may not have
+// heard them all yet).
+test("the update answering a sync is in format 1 while a replica of an earlier build is heard from, here or by the syncing peer", async () => {
   const channel = channelName();
   const a = new Doc({ clientId: "a" });
   a.add("online", "me");
@@ -194,9 +197,10 @@ test("the update answering a sync is in format 1 while a replica of an earlier b
   const raw = new BroadcastChannel(channel);
   const updates = [];
   raw.onmessage = (e) => e.data.t === "update" && e.data.from === "a" && updates.push(e.data.update);
-  const syncFromNewPeer = async () => {
+  const syncFromNewPeer = async (lowest = FORMAT_VERSION) => {
     updates.length = 0;
-    raw.postMessage({ t: "sync", from: "n", format: FORMAT_VERSION, to: "a", update: behind.encodeDelta(a.version()), version: behind.version() });
+    const update = behind.encodeDelta(a.version());
+    raw.postMessage({ t: "sync", from: "n", format: FORMAT_VERSION, to: "a", update, version: behind.version(), lowest });
     await until(() => updates.length > 0);
     return updates[0];
   };
@@ -207,6 +211,7 @@ test("the update answering a sync is in format 1 while a replica of an earlier b
   old.postMessage({ t: "bye", from: "old" });
   await until(() => !sa.peers.includes("old"));
   assert.equal((await syncFromNewPeer())[1], 2, "only replicas that read format 2 are left");
+  assert.equal((await syncFromNewPeer(1))[1], 1, "the syncing peer has heard an earlier build");
   for (const c of [raw, old]) c.close();
   sa.close();
 });
