@@ -199,8 +199,7 @@ export class BroadcastSync {
           if (m.to !== this.#me) break;
           this.#doc.applyUpdate(m.update, this);
           // (A joiner may not have heard every replica yet; the sender of the sync has.)
-          const format = Math.min(this.#formatOfAll(), m.lowest ?? 1);
-          this.#post({ t: "update", update: this.#doc.encodeDelta(m.version, { format }) });
+          this.#post({ t: "update", update: this.#doc.encodeDelta(m.version, { format: Math.min(this.#formatOfAll(), m.lowest ?? 1) }) });
           break;
         case "update":
           this.#doc.applyUpdate(m.update, this);
