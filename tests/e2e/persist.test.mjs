@@ -435,8 +435,8 @@ test("a non-writer writes its catch-up delta in the format the writer says it re
     channel.onmessage = (e) => e.data.t === "update" && updates.push(e.data.update);
     const { isWriter } = await t.open(n);
     const doc = t.doc;
-    const arrived = async (n) => {
-      while (updates.length < n) await new Promise((r) => setTimeout(r, 10));
+    const arrived = async (count) => {
+      while (updates.length < count) await new Promise((r) => setTimeout(r, 10));
     };
     doc.transact(() => {
       doc.add("online", "me");

@@ -455,7 +455,8 @@ test("encodeDelta refuses a since that is not a version, with an Error saying so
 });
 
 // A peer of an older slotkv reads fewer format versions; a transport that
-// knows which (BroadcastSync and persist ask) writes for it.
+// knows which (BroadcastSync and persist learn it from the peer's messages)
+// writes for it.
 test("encodeDelta(since, { format }) writes for a receiver that reads only that format", () => {
   // FORMAT_VERSION is the core's: the newest version the decoder reads.
   assert.throws(() => new Doc().applyUpdate(Uint8Array.of(0xb7, FORMAT_VERSION + 1, 1)), new RegExp(`newer than this slotkv understands \\(version ${FORMAT_VERSION}\\)`));
