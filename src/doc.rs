@@ -543,15 +543,7 @@ impl Doc {
         if self.horizon.iter().any(|(c, &seq)| since.contiguous(c) < seq) {
             return Ok(self.full_update().encode());
         }
-        let mut delta = self.build_delta(&since);
-        if format < 2 && delta.seen.is_some() {
-            for (key, listed) in &mut delta.sets {
-                if let (false, Some(set)) = (listed.whole, self.sets.get(key)) {
-                    *listed = ListedSet::new(Cow::Borrowed(set), true);
-                }
-            }
-        }
-        let delta = delta.encode();
+        let delta = self.build_delta(&since, format).encode();
         // Only a delta that might not be shorter is weighed against the
         // state, so a small delta of a large document costs what it carries.
         if delta.len() < self.state_len_floor() {
@@ -603,8 +595,9 @@ impl Doc {
         }
     }
 
-    /// The entries whose dots `since` lacks.
-    fn build_delta(&self, since: &VersionVector) -> Update<'_> {
+    /// The entries whose dots `since` lacks, for a receiver that reads
+    /// formats up to `format`.
+    fn build_delta(&self, since: &VersionVector, format: u64) -> Update<'_> {
         let mut u = Update { ctx: self.seen.difference(since), ..Update::default() };
         for (key, counter) in &self.counters {
             let slots: Vec<_> =
@@ -628,6 +621,15 @@ impl Doc {
         }
         if u.sets.iter().any(|(_, l)| l.whole) {
             u.seen = Some(self.seen.clone());
+            // Format 1 has no per-set mark: the receiver reads `seen` against
+            // every set listed, so each is listed whole.
+            if format < 2 {
+                for (key, listed) in u.sets.iter_mut().filter(|(_, l)| !l.whole) {
+                    if let Some(set) = self.sets.get(key) {
+                        *listed = ListedSet::new(Cow::Borrowed(set), true);
+                    }
+                }
+            }
         }
         u
     }
