@@ -123,17 +123,27 @@ test("malformed messages are dropped and reported, never fatal", async () => {
   sb.close();
 });
 
+/**
+ * Doc "a", and a copy of it (client `id`) that missed a re-add in set
+ * "online" and one more element of the 300 in "reactions": a's delta for the
+ * copy marks its sets in format 2 and lists both whole in format 1.
+ */
+function missedReAdd(id) {
+  const a = new Doc({ clientId: "a" });
+  a.add("online", "me");
+  for (let i = 0; i < 300; i++) a.add("reactions", `user${i}`);
+  const behind = Doc.load(a.encodeState(), { clientId: id });
+  a.add("online", "me"); // a re-add: a removal the copy has not seen
+  a.add("reactions", "user300");
+  return { a, behind };
+}
+
 // A tab still running an earlier slotkv names no format in its messages and
 // is sent format 1, which every build reads; a tab that names its format gets
 // deltas in it. Both catch up with the same effect.
 test("catch-up deltas are written in the newest format the peer says it reads, format 1 if it says none", async () => {
   const channel = channelName();
-  const a = new Doc({ clientId: "a" });
-  a.add("online", "me");
-  for (let i = 0; i < 300; i++) a.add("reactions", `user${i}`);
-  const behind = Doc.load(a.encodeState(), { clientId: "old" });
-  a.add("online", "me"); // a re-add: a removal the peer has not seen, so format 2 would mark sets
-  a.add("reactions", "user300");
+  const { a, behind } = missedReAdd("old");
   const sa = new BroadcastSync(a, channel);
   const peer = new BroadcastChannel(channel);
   const got = [];
@@ -187,12 +197,7 @@ test("catch-up deltas are written in the newest format the peer says it reads, f
 // heard them all yet).
 test("the update answering a sync is in format 1 while a replica of an earlier build is heard from, here or by the syncing peer", async () => {
   const channel = channelName();
-  const a = new Doc({ clientId: "a" });
-  a.add("online", "me");
-  for (let i = 0; i < 300; i++) a.add("reactions", `user${i}`);
-  const behind = Doc.load(a.encodeState(), { clientId: "n" });
-  a.add("online", "me");
-  a.add("reactions", "user300");
+  const { a, behind } = missedReAdd("n");
   const sa = new BroadcastSync(a, channel);
   const raw = new BroadcastChannel(channel);
   const updates = [];
