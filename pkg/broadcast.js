@@ -16,14 +16,9 @@
 // replica of an earlier slotkv sends no format: it is sent format 1, which
 // every build reads.
 import { FORMAT_VERSION } from "./doc.js";
+import { isFormat, isId } from "./message.js";
 
 const DEFAULTS = { heartbeatMs: 2500, timeoutMs: 10000 };
-
-const isFormat = (f) => f === undefined || (Number.isSafeInteger(f) && f >= 1);
-
-function isId(s) {
-  return typeof s === "string" && s.length > 0 && s.length <= 64;
-}
 
 function validate(m) {
   if (m === null || typeof m !== "object" || !isId(m.from)) return "not an object with a client id in `from`";

@@ -33,6 +33,7 @@
 //    the writer holds (and has stored) everything the non-writer ever wrote.
 
 import { FORMAT_VERSION } from "./doc.js";
+import { isFormat, isId } from "./message.js";
 
 const DEFAULTS = { compactAfter: 500, compactAfterBytes: 4 << 20, ackTimeoutMs: 2000 };
 const SNAPSHOT = "snapshot";
@@ -82,12 +83,6 @@ async function transaction(db, mode, fn) {
 }
 
 // ----- the channel protocol -----
-
-function isId(s) {
-  return typeof s === "string" && s.length > 0 && s.length <= 64;
-}
-
-const isFormat = (f) => f === undefined || (Number.isSafeInteger(f) && f >= 1);
 
 function validate(m) {
   if (m === null || typeof m !== "object" || !isId(m.from)) return "not an object with an id in `from`";
