@@ -14,7 +14,9 @@
 // one in "sync" for `to`, the "update" after it for every replica heard from,
 // by this one or by the sender of the "sync" (all of them receive it). A
 // replica of an earlier slotkv sends no format: it is sent format 1, which
-// every build reads.
+// every build reads. A delta relayed from another transport goes out as it
+// came; when it is in a newer format than some replica heard from reads, a
+// new hello follows, so that replica catches up through the syncs it brings.
 import { FORMAT_VERSION } from "./doc.js";
 import { isFormat, isId } from "./message.js";
 
@@ -56,6 +58,7 @@ export class BroadcastSync {
   #timer;
   #onPageHide;
   #closed = false;
+  #helloPending = false;
 
   constructor(doc, channel, options = {}) {
     if (!doc || typeof doc.applyUpdate !== "function") throw new TypeError("slotkv: BroadcastSync needs a Doc");
@@ -67,7 +70,20 @@ export class BroadcastSync {
     this.#channel.onmessage = (e) => this.#receive(e.data);
     this.#channel.onmessageerror = () => this.#report(new Error("slotkv: a BroadcastSync message could not be deserialized"));
     this.#off = doc.on("update", (update, origin) => {
-      if (origin !== this) this.#post({ t: "update", update });
+      if (origin === this) return;
+      this.#post({ t: "update", update });
+      // A delta relayed from another transport may be in a newer format
+      // (byte 1, docs/FORMAT.md) than a replica heard from reads, and that
+      // replica drops it. Saying hello again makes every peer answer with a
+      // sync, and this replica's answer to each is a delta in a format all
+      // of them read (see "sync" in #receive). Once per burst of updates.
+      if (update[1] > this.#formatOfAll() && !this.#helloPending) {
+        this.#helloPending = true;
+        queueMicrotask(() => {
+          this.#helloPending = false;
+          this.#post({ t: "hello", version: this.#doc.version() });
+        });
+      }
     });
     this.#post({ t: "hello", version: doc.version() });
     this.#timer = unref(setInterval(() => this.#tick(), this.#opts.heartbeatMs));

@@ -221,6 +221,67 @@ test("the update answering a sync is in format 1 while a replica of an earlier b
   sa.close();
 });
 
+// A delta that reached a replica by another transport (persist's channel, a
+// server) goes out as it came. When it is in a newer format than a replica
+// heard from reads, that replica drops it; the hello that follows brings its
+// sync, and the answer carries what it lacks in format 1.
+test("a format-2 delta relayed from another transport reaches a replica of an earlier build in format 1, through the hello that follows it", async () => {
+  const channel = channelName();
+  const { a: source, behind } = missedReAdd("old");
+  const relay = Doc.load(behind.encodeState(), { clientId: "r" });
+  const sr = new BroadcastSync(relay, channel);
+  const old = new BroadcastChannel(channel);
+  const got = [];
+  old.onmessage = (e) => e.data.from === "r" && got.push(e.data);
+  old.postMessage({ t: "presence", from: "old" }); // a heartbeat of an earlier build: no format
+  try {
+    await until(() => sr.peers.includes("old"));
+
+    // Two format-2 deltas in one burst: both relayed, one hello after them.
+    const d1 = source.encodeDelta(relay.version());
+    const v1 = source.version();
+    source.add("online", "me");
+    source.add("reactions", "user301");
+    const d2 = source.encodeDelta(v1);
+    assert.deepEqual([d1[1], d2[1]], [2, 2], "both deltas are format 2");
+    relay.applyUpdate(d1, "another transport");
+    relay.applyUpdate(d2, "another transport");
+    await until(() => got.some((m) => m.t === "hello"));
+    sr.setPresence("marker");
+    await until(() => got.some((m) => m.t === "presence"));
+    assert.deepEqual(got.map((m) => m.t), ["update", "update", "hello", "presence"]);
+    assert.deepEqual(got.slice(0, 2).map((m) => m.update), [d1, d2], "relayed as they came");
+
+    // The earlier build answers that hello as any hello: a sync with its version, no format.
+    got.length = 0;
+    old.postMessage({ t: "sync", from: "old", to: "r", update: behind.encodeDelta(relay.version()), version: behind.version() });
+    await until(() => got.some((m) => m.t === "update"));
+    const reply = got.find((m) => m.t === "update");
+    assert.equal(reply.update[1], 1, "what the earlier build lacks, in format 1");
+    behind.applyUpdate(reply.update);
+    assert.deepEqual(behind.toJSON(), source.toJSON());
+
+    // With only replicas that read format 2 left, no hello follows.
+    old.postMessage({ t: "bye", from: "old" });
+    await until(() => !sr.peers.includes("old"));
+    const v2 = source.version();
+    source.add("online", "me");
+    source.add("reactions", "user302");
+    const d3 = source.encodeDelta(v2);
+    assert.equal(d3[1], 2);
+    got.length = 0;
+    relay.applyUpdate(d3, "another transport");
+    await new Promise((r) => setTimeout(r, 0));
+    sr.setPresence("marker 2");
+    await until(() => got.some((m) => m.t === "presence"));
+    assert.deepEqual(got.map((m) => m.t), ["update", "presence"]);
+    assert.deepEqual(relay.toJSON(), source.toJSON());
+  } finally {
+    old.close();
+    sr.close();
+  }
+});
+
 test("bad constructor arguments throw TypeError", () => {
   assert.throws(() => new BroadcastSync({}, "c"), TypeError);
   assert.throws(() => new BroadcastSync(new Doc(), ""), TypeError);
