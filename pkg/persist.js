@@ -9,10 +9,11 @@
 //    holds one full state under the key "state"; object store "log" holds one
 //    update (Uint8Array) per record, auto-increment keys in write order. Loading
 //    applies the snapshot, then the log. The writer appends every update its Doc
-//    emits, and "rewrites" (reads everything stored into its Doc, puts
+//    emits in format 1, and "rewrites" (reads everything stored into its Doc, puts
 //    encodeState() as the snapshot and clears the log, in one transaction) when
-//    it takes over and when the log passes `compactAfter` records or
-//    `compactAfterBytes`. Reading before rewriting means a rewrite can never
+//    it takes over, when the log passes `compactAfter` records or
+//    `compactAfterBytes`, and instead of appending an update in a newer format
+//    (so that an earlier slotkv, after a rollback, can read all that is stored). Reading before rewriting means a rewrite can never
 //    drop something stored that this Doc had not seen.
 //  - the BroadcastChannel `slotkv-persist:<name>`, so persistence needs no
 //    BroadcastSync. Messages (structured clones; `from` is the sender's random
@@ -296,8 +297,14 @@ class Persistence {
 
   // ----- writer: storage -----
 
+  // The log holds format 1 only. After a rollback an earlier slotkv, which
+  // reads no newer format, would skip such a record and then rewrite storage
+  // without it. A delta in a newer format (byte 1, docs/FORMAT.md; rare: a
+  // catch-up that lists a set whole beside sets listed in part) is stored by
+  // a rewrite instead, whose snapshot is a state, always format 1.
   #append(update) {
-    this.#queue.push(update);
+    if (update[1] === 1) this.#queue.push(update);
+    else this.#rewriteNeeded = true;
     this.#schedule();
   }
 
@@ -325,9 +332,13 @@ class Persistence {
   async #writeQueued() {
     const batch = this.#queue;
     this.#queue = [];
+    // Taken now, as the batch is: a rewrite asked for while this one runs may
+    // come after its encodeState(), so it must run again.
+    const rewrite = this.#rewriteNeeded;
+    this.#rewriteNeeded = false;
     const bytes = batch.reduce((n, u) => n + u.byteLength, 0);
     const compact =
-      this.#rewriteNeeded ||
+      rewrite ||
       this.#logCount + batch.length > this.#opts.compactAfter ||
       this.#logBytes + bytes > this.#opts.compactAfterBytes;
     if (!compact && !batch.length) return;
@@ -340,7 +351,6 @@ class Persistence {
           log.clear();
         });
         this.#logCount = this.#logBytes = 0;
-        this.#rewriteNeeded = false;
       } else {
         await transaction(this.#db, "readwrite", (snapshot, log) => {
           for (const update of batch) log.add(update);

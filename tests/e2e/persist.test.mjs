@@ -473,6 +473,48 @@ test("a non-writer writes its catch-up delta in the format the writer says it re
   assertNoErrors();
 });
 
+// After a rollback, an earlier slotkv (it reads format 1 only) skips a stored
+// record it cannot read, and its next rewrite would drop that record's writes.
+// So the log holds format 1 only: a delta in a newer format (here one "a
+// server" sent) is stored by a rewrite, whose snapshot is a state, which is
+// always format 1.
+test("a format-2 delta is stored by a rewrite, never as a log record, so an earlier build can read all that is stored", { timeout: TEST_TIMEOUT }, async () => {
+  const name = fresh("log-format");
+  const a = await tab();
+  await open(a, name);
+  const got = await a.evaluate(async (n) => {
+    const source = new t.slotkv.Doc({ clientId: "server" });
+    source.add("online", "me");
+    for (let i = 0; i < 300; i++) source.add("reactions", `user${i}`);
+    t.doc.applyUpdate(source.encodeState(), "server");
+    t.doc.increment("clicks");
+    await t.p.flush();
+    const before = await t.raw(n);
+    source.add("online", "me"); // a re-add this tab has not seen
+    source.add("reactions", "user300");
+    const delta = source.encodeDelta(t.doc.version());
+    t.doc.applyUpdate(delta, "server");
+    await t.p.flush();
+    const after = await t.raw(n);
+    t.doc.set("later", 1);
+    await t.p.flush();
+    return { delta: delta[1], before, after, last: await t.raw(n), members: t.doc.members("reactions").length };
+  }, name);
+  assert.equal(got.delta, 2, "the server's delta is format 2");
+  assert.equal(got.members, 301);
+  assert.ok(got.before.log.length >= 2, `${got.before.log.length} log records`);
+  assert.ok(got.before.log.every((r) => r.format === 1), "format-1 updates are appended");
+  assert.deepEqual(got.after.log, [], "the format-2 delta rewrote the snapshot and cleared the log");
+  assert.equal(got.after.snapshotFormat, 1);
+  assert.ok(got.after.snapshot > got.before.snapshot);
+  assert.deepEqual(got.last.log.map((r) => r.format), [1], "later updates are appended again");
+  assert.deepEqual(await a.evaluate((n) => t.stored(n), name), await state(a));
+  const b = await reopen(name, [a]);
+  assert.equal((await state(b)).sets.reactions.length, 301);
+  assert.deepEqual(b.warnings, []);
+  assertNoErrors();
+});
+
 test("in Node, persist() rejects: it needs IndexedDB and Web Locks", async () => {
   const { Doc, persist } = await import("../../pkg/node.js");
   const doc = new Doc();

@@ -48,11 +48,19 @@ globalThis.t = {
     return json(t.doc);
   },
 
-  /** What the database holds: the snapshot's size and each log record's key and kind. */
+  /**
+   * What the database holds: the snapshot's size and format version, and each log record's key, kind
+   * and (for bytes) format version (byte 1, docs/FORMAT.md).
+   */
   raw(name) {
     return withDb(name, "readonly", async (snapshot, log) => {
       const [state, records, keys] = await Promise.all([req(snapshot.get("state")), req(log.getAll()), req(log.getAllKeys())]);
-      return { snapshot: state?.byteLength ?? null, log: records.map((r, i) => ({ key: keys[i], kind: kind(r) })) };
+      const format = (v) => (v instanceof Uint8Array ? v[1] : undefined);
+      return {
+        snapshot: state?.byteLength ?? null,
+        snapshotFormat: format(state),
+        log: records.map((r, i) => ({ key: keys[i], kind: kind(r), format: format(r) })),
+      };
     });
   },
 
