@@ -69,6 +69,13 @@ impl ClientId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Where the shared string lives: copies of one id have the same address
+    /// (equal ids read from different updates do not), and no two live ids
+    /// share one. Never 0.
+    pub fn addr(&self) -> usize {
+        Rc::as_ptr(&self.0) as *const u8 as usize
+    }
 }
 
 impl fmt::Debug for ClientId {

@@ -599,15 +599,16 @@ impl Doc {
     /// formats up to `format`.
     fn build_delta(&self, since: &VersionVector, format: u64) -> Update<'_> {
         let mut u = Update { ctx: self.seen.difference(since), ..Update::default() };
+        let lookup = since.lookup();
         for (key, counter) in &self.counters {
             let slots: Vec<_> =
-                counter.slots().filter(|(c, s)| !since.contains(c, s.seq)).map(|(c, s)| (c.clone(), *s)).collect();
+                counter.slots().filter(|(c, s)| !lookup.contains(c, s.seq)).map(|(c, s)| (c.clone(), *s)).collect();
             if !slots.is_empty() {
                 u.counters.push((key.clone(), slots));
             }
         }
         for (key, reg) in &self.registers {
-            if !since.contains(&reg.writer, reg.seq) {
+            if !lookup.contains(&reg.writer, reg.seq) {
                 u.registers.push((key.clone(), Cow::Borrowed(reg)));
             }
         }
@@ -615,7 +616,7 @@ impl Doc {
         // receiver reads `seen` against it; the others only with what the
         // receiver lacks, read against `ctx` as usual.
         for (key, set) in &self.sets {
-            if let Some((delta, whole)) = set.delta(since) {
+            if let Some((delta, whole)) = set.delta(&lookup) {
                 u.sets.push((key.clone(), ListedSet::new(delta, whole)));
             }
         }
@@ -663,9 +664,10 @@ impl Doc {
             self.counters.retain(|_, c| !c.is_empty());
         }
 
+        let seen = self.seen.lookup();
         for (key, reg) in &u.registers {
             self.hlc.observe(reg.ts);
-            if register::is_stale(reg, &self.seen) {
+            if register::is_stale(reg, &seen) {
                 continue;
             }
             let mut new = false;
@@ -705,7 +707,8 @@ impl Doc {
         }
         // A whole set in a transaction's update may carry tags older than the
         // transaction; holding their effect now, this replica has seen them.
-        let unseen = VersionVector::from_dots(u.entry_dots().filter(|(c, s)| !self.seen.contains(c, *s)));
+        let seen = self.seen.lookup();
+        let unseen = VersionVector::from_dots(u.entry_dots().filter(|(c, s)| !seen.contains(c, *s)));
         let new_dots = !self.seen.covers(&u.ctx) || !unseen.is_empty();
         self.seen.union(&u.ctx);
         self.seen.union(&unseen);
@@ -742,8 +745,9 @@ impl Doc {
     fn merge_absences(&mut self, u: &Update, changes: &mut Changes) {
         let listed_registers = sorted_keys(&u.registers);
         let listed_sets = sorted_keys(&u.sets);
+        let their_seen = u.ctx.lookup();
         self.registers.retain(|key, reg| {
-            let gone = listed_registers.binary_search(&&**key).is_err() && register::purged_by_peer(reg, &u.ctx);
+            let gone = register::purged_by_peer(reg, &their_seen) && listed_registers.binary_search(&&**key).is_err();
             if gone {
                 changes.registers.push(key.clone());
             }

@@ -21,7 +21,7 @@
 use crate::client::ClientId;
 use crate::clock::Timestamp;
 use crate::prelude::*;
-use crate::version::VersionVector;
+use crate::version::Lookup;
 
 /// What a register holds: JSON text, or raw bytes (a `Uint8Array` in JS).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,20 +80,21 @@ impl Register {
 /// then purged as a tombstone). Deciding by the dot alone, not by what is
 /// held for the key, keeps a second delivery a no-op even for a forged
 /// update that files one dot under two keys.
-pub fn is_stale(theirs: &Register, my_seen: &VersionVector) -> bool {
+pub fn is_stale(theirs: &Register, my_seen: &Lookup<'_>) -> bool {
     my_seen.contains(&theirs.writer, theirs.seq)
 }
 
 /// In a full-state merge, whether this replica's entry must go because the peer
 /// has seen it and holds nothing for the key: a later delete there beat it
 /// and has since been purged.
-pub fn purged_by_peer(mine: &Register, their_seen: &VersionVector) -> bool {
+pub fn purged_by_peer(mine: &Register, their_seen: &Lookup<'_>) -> bool {
     their_seen.contains(&mine.writer, mine.seq)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::version::VersionVector;
 
     fn c(s: &str) -> ClientId {
         ClientId::new(s).unwrap()
@@ -137,8 +138,9 @@ mod tests {
         let old = Register::new(json("1"), ts(1), c("a"), 1);
         let mut seen = VersionVector::new();
         seen.insert(&c("a"), 1);
-        assert!(is_stale(&old, &seen));
-        assert!(purged_by_peer(&old, &seen));
-        assert!(!is_stale(&old, &VersionVector::new()));
+        assert!(is_stale(&old, &seen.lookup()));
+        assert!(purged_by_peer(&old, &seen.lookup()));
+        assert!(!purged_by_peer(&old, &VersionVector::new().lookup()));
+        assert!(!is_stale(&old, &VersionVector::new().lookup()));
     }
 }

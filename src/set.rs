@@ -41,7 +41,7 @@ use crate::doc::Key;
 use crate::key_map::KeyMap;
 use crate::prelude::*;
 use crate::small_map::SmallMap;
-use crate::version::VersionVector;
+use crate::version::{Lookup, VersionVector};
 
 /// An element's add tags: the dots `(client, seq)` of the adds that put it
 /// there and that no one who saw them has removed, sorted.
@@ -341,7 +341,7 @@ impl Set {
     /// is sent whole. It is whole while the replica has not seen one of our
     /// removes: then the receiver reads the sender's whole version against it
     /// to find the tags removed. Otherwise it holds only the tags `since` lacks.
-    pub fn delta(&self, since: &VersionVector) -> Option<(Cow<'_, Set>, bool)> {
+    pub fn delta(&self, since: &Lookup<'_>) -> Option<(Cow<'_, Set>, bool)> {
         let removals = self.removes.iter().any(|(c, &s)| s > since.contiguous(c));
         if removals {
             return Some((Cow::Borrowed(self), true));

@@ -7,6 +7,8 @@
 //! `1..=n`, as compact as a plain vector. This is the causal context of
 //! delta-state CRDTs (a version vector plus a "dot cloud").
 
+use core::cell::{Cell, RefCell};
+
 use crate::client::ClientId;
 use crate::prelude::*;
 use crate::small_map::SmallMap;
@@ -28,6 +30,11 @@ impl VersionVector {
             Some(rs) => contains(rs, seq),
             None => false,
         }
+    }
+
+    /// [`VersionVector::contains`] for a scan over many dots, see [`Lookup`].
+    pub fn lookup(&self) -> Lookup<'_> {
+        Lookup { vv: self, last: Cell::new(0), ranges: Cell::new(&[]), held: RefCell::new(None) }
     }
 
     /// The highest `n` such that every dot `1..=n` of `client` was seen.
@@ -153,7 +160,41 @@ impl VersionVector {
     }
 }
 
+/// Answers [`VersionVector::contains`] for dot after dot, remembering the
+/// ranges of the last client it looked up. The entries of a document share
+/// one `ClientId` per writer, while a version decoded from a peer has copies
+/// of its own, so a scan of the document (what a delta for that version
+/// lists) would otherwise compare client ids byte by byte for every entry.
+pub struct Lookup<'a> {
+    vv: &'a VersionVector,
+    // The last client looked up, by address, and its ranges. `held` keeps that
+    // client alive, so no other id can take its address while this lives.
+    last: Cell<usize>,
+    ranges: Cell<&'a [(u64, u64)]>,
+    held: RefCell<Option<ClientId>>,
+}
+
+impl Lookup<'_> {
+    #[inline]
+    pub fn contains(&self, client: &ClientId, seq: u64) -> bool {
+        if self.last.get() != client.addr() {
+            self.ranges.set(self.vv.ranges.get(client).map_or(&[], Vec::as_slice));
+            self.last.set(client.addr());
+            *self.held.borrow_mut() = Some(client.clone());
+        }
+        contains(self.ranges.get(), seq)
+    }
+
+    /// [`VersionVector::contiguous`].
+    pub fn contiguous(&self, client: &ClientId) -> u64 {
+        self.vv.contiguous(client)
+    }
+}
+
 fn contains(rs: &[(u64, u64)], seq: u64) -> bool {
+    if let [(lo, hi)] = rs {
+        return (*lo..=*hi).contains(&seq); // the common case: no holes
+    }
     // First range whose end is >= seq.
     let i = rs.partition_point(|&(_, hi)| hi < seq);
     rs.get(i).is_some_and(|&(lo, _)| lo <= seq)
@@ -318,6 +359,21 @@ mod tests {
             prop_assert_eq!(model(&vr), expect);
             for s in 1..42 {
                 prop_assert_eq!(va.contains(&c("c0"), s), ma.contains(&("c0".to_string(), s)));
+            }
+        }
+
+        /// A lookup answers as the version does, query after query, whether
+        /// the client asked about is the one before (the same shared id), an
+        /// equal id of its own, or another client.
+        #[test]
+        fn a_lookup_answers_as_the_version(a in dots(), queries in prop::collection::vec((0u8..4, any::<bool>(), 0u64..42), 0..60)) {
+            let va = build(&a);
+            let shared: Vec<ClientId> = (0..4).map(|cl| c(&format!("c{cl}"))).collect();
+            let lookup = va.lookup();
+            for (cl, fresh, s) in queries {
+                let id = if fresh { c(&format!("c{cl}")) } else { shared[cl as usize].clone() };
+                prop_assert_eq!(lookup.contains(&id, s), va.contains(&id, s), "c{} seq {}", cl, s);
+                prop_assert_eq!(lookup.contiguous(&id), va.contiguous(&id));
             }
         }
     }
