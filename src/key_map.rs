@@ -490,6 +490,12 @@ impl<'a, V> Iterator for Iter<'a, V> {
         self.next += 1;
         Some((self.keys.get(p)?, self.values.get(p)?))
     }
+
+    // Exact, so that collecting a map's entries allocates once.
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.keys.len().saturating_sub(self.next);
+        (left, Some(left))
+    }
 }
 
 impl<'a, V> IntoIterator for &'a KeyMap<V> {

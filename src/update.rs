@@ -129,13 +129,13 @@ impl<'a> Update<'a> {
         let seen_flag = self.seen_flag();
         let mut names = Names::default();
         self.walk(&mut names, seen_flag);
-        let tables = names.into_tables();
-        let mut body = Body { w: Writer::new(), t: &tables, near: 0 };
-        self.walk(&mut body, seen_flag);
         // Format 1 unless the message uses what format 2 adds, so that older
         // builds still read it.
         let version = if !self.full && seen_flag == SEEN_PER_SET { 2 } else { 1 };
-        finish(if self.full { TYPE_STATE } else { TYPE_DELTA }, version, &tables, body.w)
+        let (tables, w) = names.start(if self.full { TYPE_STATE } else { TYPE_DELTA }, version);
+        let mut body = Body { w, t: &tables, near: 0 };
+        self.walk(&mut body, seen_flag);
+        body.w.finish()
     }
 
     /// Feeds every field of the body, in format order, to `out`.
@@ -416,19 +416,10 @@ fn unique_keys<V>(entries: &[(Key, V)], kind: &str) -> Result<(), Error> {
 pub fn encode_version(vv: &VersionVector) -> Vec<u8> {
     let mut names = Names::default();
     walk_vv(&mut names, vv);
-    let tables = names.into_tables();
-    let mut body = Body { w: Writer::new(), t: &tables, near: 0 };
+    let (tables, w) = names.start(TYPE_VERSION, 1);
+    let mut body = Body { w, t: &tables, near: 0 };
     walk_vv(&mut body, vv);
-    finish(TYPE_VERSION, 1, &tables, body.w)
-}
-
-/// Header, tables, then the body.
-fn finish(kind: u8, version: u64, tables: &NameTables, body: Writer) -> Vec<u8> {
-    let mut out = Writer::new();
-    write_header(&mut out, version, kind);
-    tables.write(&mut out);
-    out.raw(&body.buf);
-    out.finish()
+    body.w.finish()
 }
 
 /// Decodes a version message.
@@ -664,30 +655,46 @@ impl<'a> Sink<'a> for Names<'a> {
     fn varint(&mut self, _: u64) {}
     fn svarint(&mut self, _: i64) {}
     fn client(&mut self, c: &'a ClientId) {
-        self.clients.push(c);
+        self.note_client(c);
     }
     fn string(&mut self, s: &'a str) {
         self.strings.push(s);
     }
     fn raw(&mut self, _: &[u8]) {}
     fn client_after(&mut self, c: &'a ClientId, _: &mut usize) {
-        self.clients.push(c);
+        self.note_client(c);
     }
     fn row_names(&mut self, key: &'a str, writer: &'a ClientId, _: &mut usize, _: &mut usize) {
         self.strings.push(key);
-        self.clients.push(writer);
+        self.note_client(writer);
     }
 }
 
 impl<'a> Names<'a> {
-    /// Each name once, sorted, so the second pass finds its index by binary
-    /// search (no hashing, and no quadratic path however many names).
-    fn into_tables(mut self) -> NameTables<'a> {
+    // A run of rows by one writer (the common case) lists it once.
+    fn note_client(&mut self, c: &'a ClientId) {
+        if !self.clients.last().is_some_and(|last| last.addr() == c.addr()) {
+            self.clients.push(c);
+        }
+    }
+
+    /// The tables, each name once, sorted, so the second pass finds its
+    /// index by binary search (no hashing, and no quadratic path however
+    /// many names); and the message's header and tables written, with room
+    /// for the body after them.
+    fn start(mut self, kind: u8, version: u64) -> (NameTables<'a>, Writer) {
+        // Most rows name a string (a key or an element) and take a few bytes.
+        let body_bytes = 8 * self.strings.len();
         crate::sort::sort(&mut self.clients);
         self.clients.dedup();
         crate::sort::sort(&mut self.strings);
         self.strings.dedup();
-        NameTables { clients: self.clients, strings: self.strings }
+        let tables = NameTables { clients: self.clients, strings: self.strings };
+        let mut w = Writer::new();
+        write_header(&mut w, version, kind);
+        tables.write(&mut w);
+        w.buf.reserve(body_bytes);
+        (tables, w)
     }
 }
 
