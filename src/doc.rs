@@ -163,6 +163,12 @@ pub struct Doc {
     counters: KeyMap<Counter>,
     registers: KeyMap<Register>,
     sets: KeyMap<Set>,
+    /// Whether a register may be a tombstone, and a set may hold a removal
+    /// record: false only when the last purge left none and nothing made
+    /// one since, so that a purge with nothing to do skips the scan (every
+    /// `encodeDelta` purges, and should cost what it carries).
+    may_hold_tombstones: bool,
+    may_hold_removals: bool,
     txn: Txn,
     /// The keys the last commit or applied update changed.
     last: Changes,
@@ -193,6 +199,8 @@ impl Doc {
             counters: KeyMap::new(),
             registers: KeyMap::new(),
             sets: KeyMap::new(),
+            may_hold_tombstones: false,
+            may_hold_removals: false,
             txn: Txn::default(),
             last: Changes::default(),
         })
@@ -316,6 +324,7 @@ impl Doc {
         let wall = self.wall();
         let ts = self.hlc.tick(wall).ok_or(Error::Exhausted { what: "the register clock (a peer wrote at the end of time)" })?;
         let seq = self.next_seq();
+        self.may_hold_tombstones |= value.is_none();
         let (key, old) = self.registers.insert_str(key, Register::new(value, ts, self.me.clone(), seq));
         let txn = self.open();
         if let Some(old) = old {
@@ -379,6 +388,7 @@ impl Doc {
         };
         let key = key.clone();
         if let Some(tags) = set.remove(element, &self.me, seq, now) {
+            self.may_hold_removals = true;
             self.next_seq();
             let txn = self.open();
             for (client, tag) in &tags {
@@ -676,6 +686,7 @@ impl Doc {
                 Register::clone(reg)
             });
             if new || entry.merge(reg) {
+                self.may_hold_tombstones |= entry.is_tombstone();
                 changes.registers.push(key.clone());
             }
         }
@@ -683,6 +694,7 @@ impl Doc {
         for (key, listed) in &u.sets {
             let (key, mine) = self.sets.entry_with(key, || key.clone(), Set::default);
             let changed = mine.merge(&listed.set, &self.seen, u.fate(listed));
+            self.may_hold_removals |= !mine.removal_record().0.is_empty();
             let vacant = mine.is_vacant();
             let key = key.clone();
             if vacant {
@@ -780,17 +792,27 @@ impl Doc {
             let h = horizon.get_or_insert_with(client, || 0);
             *h = (*h).max(seq);
         };
-        self.registers.retain(|_, reg| {
-            let expired = reg.is_tombstone() && reg.ts.wall <= cutoff;
-            if expired {
-                raise(&reg.writer, reg.seq);
-            }
-            !expired
-        });
-        self.sets.retain(|_, set| {
-            set.purge_removals(cutoff, &mut raise);
-            !set.is_vacant()
-        });
+        if self.may_hold_tombstones {
+            let mut left = false;
+            self.registers.retain(|_, reg| {
+                let expired = reg.is_tombstone() && reg.ts.wall <= cutoff;
+                if expired {
+                    raise(&reg.writer, reg.seq);
+                }
+                left |= reg.is_tombstone() && !expired;
+                !expired
+            });
+            self.may_hold_tombstones = left;
+        }
+        if self.may_hold_removals {
+            let mut left = false;
+            self.sets.retain(|_, set| {
+                set.purge_removals(cutoff, &mut raise);
+                left |= !set.removal_record().0.is_empty();
+                !set.is_vacant()
+            });
+            self.may_hold_removals = left;
+        }
     }
 
     /// Counters, registers and sets as plain maps, for comparing replicas.

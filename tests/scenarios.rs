@@ -716,6 +716,35 @@ fn a_late_overwritten_write_does_not_revive_a_purged_key() {
     assert_eq!(visible(&a), visible(&r));
 }
 
+/// Tombstones and set removal records that arrive from a peer are purged
+/// after the retention as the replica's own are: a purge with nothing of its
+/// own to drop must still look at what merges brought.
+#[test]
+fn a_tombstone_and_a_removal_record_from_a_peer_are_purged_after_the_retention() {
+    let (ta, tb) = (time(1_000), time(1_000));
+    let mut a = doc_with_retention("a", &ta, 10);
+    let mut b = doc_with_retention("b", &tb, 10);
+    a.set("k", json("1")).unwrap();
+    a.add("s", "x").unwrap();
+    a.add("s", "y").unwrap();
+    b.apply_update(&a.encode_state()).unwrap();
+    b.encode_state(); // a purge with nothing to drop
+    let since = b.version();
+    a.delete("k").unwrap();
+    a.remove("s", "x").unwrap();
+    commit(&mut a);
+    b.apply_update(&a.encode_delta(Some(&since)).unwrap()).unwrap();
+    assert!(b.register("k").is_some_and(|r| r.is_tombstone()));
+    assert!(!b.set_state("s").unwrap().removal_record().0.is_empty());
+    b.encode_state(); // within the retention: both kept
+    assert!(b.register("k").is_some() && !b.set_state("s").unwrap().removal_record().0.is_empty());
+    tb.set(2_000);
+    b.encode_state();
+    assert!(b.register("k").is_none(), "the tombstone from a is purged");
+    assert!(b.set_state("s").unwrap().removal_record().0.is_empty(), "the removal record from a is purged");
+    assert_eq!(b.members("s"), ["y"]);
+}
+
 // ---------------------------------------------------------------------------
 // Hostile input: found by reading the decoder, not by the properties
 // ---------------------------------------------------------------------------
