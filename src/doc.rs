@@ -617,11 +617,12 @@ impl Doc {
                 u.counters.push((key.clone(), slots));
             }
         }
-        for (key, reg) in &self.registers {
+        for (key, reg) in self.registers.iter_unordered() {
             if !lookup.contains(&reg.writer, reg.seq) {
                 u.registers.push((key.clone(), Cow::Borrowed(reg)));
             }
         }
+        crate::sort::sort_by(&mut u.registers, |a, b| a.0 < b.0);
         // A set with removals the receiver lacks is listed whole, and the
         // receiver reads `seen` against it; the others only with what the
         // receiver lacks, read against `ctx` as usual.

@@ -457,6 +457,12 @@ impl<V> KeyMap<V> {
     pub fn values(&self) -> impl Iterator<Item = &V> + '_ {
         self.values.iter()
     }
+
+    /// Entries in no particular order, without the indirection of key
+    /// order: for a scan that keeps few of them and sorts those.
+    pub fn iter_unordered(&self) -> impl Iterator<Item = (&Key, &V)> + '_ {
+        self.index.keys.iter().zip(&self.values)
+    }
 }
 
 impl Index {
