@@ -673,7 +673,7 @@ impl<'a> Sink<'a> for Names<'a> {
 impl<'a> Names<'a> {
     // A run of rows by one writer (the common case) lists it once.
     fn note_client(&mut self, c: &'a ClientId) {
-        if !self.clients.last().is_some_and(|last| last.addr() == c.addr()) {
+        if self.clients.last().is_none_or(|last| last.addr() != c.addr()) {
             self.clients.push(c);
         }
     }
