@@ -9,12 +9,13 @@
 //    holds one full state under the key "state"; object store "log" holds one
 //    update (Uint8Array) per record, auto-increment keys in write order. Loading
 //    applies the snapshot, then the log. The writer appends every update its Doc
-//    emits in format 1, and "rewrites" (reads everything stored into its Doc, puts
-//    encodeState() as the snapshot and clears the log, in one transaction) when
-//    it takes over, when the log passes `compactAfter` records or
-//    `compactAfterBytes`, and instead of appending an update in a newer format
-//    (so that an earlier slotkv, after a rollback, can read all that is stored). Reading before rewriting means a rewrite can never
-//    drop something stored that this Doc had not seen.
+//    emits that is in format 1, and "rewrites" (reads everything stored into its
+//    Doc, puts encodeState() as the snapshot and clears the log, in one
+//    transaction) when it takes over, when the log passes `compactAfter` records
+//    or `compactAfterBytes`, and in place of appending an update in a newer
+//    format (so that an earlier slotkv, after a rollback, reads all that is
+//    stored). Reading before rewriting means a rewrite can never drop something
+//    stored that this Doc had not seen.
 //  - the BroadcastChannel `slotkv-persist:<name>`, so persistence needs no
 //    BroadcastSync. Messages (structured clones; `from` is the sender's random
 //    instance id):
