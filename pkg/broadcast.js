@@ -18,7 +18,7 @@
 // came; when it is in a newer format than some replica heard from reads, a
 // new hello follows, so that replica catches up through the syncs it brings.
 import { FORMAT_VERSION } from "./doc.js";
-import { isFormat, isId } from "./message.js";
+import { formatOf, isFormat, isId } from "./message.js";
 
 const DEFAULTS = { heartbeatMs: 2500, timeoutMs: 10000 };
 
@@ -73,11 +73,11 @@ export class BroadcastSync {
       if (origin === this) return;
       this.#post({ t: "update", update });
       // A delta relayed from another transport may be in a newer format
-      // (byte 1, docs/FORMAT.md) than a replica heard from reads, and that
+      // than a replica heard from reads, and that
       // replica drops it. Saying hello again makes every peer answer with a
       // sync, and this replica's answer to each is a delta in a format all
       // of them read (see "sync" in #receive). Once per burst of updates.
-      if (update[1] > this.#formatOfAll() && !this.#helloPending) {
+      if (formatOf(update) > this.#formatOfAll() && !this.#helloPending) {
         this.#helloPending = true;
         queueMicrotask(() => {
           this.#helloPending = false;

@@ -1,5 +1,6 @@
-// Checks shared by the two channel protocols, BroadcastSync's (broadcast.js)
-// and persist's (persist.js), on the fields every message of either carries.
+// What the two channel protocols, BroadcastSync's (broadcast.js) and
+// persist's (persist.js), share: the checks on the fields every message of
+// either carries, and how they read the format of the updates they carry.
 
 // A sender's id as a message carries it: a non-empty string of at most 64
 // UTF-16 code units (a client id is 1 to 64 bytes of UTF-8, so never longer).
@@ -8,3 +9,7 @@ export const isId = (s) => typeof s === "string" && s.length > 0 && s.length <= 
 // A format version a message names: absent (sent by an earlier slotkv, which
 // reads format 1 only) or a whole number from 1 up.
 export const isFormat = (f) => f === undefined || (Number.isSafeInteger(f) && f >= 1);
+
+// The format version of an update, state or version message: its second byte
+// (docs/FORMAT.md; a varint, one byte for every version so far).
+export const formatOf = (bytes) => bytes[1];

@@ -35,7 +35,7 @@
 //    the writer holds (and has stored) everything the non-writer ever wrote.
 
 import { FORMAT_VERSION } from "./doc.js";
-import { isFormat, isId } from "./message.js";
+import { formatOf, isFormat, isId } from "./message.js";
 
 const DEFAULTS = { compactAfter: 500, compactAfterBytes: 4 << 20, ackTimeoutMs: 2000 };
 const SNAPSHOT = "snapshot";
@@ -300,11 +300,11 @@ class Persistence {
 
   // The log holds format 1 only. After a rollback an earlier slotkv, which
   // reads no newer format, would skip such a record and then rewrite storage
-  // without it. A delta in a newer format (byte 1, docs/FORMAT.md; rare: a
-  // catch-up that lists a set whole beside sets listed in part) is stored by
-  // a rewrite instead, whose snapshot is a state, always format 1.
+  // without it. A delta in a newer format (rare: a catch-up that lists a set
+  // whole beside sets listed in part) is stored by a rewrite instead, whose
+  // snapshot is a state, always format 1.
   #append(update) {
-    if (update[1] === 1) this.#queue.push(update);
+    if (formatOf(update) === 1) this.#queue.push(update);
     else this.#rewriteNeeded = true;
     this.#schedule();
   }

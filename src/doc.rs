@@ -695,7 +695,7 @@ impl Doc {
         for (key, listed) in &u.sets {
             let (key, mine) = self.sets.entry_with(key, || key.clone(), Set::default);
             let changed = mine.merge(&listed.set, &self.seen, u.fate(listed));
-            self.may_hold_removals |= !mine.removal_record().0.is_empty();
+            self.may_hold_removals |= mine.holds_removals();
             let vacant = mine.is_vacant();
             let key = key.clone();
             if vacant {
@@ -809,7 +809,7 @@ impl Doc {
             let mut left = false;
             self.sets.retain(|_, set| {
                 set.purge_removals(cutoff, &mut raise);
-                left |= !set.removal_record().0.is_empty();
+                left |= set.holds_removals();
                 !set.is_vacant()
             });
             self.may_hold_removals = left;

@@ -332,6 +332,11 @@ impl Set {
         }
     }
 
+    /// Whether it holds a removal record (which a purge drops after the retention).
+    pub fn holds_removals(&self) -> bool {
+        !self.removes.is_empty()
+    }
+
     /// Nothing left: no members and no removal record.
     pub fn is_vacant(&self) -> bool {
         self.elements.is_empty() && self.removes.is_empty()
