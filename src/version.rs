@@ -7,7 +7,7 @@
 //! `1..=n`, as compact as a plain vector. This is the causal context of
 //! delta-state CRDTs (a version vector plus a "dot cloud").
 
-use core::cell::{Cell, RefCell};
+use core::cell::Cell;
 
 use crate::client::ClientId;
 use crate::prelude::*;
@@ -34,7 +34,7 @@ impl VersionVector {
 
     /// [`VersionVector::contains`] for a scan over many dots, see [`Lookup`].
     pub fn lookup(&self) -> Lookup<'_> {
-        Lookup { vv: self, last: Cell::new(0), ranges: Cell::new(&[]), held: RefCell::new(None) }
+        Lookup { vv: self, last: Cell::new(0), ranges: Cell::new(&[]), held: Cell::new(None) }
     }
 
     /// The highest `n` such that every dot `1..=n` of `client` was seen.
@@ -171,7 +171,7 @@ pub struct Lookup<'a> {
     // client alive, so no other id can take its address while this lives.
     last: Cell<usize>,
     ranges: Cell<&'a [(u64, u64)]>,
-    held: RefCell<Option<ClientId>>,
+    held: Cell<Option<ClientId>>,
 }
 
 impl Lookup<'_> {
@@ -180,7 +180,7 @@ impl Lookup<'_> {
         if self.last.get() != client.addr() {
             self.ranges.set(self.vv.ranges.get(client).map_or(&[], Vec::as_slice));
             self.last.set(client.addr());
-            *self.held.borrow_mut() = Some(client.clone());
+            self.held.set(Some(client.clone()));
         }
         contains(self.ranges.get(), seq)
     }
