@@ -84,14 +84,20 @@ impl Counter {
         if value.unsigned_abs() > MAX_SAFE_INTEGER as u128 {
             return Err(Error::UnsafeInteger { what: "the counter's value after this change" });
         }
-        let mut slot = self.slots.get(client).copied().unwrap_or_default();
-        let total = if delta >= 0 { &mut slot.p } else { &mut slot.n };
-        *total += delta.unsigned_abs();
-        if *total > MAX_SAFE_INTEGER {
+        // One search for the slot; a new one is inserted only once it is valid.
+        let mut fresh = Slot::default();
+        let found = self.slots.get_mut(client);
+        let is_new = found.is_none();
+        let slot = found.unwrap_or(&mut fresh);
+        let total = if delta >= 0 { slot.p } else { slot.n } + delta.unsigned_abs();
+        if total > MAX_SAFE_INTEGER {
             return Err(Error::UnsafeInteger { what: "this client's total of increments or decrements" });
         }
+        *(if delta >= 0 { &mut slot.p } else { &mut slot.n }) = total;
         slot.seq = seq;
-        self.slots.insert(client.clone(), slot);
+        if is_new {
+            self.slots.insert(client.clone(), fresh);
+        }
         Ok(())
     }
 
@@ -182,6 +188,16 @@ mod tests {
         assert_eq!(x, before);
         x.increment(&c("b"), -1, 1).unwrap();
         assert_eq!(x.value(), MAX_SAFE_INTEGER as i128 - 1);
+        // A slot's own total is bounded too, whatever the value.
+        let mut y = Counter::default();
+        y.increment(&c("a"), MAX_SAFE_INTEGER as i64, 1).unwrap();
+        y.increment(&c("a"), -(MAX_SAFE_INTEGER as i64), 2).unwrap();
+        let before = y.clone();
+        assert!(y.increment(&c("a"), 1, 3).is_err());
+        assert!(y.increment(&c("a"), -1, 3).is_err());
+        assert_eq!(y, before);
+        y.increment(&c("b"), 1, 1).unwrap();
+        assert_eq!(y.value(), 1);
     }
 
     #[test]

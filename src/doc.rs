@@ -96,8 +96,10 @@ impl Changes {
 
     fn sort(&mut self) {
         for list in [&mut self.counters, &mut self.registers, &mut self.sets] {
-            crate::sort::sort(list);
-            list.dedup();
+            if list.len() > 1 {
+                crate::sort::sort(list);
+                list.dedup();
+            }
         }
     }
 
@@ -140,7 +142,9 @@ struct Txn {
     /// The dots of the set tags this transaction removed and the register
     /// writes it overwrote. Its update carries them, so a receiver drops them
     /// too, or, if it has not seen them yet, ignores them when they arrive.
-    superseded: VersionVector,
+    /// A list (made a version only for the update), so a write allocates
+    /// nothing for it.
+    superseded: Vec<(ClientId, u64)>,
     /// Each register write of this transaction: its key and seq.
     written: Vec<(Key, u64)>,
     /// Each set add of this transaction: the set's key and the element.
@@ -328,7 +332,7 @@ impl Doc {
         let (key, old) = self.registers.insert_str(key, Register::new(value, ts, self.me.clone(), seq));
         let txn = self.open();
         if let Some(old) = old {
-            txn.superseded.insert(&old.writer, old.seq);
+            txn.superseded.push((old.writer, old.seq));
         }
         txn.written.push((key.clone(), seq));
         note(&mut txn.changes.registers, key);
@@ -391,9 +395,7 @@ impl Doc {
             self.may_hold_removals = true;
             self.next_seq();
             let txn = self.open();
-            for (client, tag) in &tags {
-                txn.superseded.insert(client, *tag);
-            }
+            txn.superseded.extend(tags);
             note(&mut txn.changes.sets, key);
         }
         Ok(())
@@ -453,8 +455,12 @@ impl Doc {
         self.txn.changes.clear();
         self.txn.written.clear();
         self.txn.added.clear();
-        if !self.txn.superseded.is_empty() {
-            self.txn.superseded = VersionVector::new();
+        // Removing an element drops all its tags, which peers may have made
+        // many: a list that grew past its everyday size is given back.
+        if self.txn.superseded.capacity() > 256 {
+            self.txn.superseded = Vec::new();
+        } else {
+            self.txn.superseded.clear();
         }
         update
     }
@@ -477,7 +483,7 @@ impl Doc {
     fn transaction_update<'s>(&'s self, txn: &Txn, changes: &'s Changes) -> Update<'s> {
         let start = txn.start;
         let ours = |client: &ClientId, seq: u64| *client == self.me && seq > start;
-        let mut ctx = txn.superseded.clone();
+        let mut ctx = VersionVector::from_dots(txn.superseded.iter().map(|(client, seq)| (client, *seq)));
         ctx.insert_range(&self.me, start + 1, self.seq);
         let taken = VersionVector::from_dots(
             txn.written.iter().filter(|(key, _)| !self.registers.contains_key(key)).map(|(_, seq)| (&self.me, *seq)),
