@@ -193,29 +193,35 @@ export class BroadcastSync {
       if (this.#peers.delete(m.from)) this.#emit("presence");
       return;
     }
-    let changed = this.#heard(m.from, m.format ?? 1);
+    // The sender becomes a peer once its message has been taken in: one
+    // whose bytes cannot be read is dropped, its sender unheard.
+    let changed = false;
+    const heard = () => (changed = this.#heard(m.from, m.format ?? 1));
     try {
       switch (m.t) {
-        case "hello":
-          this.#post({
-            t: "sync",
-            to: m.from,
-            update: this.#doc.encodeDelta(m.version, { format: m.format ?? 1 }),
-            version: this.#doc.version(),
-            lowest: this.#formatOfAll(),
-          });
+        case "hello": {
+          const update = this.#doc.encodeDelta(m.version, { format: m.format ?? 1 });
+          heard();
+          this.#post({ t: "sync", to: m.from, update, version: this.#doc.version(), lowest: this.#formatOfAll() });
           if (this.#hasPresence) this.#post({ t: "presence", state: this.#presence });
           break;
+        }
         case "sync":
-          if (m.to !== this.#me) break;
-          this.#doc.applyUpdate(m.update, this);
-          // (A joiner may not have heard every replica yet; the sender of the sync has.)
-          this.#post({ t: "update", update: this.#doc.encodeDelta(m.version, { format: Math.min(this.#formatOfAll(), m.lowest ?? 1) }) });
+          if (m.to === this.#me) {
+            this.#doc.applyUpdate(m.update, this);
+            heard();
+            // (A joiner may not have heard every replica yet; the sender of the sync has.)
+            this.#post({ t: "update", update: this.#doc.encodeDelta(m.version, { format: Math.min(this.#formatOfAll(), m.lowest ?? 1) }) });
+          } else {
+            heard();
+          }
           break;
         case "update":
           this.#doc.applyUpdate(m.update, this);
+          heard();
           break;
         case "presence":
+          heard();
           if ("state" in m) {
             const p = this.#peers.get(m.from);
             p.state = m.state;

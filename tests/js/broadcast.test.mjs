@@ -113,6 +113,9 @@ test("malformed messages are dropped and reported, never fatal", async () => {
   await until(() => errors.length === bad.length);
   assert.ok(errors.some((m) => /cannot apply update/.test(m)));
   assert.ok(errors.some((m) => /unknown message type/.test(m)));
+  // A dropped message does not make its sender a peer, even when only its
+  // bytes were bad.
+  assert.deepEqual(a.peers, []);
   // Still syncing afterwards.
   const b = new Doc({ clientId: "b" });
   const sb = new BroadcastSync(b, channel);
