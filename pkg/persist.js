@@ -104,6 +104,10 @@ function validate(m) {
   }
 }
 
+function sameBytes(a, b) {
+  return a.length === b?.length && a.every((x, i) => x === b[i]);
+}
+
 function randomId() {
   const bytes = crypto.getRandomValues(new Uint8Array(8));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
@@ -142,6 +146,8 @@ class Persistence {
   #writer = false;
   #closing = null; // the close() promise once close() was called
   #closed = false;
+  // The Doc's version when close() stopped listening to it: what storage can hold.
+  #closedAt = null;
   #lockAbort = new AbortController();
   #release; // resolves the lock callback's promise: releases the lock
   #released = new Promise((ok) => (this.#release = ok));
@@ -178,16 +184,34 @@ class Persistence {
     return this.#writer && !this.#closed;
   }
 
-  /** Resolves once every update this replica made is in IndexedDB. */
+  /**
+   * Resolves once every update this replica made is in IndexedDB. After close(), nothing more is saved:
+   * it resolves if the document is as close() left it, and rejects if it has changed since.
+   */
   flush() {
-    if (this.#closed) return Promise.resolve();
+    if (this.#closed) return this.#closedFlush();
     return this.#writer ? this.#durable() : this.#flushViaWriter();
+  }
+
+  #closedFlush() {
+    let unchanged = false;
+    try {
+      unchanged = sameBytes(this.#doc.version(), this.#closedAt);
+    } catch {
+      // The Doc was freed: what it held cannot be compared.
+    }
+    return unchanged ? Promise.resolve() : Promise.reject(new Error("slotkv: persist was closed and this Doc has changed since: those changes are not saved"));
   }
 
   /** Flushes, releases the writer lock if held, and stops persisting. Writes made after close() are not saved. */
   close() {
     this.#closing ??= (async () => {
       this.#off();
+      try {
+        this.#closedAt = this.#doc.version();
+      } catch {
+        this.#closedAt = null; // freed
+      }
       try {
         await this.flush();
       } finally {

@@ -184,8 +184,12 @@ test("close() flushes and releases the lock: another tab becomes the writer", { 
   await waitFor("b to become the writer", () => isWriter(b));
   await b.evaluate(() => t.doc.increment("b"));
   await flush(b);
-  // a keeps its tab but no longer persists: its later writes are not stored.
+  // a keeps its tab but no longer persists: its later writes are not stored,
+  // and a flush() says so.
+  const flushed = () => a.evaluate(() => t.p.flush().then(() => "resolved", (e) => e.message));
+  assert.equal(await flushed(), "resolved", "nothing changed since close()");
   await a.evaluate(() => t.doc.increment("a", 100));
+  assert.match(await flushed(), /persist was closed and this Doc has changed since/);
 
   const d = await reopen(name, [a, b]);
   assert.deepEqual(await state(d), { counters: { a: 1, b: 1 }, registers: { k: "from b" }, sets: {} });
