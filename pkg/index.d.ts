@@ -12,7 +12,7 @@
 
 /** Options for a new document. */
 export interface DocOptions {
-  /** This replica's id, 1 to 64 bytes of UTF-8 (else `RangeError`). Default: 64 random bits as 16 hex characters. Never share one between live replicas. */
+  /** This replica's id, 1 to 64 bytes of UTF-8 (a `TypeError` if not a string, a `RangeError` if empty or longer). Default: 64 random bits as 16 hex characters. Never share one between live replicas. */
   clientId?: string;
   /**
    * Wall-clock source in milliseconds for register timestamps (default `Date.now`). Inject one to make tests deterministic.
@@ -59,7 +59,7 @@ export interface EncodeOptions {
 /**
  * Any value JSON can hold exactly: what `set` accepts besides `Uint8Array`, and `get` returns equal. Plain objects (null-prototype
  * ones come back as plain objects), arrays without holes or extra properties, well-formed strings, finite numbers (`-0` is stored as
- * `0`), booleans and `null`; at most 128 deep and 8 MiB as JSON (else `RangeError`). Anything else (undefined, functions, symbols,
+ * `0`), booleans and `null`; at most 128 deep and 8 MiB as JSON by default (`limits.maxValueDepth`, `limits.maxValueBytes`; else `RangeError`). Anything else (undefined, functions, symbols,
  * bigints, NaN, cycles, class instances such as `Date` or `Map`) is a `TypeError`.
  */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -108,8 +108,12 @@ export class Doc {
   /** clientId -> that client's net contribution to counter `key`. */
   counterSlots(key: string): Record<string, number>;
 
-  /** Writes a JSON-compatible value or bytes; the latest write (by hybrid logical clock) wins. */
-  set(key: string, value: JsonValue | Uint8Array): void;
+  /**
+   * Writes a JSON-compatible value (see `JsonValue`) or bytes; the latest write (by hybrid logical clock) wins. Typed `unknown`, as
+   * the SPEC has it, so that values typed by an interface or read from elsewhere need no cast; what JSON cannot hold exactly is a
+   * `TypeError` at run time.
+   */
+  set(key: string, value: unknown): void;
   /** The register's value (a fresh copy: a plain object, array, primitive or `Uint8Array`); `undefined` when absent or deleted. */
   get(key: string): unknown;
   /** Deletes register `key` (a timestamped tombstone: a later `set` elsewhere still wins). */
@@ -140,7 +144,7 @@ export class Doc {
    * `options.format`: the newest format version the receiver reads, for a peer of an older slotkv (default `FORMAT_VERSION`); the delta then uses nothing a newer format adds.
    */
   encodeDelta(since?: Uint8Array, options?: EncodeOptions): Uint8Array;
-  /** Merges a state or delta, in any order, any number of times. Atomic: on malformed, truncated, oversized (> 64 MiB) or newer-format bytes it throws an `Error` saying why, and changes nothing. */
+  /** Merges a state or delta, in any order, any number of times. Atomic: on malformed, truncated, oversized (> `limits.maxUpdateBytes`, 64 MiB by default) or newer-format bytes it throws an `Error` saying why, and changes nothing. */
   applyUpdate(update: Uint8Array, origin?: unknown): void;
   /** Fires once per local transaction (with a delta of exactly it) and once per effective `applyUpdate`. Returns an unsubscribe function. */
   on(event: "update", fn: (update: Uint8Array, origin: unknown, local: boolean) => void): () => void;
@@ -176,7 +180,10 @@ export class BroadcastSync {
 export interface Persistence {
   /** True while this tab holds the single-writer lock (Web Locks) and writes storage. */
   readonly isWriter: boolean;
-  /** Resolves once every update this replica made is in IndexedDB (written by the writer tab). */
+  /**
+   * Resolves once every update this replica made is in IndexedDB (written by the writer tab). After `close()` nothing more is saved:
+   * it resolves if the document has not changed since `close()`, and rejects with an `Error` if it has.
+   */
   flush(): Promise<void>;
   /** Flushes, releases the writer lock if held, and stops persisting. */
   close(): Promise<void>;
