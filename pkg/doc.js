@@ -242,7 +242,17 @@ function report(err) {
   console.error("slotkv: an event listener threw", err);
 }
 
+// For persist.js (the package does not export it): applies bytes this
+// document's own storage holds, which only the bytes themselves bound (see
+// Doc::apply_stored in src/doc.rs): the limits bound updates from peers, and a
+// document can grow larger than one of those may be.
+export let applyStored;
+
 export class Doc {
+  static {
+    applyStored = (doc, bytes, origin) => doc.#applyStored(bytes, origin);
+  }
+
   #raw;
   #listeners = { update: new Set(), change: new Set() };
   #depth = 0;
@@ -482,6 +492,13 @@ export class Doc {
   applyUpdate(update, origin) {
     const bytes = checkMessage(update, "the update", APPLY, this.#limits);
     if (this.#ok(this.#r.applyUpdate(bytes))) {
+      this.#emit("update", update, origin, false);
+      this.#emitChange(false, origin);
+    }
+  }
+
+  #applyStored(update, origin) {
+    if (this.#ok(this.#r.applyStored(checkBytes(update, "a stored update")))) {
       this.#emit("update", update, origin, false);
       this.#emitChange(false, origin);
     }

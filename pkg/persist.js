@@ -34,7 +34,7 @@
 //    for a request it sent after catching up with that writer this way: then
 //    the writer holds (and has stored) everything the non-writer ever wrote.
 
-import { FORMAT_VERSION } from "./doc.js";
+import { FORMAT_VERSION, applyStored } from "./doc.js";
 import { formatOf, isFormat, isId } from "./message.js";
 
 const DEFAULTS = { compactAfter: 500, compactAfterBytes: 4 << 20, ackTimeoutMs: 2000 };
@@ -314,7 +314,9 @@ class Persistence {
       return;
     }
     try {
-      this.#doc.applyUpdate(bytes, this.#fromStorage);
+      // Not applyUpdate: the limits that bound a peer's update must not
+      // keep a document that outgrew them from loading all of itself.
+      applyStored(this.#doc, bytes, this.#fromStorage);
     } catch (err) {
       console.warn(`slotkv: persist(${JSON.stringify(this.#name)}) skipped ${what}: ${err.message}`);
     }

@@ -741,6 +741,23 @@ impl Doc {
         Ok(true)
     }
 
+    /// [`Doc::apply`] for bytes this document's own storage holds: what an
+    /// earlier session of it saved (a snapshot, a log of its updates).
+    ///
+    /// The [`Limits`] bound each update from a peer, not the document: local
+    /// writes and many small updates can make a document whose state is
+    /// larger than one update may be. Its own storage must still load all of
+    /// it, or the next snapshot written would lack what did not load. So
+    /// here only the bytes themselves bound sizes and counts (see
+    /// [`Limits::for_stored`]); decoding is as strict as ever otherwise.
+    pub fn apply_stored(&mut self, bytes: &[u8]) -> Result<bool, Error> {
+        let stored = self.limits.for_stored();
+        let limits = core::mem::replace(&mut self.limits, stored);
+        let r = self.apply(bytes);
+        self.limits = limits;
+        r
+    }
+
     /// Refuses an update that would bring the document past
     /// `Limits::max_doc_clients` client ids (this replica's own included).
     fn check_clients(&self, u: &Update) -> Result<(), Error> {

@@ -49,6 +49,24 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// The limits for bytes a document's own storage holds ([`Doc::apply_stored`]):
+    /// none on sizes and counts, which the bytes themselves bound (a count
+    /// is never larger than the bytes left to read), and `max_value_depth`
+    /// kept, which guards the stack.
+    ///
+    /// [`Doc::apply_stored`]: crate::Doc::apply_stored
+    pub fn for_stored(&self) -> Limits {
+        Limits {
+            max_update_bytes: u64::MAX,
+            max_string_bytes: u64::MAX,
+            max_value_bytes: u64::MAX,
+            max_value_depth: self.max_value_depth,
+            max_clients: u64::MAX,
+            max_entries: u64::MAX,
+            max_doc_clients: u64::MAX,
+        }
+    }
+
     /// Keys are non-empty UTF-8 of at most 1024 bytes.
     pub fn check_key(&self, key: &str) -> Result<(), Error> {
         if key.is_empty() {

@@ -400,6 +400,17 @@ impl RawDoc {
             Err(e) => self.fail(e),
         }
     }
+
+    /// `applyUpdate` for bytes this document's own storage holds (see
+    /// `Doc::apply_stored`): what persist.js loads.
+    #[wasm_bindgen(js_name = applyStored)]
+    pub fn apply_stored(&mut self, update: &[u8]) -> u32 {
+        match self.doc.apply_stored(update) {
+            Ok(true) => CHANGED,
+            Ok(false) => 0,
+            Err(e) => self.fail(e),
+        }
+    }
 }
 
 /// A panic (none is reachable from JavaScript input, see SECURITY.md) stops

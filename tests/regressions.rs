@@ -567,6 +567,45 @@ fn a_document_refuses_more_client_ids_than_the_default_maximum() {
     d.apply_update(&update(0, 1)).unwrap();
 }
 
+/// The limits bound each update from a peer, not the document: local writes
+/// grow a document past what one update may hold. (Found in review: its own
+/// state was then refused on load, and persist skipped that snapshot as if
+/// it were corrupt, so the next one it wrote lacked it.) Its own storage
+/// loads it all through `apply_stored`; a peer's update is still refused.
+#[test]
+fn a_document_larger_than_its_update_limits_loads_from_its_own_storage() {
+    let limits = Limits { max_entries: 50, max_clients: 2, max_doc_clients: 2, max_update_bytes: 2_000, ..Limits::default() };
+    let clock = Rc::new(Cell::new(T0));
+    let mut d = doc_on("me", &clock, limits.clone());
+    for i in 0..200 {
+        d.increment(&format!("k{i}"), 1).unwrap();
+        d.commit(false);
+    }
+    d.set("blob", Value::Bytes(vec![7; 1_500])).unwrap();
+    d.commit(false);
+    let mut peer = doc("peer");
+    peer.add("s", "x").unwrap();
+    peer.commit(false);
+    d.apply_update(&peer.encode_state()).unwrap();
+    let state = d.encode_state();
+    assert!(state.len() > 2_000);
+
+    let mut fresh = doc_on("me", &clock, limits.clone());
+    let err = fresh.apply(&state).expect_err("as an update from a peer, the state is too large");
+    assert!(err.to_string().contains("exceeds the limit"), "{err}");
+    assert_eq!(fresh.encode_state(), doc_on("me", &clock, limits.clone()).encode_state(), "a refused update changed nothing");
+    assert!(fresh.apply_stored(&state).unwrap());
+    assert_eq!(snapshot(&mut fresh), snapshot(&mut d));
+    assert_eq!(fresh.limits(), &limits, "the document's own limits are back in force");
+    assert!(fresh.apply(&state).is_err());
+    // Stored bytes are decoded as strictly as ever otherwise.
+    for cut in [1, state.len() / 2, state.len() - 1] {
+        let before = snapshot(&mut fresh);
+        assert!(fresh.apply_stored(&state[..cut]).is_err());
+        assert_eq!(snapshot(&mut fresh), before);
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Limits: each enforced, with a clear error, nothing changed
 // ---------------------------------------------------------------------------

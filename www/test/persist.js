@@ -37,8 +37,8 @@ globalThis.t = {
   p: null,
 
   /** A new Doc in this tab, persisted as `name`. */
-  async open(name, options) {
-    t.doc = new slotkv.Doc();
+  async open(name, options, docOptions) {
+    t.doc = new slotkv.Doc(docOptions);
     t.p = await slotkv.persist(t.doc, name, options);
     return { isWriter: t.p.isWriter, state: json(t.doc) };
   },
