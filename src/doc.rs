@@ -716,14 +716,6 @@ impl Doc {
             self.merge_absences(&u, &mut changes);
         }
 
-        let mut horizon_moved = false;
-        for (client, &seq) in &u.horizon {
-            let mine = self.horizon.get_or_insert_with(client, || 0);
-            if seq > *mine {
-                *mine = seq;
-                horizon_moved = true;
-            }
-        }
         // A whole set in a transaction's update may carry tags older than the
         // transaction; holding their effect now, this replica has seen them.
         let seen = self.seen.lookup();
@@ -732,6 +724,24 @@ impl Doc {
         self.seen.union(&u.ctx);
         self.seen.union(&unseen);
         self.seq = self.seq.max(self.seen.max(&self.me));
+
+        // A state's horizon names dots its sender saw, so they are seen now.
+        // Only a crafted one names others: it is held to what was seen, so
+        // that it can neither bring in client ids past `max_doc_clients`
+        // (`check_clients` counts the seen ones) nor force full states for
+        // dots no one has.
+        let mut horizon_moved = false;
+        for (client, &seq) in &u.horizon {
+            let seq = seq.min(self.seen.max(client));
+            if seq == 0 {
+                continue;
+            }
+            let mine = self.horizon.get_or_insert_with(client, || 0);
+            if seq > *mine {
+                *mine = seq;
+                horizon_moved = true;
+            }
+        }
 
         if !(new_dots || horizon_moved || !changes.is_empty()) {
             return Ok(false);

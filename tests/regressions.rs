@@ -606,6 +606,45 @@ fn a_document_larger_than_its_update_limits_loads_from_its_own_storage() {
     }
 }
 
+/// Crafted states whose horizon names client ids they hold no dots of. (Found
+/// in review: each one added its ids past `max_doc_clients`, which counts the
+/// seen ones, and the document then refused its own state; a horizon above
+/// what anyone had seen also made every later delta a full state.) A horizon
+/// is now held to what the document has seen.
+#[test]
+fn a_horizon_naming_unseen_dots_adds_no_client_ids_and_forces_no_full_state() {
+    let limits = Limits { max_doc_clients: 10, ..Limits::default() };
+    let mut d = limited(limits.clone());
+    d.increment("k", 1).unwrap();
+    d.commit(false);
+    for round in 0..20 {
+        let names: Vec<String> = (0..9).map(|i| format!("h{round}-{i}")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let mut u = Enc::header(TYPE_STATE);
+        u.tables(&refs, &[]).vv(&[]).v(9);
+        for i in 0..9 {
+            u.v(i).v(1);
+        }
+        u.v(0).v(0).v(0);
+        d.apply_update(&u.done()).unwrap();
+    }
+    // Our own dot, but a horizon far above it.
+    let mut u = Enc::header(TYPE_STATE);
+    u.tables(&["me"], &[]).vv(&[]).v(1).v(0).v(1_000).v(0).v(0).v(0);
+    d.apply_update(&u.done()).unwrap();
+
+    let state = d.encode_state();
+    let mut fresh = limited(limits);
+    fresh.apply_update(&state).expect("the document's own state loads under its own limits");
+    assert_eq!(fresh.version(), d.version());
+    let mut peer = doc("peer");
+    peer.apply_update(&state).unwrap();
+    d.increment("k", 1).unwrap();
+    d.commit(false);
+    let delta = d.encode_delta(Some(&peer.version())).unwrap();
+    assert_eq!(delta[2], TYPE_DELTA, "a peer that has seen all of it but one write gets a delta");
+}
+
 // ---------------------------------------------------------------------------
 // Limits: each enforced, with a clear error, nothing changed
 // ---------------------------------------------------------------------------
