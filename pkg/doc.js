@@ -334,21 +334,34 @@ export class Doc {
   }
 
   #emitLocal(origin) {
+    const change = this.#changeEvent(true, origin);
     // The update was encoded only if an update listener was there to take it.
     if (this.#listeners.update.size) {
       const update = this.#r.takeUpdate();
       if (update) this.#emit("update", update, origin, true);
     }
-    this.#emitChange(true, origin);
+    this.#emitChange(change);
   }
 
-  #emitChange(local, origin) {
-    // (An update listener may have freed the document.)
-    if (!this.#listeners.change.size || !this.#raw) return;
+  #emitApplied(update, origin) {
+    const change = this.#changeEvent(false, origin);
+    this.#emit("update", update, origin, false);
+    this.#emitChange(change);
+  }
+
+  // The change event of what was just committed or applied, read before any
+  // listener runs: a listener's own write or applyUpdate has changes of its own.
+  #changeEvent(local, origin) {
+    if (!this.#listeners.change.size) return null;
     const e = JSON.parse(this.#raw.lastChanges());
     e.local = local;
     e.origin = origin;
-    this.#emit("change", e);
+    return e;
+  }
+
+  #emitChange(e) {
+    // (An update listener may have freed the document.)
+    if (e && this.#raw) this.#emit("change", e);
   }
 
   #emit(event, ...args) {
@@ -491,17 +504,11 @@ export class Doc {
 
   applyUpdate(update, origin) {
     const bytes = checkMessage(update, "the update", APPLY, this.#limits);
-    if (this.#ok(this.#r.applyUpdate(bytes))) {
-      this.#emit("update", update, origin, false);
-      this.#emitChange(false, origin);
-    }
+    if (this.#ok(this.#r.applyUpdate(bytes))) this.#emitApplied(update, origin);
   }
 
   #applyStored(update, origin) {
-    if (this.#ok(this.#r.applyStored(checkBytes(update, "a stored update")))) {
-      this.#emit("update", update, origin, false);
-      this.#emitChange(false, origin);
-    }
+    if (this.#ok(this.#r.applyStored(checkBytes(update, "a stored update")))) this.#emitApplied(update, origin);
   }
 
   on(event, fn) {

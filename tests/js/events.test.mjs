@@ -324,6 +324,58 @@ test("applyUpdate fires once per effective update, with the very bytes given, an
   assert.equal(log.update.length, 4);
 });
 
+test("an update listener that writes or applies an update: each change event lists its own keys", () => {
+  // (Found in review: the outer change event was read after the update
+  // listeners ran, so it listed the listener's keys, and its own were lost.)
+  const d = new Doc({ clientId: "a" });
+  const changes = [];
+  let nested = (u, origin, local) => {
+    nested = () => {};
+    d.set("b", 1);
+  };
+  d.on("update", (...args) => nested(...args));
+  d.on("change", (e) => changes.push({ ...e, counters: [...e.counters], registers: [...e.registers], sets: [...e.sets] }));
+  d.set("a", 1);
+  assert.deepEqual(
+    changes.map((e) => [e.registers, e.local]),
+    [
+      [["b"], true],
+      [["a"], true],
+    ],
+  );
+
+  const r = new Doc({ clientId: "r" });
+  r.increment("c", 5);
+  changes.length = 0;
+  nested = () => {
+    nested = () => {};
+    d.add("s", "x");
+  };
+  d.applyUpdate(r.encodeState(), "net");
+  assert.deepEqual(
+    changes.map((e) => [e.counters, e.sets, e.local, e.origin]),
+    [
+      [[], ["s"], true, undefined],
+      [["c"], [], false, "net"],
+    ],
+  );
+
+  changes.length = 0;
+  nested = () => {
+    nested = () => {};
+    d.applyUpdate(r.encodeState(), "again"); // a duplicate: no event of its own
+    d.increment("n");
+  };
+  d.transact(() => d.delete("a"), "txn");
+  assert.deepEqual(
+    changes.map((e) => [e.counters, e.registers, e.origin]),
+    [
+      [["n"], [], undefined],
+      [[], ["a"], "txn"],
+    ],
+  );
+});
+
 test("a listener may free the document: the write that fired it does not throw", () => {
   const a = new Doc();
   a.on("update", () => a.free());
