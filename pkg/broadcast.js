@@ -40,6 +40,20 @@ function validate(m) {
   }
 }
 
+function checkOptions(options) {
+  if (options === null || typeof options !== "object") throw new TypeError("slotkv: BroadcastSync options must be an object");
+  const opts = { ...DEFAULTS };
+  for (const key of Object.keys(DEFAULTS)) {
+    const v = options[key];
+    if (v === undefined) continue;
+    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
+      throw new RangeError(`slotkv: the BroadcastSync option ${key} must be a positive number of milliseconds, got ${String(v)}`);
+    }
+    opts[key] = v;
+  }
+  return opts;
+}
+
 function unref(timer) {
   if (typeof timer === "object" && typeof timer.unref === "function") timer.unref();
   return timer;
@@ -65,7 +79,7 @@ export class BroadcastSync {
     if (typeof channel !== "string" || channel === "") throw new TypeError("slotkv: the channel name must be a non-empty string");
     this.#doc = doc;
     this.#me = doc.clientId;
-    this.#opts = { ...DEFAULTS, ...options };
+    this.#opts = checkOptions(options);
     this.#channel = new BroadcastChannel(channel);
     this.#channel.onmessage = (e) => this.#receive(e.data);
     this.#channel.onmessageerror = () => this.#report(new Error("slotkv: a BroadcastSync message could not be deserialized"));
@@ -81,7 +95,13 @@ export class BroadcastSync {
         this.#helloPending = true;
         queueMicrotask(() => {
           this.#helloPending = false;
-          this.#post({ t: "hello", version: this.#doc.version() });
+          // (Closed, or its Doc freed, in the tick that relayed the update.)
+          if (this.#closed) return;
+          try {
+            this.#post({ t: "hello", version: this.#doc.version() });
+          } catch (err) {
+            this.#report(err);
+          }
         });
       }
     });

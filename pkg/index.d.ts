@@ -153,6 +153,7 @@ export class Doc {
   free(): void;
 }
 
+/** Each a positive number of milliseconds (else `RangeError`); `undefined` keeps the default. */
 export interface BroadcastSyncOptions {
   /** How often this replica posts a presence heartbeat (default 2500 ms). */
   heartbeatMs?: number;

@@ -285,6 +285,42 @@ test("a format-2 delta relayed from another transport reaches a replica of an ea
   }
 });
 
+test("closing and freeing in the tick that relayed a format-2 delta is not an error: no hello follows", async () => {
+  // (Found in review: the hello queued after the relay read the freed Doc's
+  // version in a microtask, an uncaught exception.)
+  const channel = channelName();
+  const { a: source, behind } = missedReAdd("old");
+  const relay = Doc.load(behind.encodeState(), { clientId: "r" });
+  const sr = new BroadcastSync(relay, channel);
+  const old = new BroadcastChannel(channel);
+  const got = [];
+  old.onmessage = (e) => e.data.from === "r" && got.push(e.data.t);
+  old.postMessage({ t: "presence", from: "old" });
+  try {
+    await until(() => sr.peers.includes("old"));
+    const delta = source.encodeDelta(relay.version());
+    assert.equal(delta[1], 2);
+    got.length = 0;
+    relay.applyUpdate(delta, "another transport");
+    sr.close();
+    relay.free();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(got, ["update", "bye"]);
+  } finally {
+    old.close();
+  }
+});
+
+test("options left undefined keep their defaults; bad ones throw", () => {
+  const doc = new Doc();
+  const s = new BroadcastSync(doc, channelName(), { heartbeatMs: undefined, timeoutMs: undefined });
+  s.close();
+  for (const bad of [{ heartbeatMs: 0 }, { timeoutMs: -1 }, { heartbeatMs: "100" }, { timeoutMs: Infinity }, { heartbeatMs: NaN }]) {
+    assert.throws(() => new BroadcastSync(doc, channelName(), bad), RangeError, JSON.stringify(bad));
+  }
+  assert.throws(() => new BroadcastSync(doc, channelName(), null), TypeError);
+});
+
 test("bad constructor arguments throw TypeError", () => {
   assert.throws(() => new BroadcastSync({}, "c"), TypeError);
   assert.throws(() => new BroadcastSync(new Doc(), ""), TypeError);
