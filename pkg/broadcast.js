@@ -18,7 +18,7 @@
 // came; when it is in a newer format than some replica heard from reads, a
 // new hello follows, so that replica catches up through the syncs it brings.
 import { FORMAT_VERSION } from "./doc.js";
-import { formatOf, isFormat, isId } from "./message.js";
+import { formatOf, isFormat, isId, readOptions } from "./message.js";
 
 const DEFAULTS = { heartbeatMs: 2500, timeoutMs: 10000 };
 
@@ -38,20 +38,6 @@ function validate(m) {
     default:
       return `unknown message type ${JSON.stringify(String(m.t))}`;
   }
-}
-
-function checkOptions(options) {
-  if (options === null || typeof options !== "object") throw new TypeError("slotkv: BroadcastSync options must be an object");
-  const opts = { ...DEFAULTS };
-  for (const key of Object.keys(DEFAULTS)) {
-    const v = options[key];
-    if (v === undefined) continue;
-    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
-      throw new RangeError(`slotkv: the BroadcastSync option ${key} must be a positive number of milliseconds, got ${String(v)}`);
-    }
-    opts[key] = v;
-  }
-  return opts;
 }
 
 function unref(timer) {
@@ -79,7 +65,7 @@ export class BroadcastSync {
     if (typeof channel !== "string" || channel === "") throw new TypeError("slotkv: the channel name must be a non-empty string");
     this.#doc = doc;
     this.#me = doc.clientId;
-    this.#opts = checkOptions(options);
+    this.#opts = readOptions(options, DEFAULTS, "BroadcastSync", (v) => Number.isFinite(v) && v > 0, "a positive number of milliseconds");
     this.#channel = new BroadcastChannel(channel);
     this.#channel.onmessage = (e) => this.#receive(e.data);
     this.#channel.onmessageerror = () => this.#report(new Error("slotkv: a BroadcastSync message could not be deserialized"));

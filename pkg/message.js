@@ -13,3 +13,18 @@ export const isFormat = (f) => f === undefined || (Number.isSafeInteger(f) && f 
 // The format version of an update, state or version message: its second byte
 // (docs/FORMAT.md; a varint, one byte for every version so far).
 export const formatOf = (bytes) => bytes[1];
+
+// The options of BroadcastSync or persist: `defaults` with each option given
+// and not undefined in place, if `valid`; else a RangeError saying it must be
+// `expected`.
+export function readOptions(options, defaults, what, valid, expected) {
+  if (options === null || typeof options !== "object") throw new TypeError(`slotkv: ${what} options must be an object`);
+  const opts = { ...defaults };
+  for (const key of Object.keys(defaults)) {
+    const v = options[key];
+    if (v === undefined) continue;
+    if (typeof v !== "number" || !valid(v)) throw new RangeError(`slotkv: the ${what} option ${key} must be ${expected}, got ${String(v)}`);
+    opts[key] = v;
+  }
+  return opts;
+}

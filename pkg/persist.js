@@ -35,7 +35,7 @@
 //    the writer holds (and has stored) everything the non-writer ever wrote.
 
 import { FORMAT_VERSION, applyStored } from "./doc.js";
-import { formatOf, isFormat, isId } from "./message.js";
+import { formatOf, isFormat, isId, readOptions } from "./message.js";
 
 const DEFAULTS = { compactAfter: 500, compactAfterBytes: 4 << 20, ackTimeoutMs: 2000 };
 const SNAPSHOT = "snapshot";
@@ -111,20 +111,6 @@ function sameBytes(a, b) {
 function randomId() {
   const bytes = crypto.getRandomValues(new Uint8Array(8));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function checkOptions(options) {
-  if (options === null || typeof options !== "object") throw new TypeError("slotkv: persist options must be an object");
-  const opts = { ...DEFAULTS };
-  for (const key of Object.keys(DEFAULTS)) {
-    const v = options[key];
-    if (v === undefined) continue;
-    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1) {
-      throw new RangeError(`slotkv: the persist option ${key} must be a positive integer, got ${String(v)}`);
-    }
-    opts[key] = v;
-  }
-  return opts;
 }
 
 // Gives persist() access to Persistence's private #start without making it
@@ -499,5 +485,6 @@ export async function persist(doc, name, options = {}) {
   }
   if (!doc || typeof doc.applyUpdate !== "function" || typeof doc.on !== "function") throw new TypeError("slotkv: persist needs a Doc");
   if (typeof name !== "string" || name === "") throw new TypeError("slotkv: the persist name must be a non-empty string");
-  return start(new Persistence(doc, name, checkOptions(options)));
+  const opts = readOptions(options, DEFAULTS, "persist", (v) => Number.isSafeInteger(v) && v >= 1, "a positive integer");
+  return start(new Persistence(doc, name, opts));
 }
