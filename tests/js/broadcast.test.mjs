@@ -228,7 +228,11 @@ test("the update answering a sync is in format 1 while a replica of an earlier b
 // server) goes out as it came. When it is in a newer format than a replica
 // heard from reads, that replica drops it; the hello that follows brings its
 // sync, and the answer carries what it lacks in format 1.
-test("a format-2 delta relayed from another transport reaches a replica of an earlier build in format 1, through the hello that follows it", async () => {
+/**
+ * Replica "r" (a copy of missedReAdd's `behind`) syncing on a new channel, and
+ * an earlier build "old" on it, already heard; `got` collects what r posts.
+ */
+async function relayBesideAnEarlierBuild() {
   const channel = channelName();
   const { a: source, behind } = missedReAdd("old");
   const relay = Doc.load(behind.encodeState(), { clientId: "r" });
@@ -239,7 +243,17 @@ test("a format-2 delta relayed from another transport reaches a replica of an ea
   old.postMessage({ t: "presence", from: "old" }); // a heartbeat of an earlier build: no format
   try {
     await until(() => sr.peers.includes("old"));
+  } catch (err) {
+    old.close();
+    sr.close();
+    throw err;
+  }
+  return { source, behind, relay, sr, old, got };
+}
 
+test("a format-2 delta relayed from another transport reaches a replica of an earlier build in format 1, through the hello that follows it", async () => {
+  const { source, behind, relay, sr, old, got } = await relayBesideAnEarlierBuild();
+  try {
     // Two format-2 deltas in one burst: both relayed, one hello after them.
     const d1 = source.encodeDelta(relay.version());
     const v1 = source.version();
@@ -288,16 +302,8 @@ test("a format-2 delta relayed from another transport reaches a replica of an ea
 test("closing and freeing in the tick that relayed a format-2 delta is not an error: no hello follows", async () => {
   // (Found in review: the hello queued after the relay read the freed Doc's
   // version in a microtask, an uncaught exception.)
-  const channel = channelName();
-  const { a: source, behind } = missedReAdd("old");
-  const relay = Doc.load(behind.encodeState(), { clientId: "r" });
-  const sr = new BroadcastSync(relay, channel);
-  const old = new BroadcastChannel(channel);
-  const got = [];
-  old.onmessage = (e) => e.data.from === "r" && got.push(e.data.t);
-  old.postMessage({ t: "presence", from: "old" });
+  const { source, relay, sr, old, got } = await relayBesideAnEarlierBuild();
   try {
-    await until(() => sr.peers.includes("old"));
     const delta = source.encodeDelta(relay.version());
     assert.equal(delta[1], 2);
     got.length = 0;
@@ -305,7 +311,7 @@ test("closing and freeing in the tick that relayed a format-2 delta is not an er
     sr.close();
     relay.free();
     await new Promise((r) => setTimeout(r, 50));
-    assert.deepEqual(got, ["update", "bye"]);
+    assert.deepEqual(got.map((m) => m.t), ["update", "bye"]);
   } finally {
     old.close();
   }
