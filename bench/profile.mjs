@@ -2,11 +2,11 @@
 // W2 write loops (profile-target.mjs), self time of the samples taken inside
 // the measured call of W1writes()/W2writes(), per frame and per layer.
 //
-// The shipped pkg/slotkv_wasm_bg.wasm has no name section (wasm-opt -Os drops
+// The shipped pkg/slotkv_wasm_bg.wasm has no name section (wasm-opt drops
 // it), so wasm frames would read "wasm-function[123]". When the release build
 // target/wasm32-unknown-unknown/release/slotkv.wasm and wasm-bindgen are
 // present, this builds the same wasm with names kept (wasm-bindgen, then
-// wasm-opt -Os -g) into out/pkg-named/ beside a copy of pkg's JS, checks that
+// wasm-opt with the Makefile's flags and -g) into out/pkg-named/ beside a copy of pkg's JS, checks that
 // the same build without -g is byte-identical to pkg's wasm, and profiles that.
 // The raw profiles stay in out/*.cpuprofile (Chrome DevTools > Performance opens them).
 import { execFileSync, spawnSync } from "node:child_process";
@@ -19,9 +19,14 @@ import { homedir } from "node:os";
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "..");
 let PKG = join(root, "pkg");
-// The Makefile's WASM_OPT_FLAGS: the level, then the rest.
-const LEVEL = "-Os";
-const WASM_FEATURES = ["--enable-bulk-memory", "--enable-sign-ext", "--enable-nontrapping-float-to-int", "--enable-mutable-globals", "--enable-reference-types", "--enable-multivalue", "--low-memory-unused", "--strip-producers", "--strip-target-features"];
+// The Makefile's WASM_OPT_FLAGS, read from it (a copy here fell behind it once,
+// and every named build then differed from pkg/).
+function wasmOptFlags() {
+  const vars = {};
+  for (const m of readFileSync(join(root, "Makefile"), "utf8").matchAll(/^(\w+) := (.*)$/gm)) vars[m[1]] = m[2];
+  const expand = (v) => v.replace(/\$\((\w+)\)/g, (_, n) => expand(vars[n] ?? ""));
+  return expand(vars.WASM_OPT_FLAGS ?? "").split(/\s+/).filter(Boolean);
+}
 
 function which(cmd, extra = []) {
   for (const dir of [...extra, ...(process.env.PATH ?? "").split(":")]) if (dir && existsSync(join(dir, cmd))) return join(dir, cmd);
@@ -72,14 +77,14 @@ export function namedBuild(outDir) {
   try {
     execFileSync(bindgen, ["--target", "web", "--out-dir", dir, "--out-name", "slotkv_wasm", raw], { stdio: "pipe" });
     const bg = join(dir, "slotkv_wasm_bg.wasm");
-    execFileSync(opt, [LEVEL, ...WASM_FEATURES, bg, "-o", join(dir, "plain.wasm")], { stdio: "pipe" });
+    execFileSync(opt, [...wasmOptFlags(), bg, "-o", join(dir, "plain.wasm")], { stdio: "pipe" });
     const same = readFileSync(join(dir, "plain.wasm")).equals(readFileSync(join(PKG, "slotkv_wasm_bg.wasm")));
     rmSync(join(dir, "plain.wasm"));
     if (!same) {
       rmSync(dir, { recursive: true, force: true });
       return { dir: null, why: "target/ holds a different build than pkg/; make build brings them in step" };
     }
-    execFileSync(opt, [LEVEL, "-g", ...WASM_FEATURES, bg, "-o", bg], { stdio: "pipe" });
+    execFileSync(opt, [...wasmOptFlags(), "-g", bg, "-o", bg], { stdio: "pipe" });
     const glue = readFileSync(join(dir, "slotkv_wasm.js"));
     if (!glue.equals(readFileSync(join(PKG, "slotkv_wasm.js")))) {
       rmSync(dir, { recursive: true, force: true });

@@ -154,6 +154,16 @@ if (!flag("no-bundle")) {
   for (const b of bundles) log(`  ${b.label}: ${fmtBytes(b.totalGz)} gzipped (JS ${fmtBytes(b.jsGz)} + wasm ${fmtBytes(b.wasmGz)})`);
 }
 
+// Where the wasm's bytes go, from a build of it that kept its function names.
+let wasmSize = null;
+if (!flag("no-bundle")) {
+  const { namedBuild } = await import("./profile.mjs");
+  const { sizeBreakdown } = await import("./wasm-size.mjs");
+  const named = namedBuild(join(here, "out"));
+  wasmSize = named.dir ? sizeBreakdown(join(named.dir, "slotkv_wasm_bg.wasm")) : { why: named.why ?? "pkg/'s wasm keeps its names" };
+  if (wasmSize.groups) log(`  wasm code by origin: ${wasmSize.groups.slice(0, 4).map((g) => `${g.group} ${fmtBytes(g.bytes)}`).join(", ")}, …`);
+}
+
 let latency = null;
 if (!flag("no-latency")) {
   log("tab-to-tab latency in Chromium (two tabs)");
@@ -206,7 +216,7 @@ if (!flag("no-profile")) {
 
 const seconds = (Date.now() - t0) / 1000;
 mkdirSync(join(here, "out"), { recursive: true });
-writeFileSync(join(here, "out", "results.json"), JSON.stringify({ env, N, RUNS, WARM, runs, results, bundles, latency, floor, profile, seconds }, null, 2));
+writeFileSync(join(here, "out", "results.json"), JSON.stringify({ env, N, RUNS, WARM, runs, results, bundles, wasmSize, latency, floor, profile, seconds }, null, 2));
 writeFileSync(OUT, report());
 log(`wrote ${OUT.replace(root + "/", "")} and bench/out/results.json in ${fmtSecs(seconds)} (${fmtSecs((Date.now() - tRun) / 1000)} in run.mjs)`);
 
@@ -399,6 +409,21 @@ function report() {
       L.push(`| ${b.label}${b.extra ? " (extra)" : ""} | ${fmtBytes(b.jsBytes)} | ${fmtBytes(b.jsGz)} | ${b.wasmBytes ? fmtBytes(b.wasmBytes) : "–"} | ${b.wasmBytes ? fmtBytes(b.wasmGz) : "–"} | **${fmtBytes(b.totalGz)}** | ${b === slotBundle ? "" : fmtRatio(slotBundle.totalGz / b.totalGz)} |`);
     }
     L.push("");
+    if (wasmSize?.groups) {
+      const w = wasmSize;
+      const over = slotBundle ? slotBundle.totalGz - LIMIT : 0;
+      L.push(`### Where slotkv's wasm goes`);
+      L.push("");
+      L.push(`The shipped wasm's ${w.functions} functions by who wrote them (bench/wasm-size.mjs, on a build that kept its function names and is otherwise byte-identical to pkg/'s): ${fmtBytes(w.code)} of code and ${fmtBytes(w.data)} of data (messages, tables). "Rust's generic std code" is \`Vec\`, iterator and slice code, instantiated once per type slotkv uses it with. A group's gzipped size alone is what gzip makes of its function bodies on their own; the module compresses better whole. The largest function is ${fmtBytes(w.largest)} raw.${over > 0 ? ` The bundle is ${fmtBytes(over)} over its target${Math.max(...w.groups.map((g) => g.gzAlone)) < over ? ", more than any one group makes gzipped on its own" : ""}.` : ""}`);
+      L.push("");
+      L.push("| code | functions | bytes | gzipped alone | share of the code |");
+      L.push("| --- | ---: | ---: | ---: | ---: |");
+      for (const g of w.groups) L.push(`| ${g.group} | ${g.functions} | ${fmtBytes(g.bytes)} | ${fmtBytes(g.gzAlone)} | ${((100 * g.bytes) / w.code).toFixed(1)} % |`);
+      L.push("");
+    } else if (wasmSize) {
+      L.push(`(Where the wasm's bytes go is not shown: ${wasmSize.why}.)`);
+      L.push("");
+    }
   }
 
   if (latency) {
@@ -464,7 +489,7 @@ function report() {
     L.push("");
     if (profile.error) L.push(`FAILED: ${profile.error}`);
     else {
-      L.push(`\`node --cpu-prof\` (100 µs sampling) over slotkv's W1 and W2 write loops at a larger N, after a warm-up; self time of the samples inside the loop, grouped by layer. ${profile.named ? "The wasm was rebuilt with its name section kept (wasm-bindgen, then `wasm-opt -Os -g`, byte-identical to pkg/ without `-g`) so Rust frames have names." : profile.shippedNames ? "pkg/'s wasm carries a name section, so Rust frames have names." : `Wasm frames are unnamed (${profile.why}), so the wasm layers cannot be told apart.`} Raw profiles: \`bench/out/slotkv-W1.cpuprofile\`, \`bench/out/slotkv-W2.cpuprofile\` (Chrome DevTools → Performance → Load profile).`);
+      L.push(`\`node --cpu-prof\` (100 µs sampling) over slotkv's W1 and W2 write loops at a larger N, after a warm-up; self time of the samples inside the loop, grouped by layer. ${profile.named ? "The wasm was rebuilt with its name section kept (wasm-bindgen, then wasm-opt with the Makefile's flags and `-g`, byte-identical to pkg/ without `-g`) so Rust frames have names." : profile.shippedNames ? "pkg/'s wasm carries a name section, so Rust frames have names." : `Wasm frames are unnamed (${profile.why}), so the wasm layers cannot be told apart.`} Raw profiles: \`bench/out/slotkv-W1.cpuprofile\`, \`bench/out/slotkv-W2.cpuprofile\` (Chrome DevTools → Performance → Load profile).`);
       L.push("");
       L.push("How to read the layers: **wasm** is time inside the Rust core (B-tree searches keyed by strings show up as `memcmp` and `str::cmp`; allocation as `dlmalloc`, `RawVec` growth and drops; encoding of the transaction's update; JSON parsing of register values). **boundary** is the price of each crossing: the wasm-bindgen JS glue of every `RawDoc` method, copying strings into wasm memory (`passStringToWasm0`, `TextEncoder.encodeInto`), the multivalue shims wasm-bindgen adds in the wasm, V8's JS↔wasm wrappers, and calls out of wasm (`Date.now` for the hybrid logical clock). **JS Doc wrapper** is pkg/doc.js: argument checks (`isWellFormed`, `checkJson`), `JSON.stringify` of register values, the per-write closure and commit/event logic. **benchmark loop** is the loop itself plus whatever V8 inlined into it.");
       for (const w of ["W1", "W2"]) {
@@ -490,7 +515,7 @@ function report() {
 
   L.push(`## Running it`);
   L.push("");
-  L.push("`make bench` (from the repository root) installs bench/'s pinned dependencies (`npm ci` in bench/), builds pkg/ if needed and runs `node bench/run.mjs`. Knobs: `BENCH_N=20000 make bench`, `BENCH_RUNS=3` (default 5); `node bench/run.mjs --libs slotkv,yjs --workloads W1 --no-latency --no-profile --out /tmp/r.md` for a quick look. One measurement by hand: `node --expose-gc bench/worker.mjs slotkv W1 5000 1 500`. The Map-floor breakdown by hand: `node bench/floor.mjs wasm` (variants `map`, `checks`, `wasm`, `slotkv`; `FLOOR_WARM=100000` for the long warm-up). Per-run numbers: bench/out/results.json. Live sync of a large set (adds, then removes, each with its update taken by a listener and applied by a peer; not part of `make bench`): `node bench/live-set.mjs 20000`. Catch-up of a peer on one changed key of a large document, against yjs and Loro (not part of `make bench`): `node bench/catch-up.mjs 20000`. Benchmarks are never part of `make test`.");
+  L.push("`make bench` (from the repository root) installs bench/'s pinned dependencies (`npm ci` in bench/), builds pkg/ if needed and runs `node bench/run.mjs`. Knobs: `BENCH_N=20000 make bench`, `BENCH_RUNS=3` (default 5); `node bench/run.mjs --libs slotkv,yjs --workloads W1 --no-latency --no-profile --out /tmp/r.md` for a quick look. One measurement by hand: `node --expose-gc bench/worker.mjs slotkv W1 5000 1 500`. The Map-floor breakdown by hand: `node bench/floor.mjs wasm` (variants `map`, `checks`, `wasm`, `slotkv`; `FLOOR_WARM=100000` for the long warm-up). Where the wasm's bytes go, by hand: `node bench/wasm-size.mjs bench/out/pkg-named/slotkv_wasm_bg.wasm` (the named build `make bench` leaves there). Per-run numbers: bench/out/results.json. Live sync of a large set (adds, then removes, each with its update taken by a listener and applied by a peer; not part of `make bench`): `node bench/live-set.mjs 20000`. Catch-up of a peer on one changed key of a large document, against yjs and Loro (not part of `make bench`): `node bench/catch-up.mjs 20000`. Benchmarks are never part of `make test`.");
   L.push("");
   return L.join("\n");
 }
