@@ -108,9 +108,9 @@ export function layer(cf) {
   if (fn.startsWith("js-to-wasm") || fn.startsWith("wasm-to-js")) return "boundary: V8 JS<->wasm call wrappers";
   if (url.startsWith("wasm://") || url.includes(".wasm")) {
     if (/^wasm-function\[/.test(fn)) return "wasm: frames without a name";
-    if (/multivalue shim|__wbg|wasm_bindgen|externref|closure|describe/.test(fn)) return "boundary: wasm-bindgen shims in wasm";
-    if (/dlmalloc|raw_vec|RawVec|::alloc::|__rust_alloc|__rust_dealloc|__rdl_|realloc|memcpy|memmove|memset|drop_in_place/.test(fn)) return "wasm: allocation, copies, drops";
-    if (/btree|BTree|hashbrown|HashMap|memcmp|cmp::Ord|Ord>::cmp|partial_cmp|find_key_index|search_tree|\bcmp\b/.test(fn)) return "wasm: map lookups (B-tree search, key compares)";
+    if (/^rawdoc_|multivalue shim|__wbg|wasm_bindgen|externref|closure|describe/.test(fn)) return "boundary: wasm-bindgen shims in wasm";
+    if (/rlsf|dlmalloc|raw_vec|RawVec|::alloc::|__rust_alloc|__rust_dealloc|__rdl_|realloc|memcpy|memmove|memset|drop_in_place|Vec<T,A>>?::clear|as core::ops::drop::Drop>|Rc<T,A>>?::drop/.test(fn)) return "wasm: allocation, copies, drops";
+    if (/key_map::hash|Index::find|SmallMap<K,V>>?::find|siphasher|btree|BTree|hashbrown|HashMap|memcmp|binary_search|partition_point|cmp::Ord|Ord>::cmp|partial_cmp|\bcmp\b/.test(fn)) return "wasm: map lookups (hashing, searches, key compares)";
     if (/json|Json|JSON/.test(fn)) return "wasm: JSON parsing";
     if (/encod|leb|varint|Encoder|Writer|serialize|take_update|takeUpdate|emit/.test(fn)) return "wasm: update encoding";
     return "wasm: CRDT core (other)";
