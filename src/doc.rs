@@ -682,9 +682,23 @@ impl Doc {
         }
 
         let seen = self.seen.lookup();
+        let their_seen = u.full.then(|| u.ctx.lookup());
         for (key, reg) in &u.registers {
             self.hlc.observe(reg.ts);
-            if register::is_stale(reg, &seen) {
+            let stale = register::is_stale(reg, &seen);
+            if let (Some(their_seen), Some(mine)) = (&their_seen, self.registers.get(key)) {
+                if register::replaced_by_peer(mine, reg, their_seen) {
+                    if stale {
+                        self.registers.remove(key);
+                    } else if let Some(entry) = self.registers.get_mut(key) {
+                        *entry = Register::clone(reg);
+                        self.may_hold_tombstones |= entry.is_tombstone();
+                    }
+                    changes.registers.push(key.clone());
+                    continue;
+                }
+            }
+            if stale {
                 continue;
             }
             let mut new = false;

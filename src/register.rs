@@ -91,6 +91,18 @@ pub fn purged_by_peer(mine: &Register, their_seen: &Lookup<'_>) -> bool {
     their_seen.contains(&mine.writer, mine.seq)
 }
 
+/// In a full-state merge, whether this replica's entry must give way to the
+/// peer's write for the same key (`theirs`): the peer has seen this entry and
+/// holds another write, so there it was replaced. Either a later write beat
+/// it (which the merge would pick anyway), or a delete that beat it was
+/// purged and a concurrent write has shown through: the peer will never take
+/// this entry back, so holding on to it here would keep the two apart for
+/// good. The peer's write is then taken if this replica has not seen it, and
+/// the key is emptied if it has (it was replaced here too).
+pub fn replaced_by_peer(mine: &Register, theirs: &Register, their_seen: &Lookup<'_>) -> bool {
+    (mine.seq, &mine.writer) != (theirs.seq, &theirs.writer) && their_seen.contains(&mine.writer, mine.seq)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

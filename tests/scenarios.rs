@@ -856,6 +856,97 @@ fn a_concurrent_write_arriving_after_the_retention_revives_a_key_only_where_its_
     assert_eq!(visible(&a), visible(&r));
 }
 
+/// Found in review: c's write to k (which beats a's concurrent one by client
+/// id) reaches b, b deletes k and purges the tombstone. a takes b's full state
+/// (its own write is unseen there, so it stays). c then gets a full state from
+/// a, which has seen c's write and holds a's: c used to keep its own, the
+/// LWW winner of the two, while a and b, having seen it, never take it. All
+/// three had the same version and c disagreed for good. A full state whose
+/// sender has seen the entry held here and holds another write for the key
+/// replaced it there: c now takes a's write, as a and b hold.
+#[test]
+fn a_write_a_full_states_sender_has_seen_and_replaced_gives_way_to_the_senders() {
+    let clock = time(1_000);
+    let mut a = doc_with_retention("a", &clock, 0);
+    let mut b = doc_with_retention("b", &clock, 0);
+    let mut c = doc_with_retention("c", &clock, 0);
+    a.set("k", json("0")).unwrap();
+    commit(&mut a);
+    c.set("k", json("3")).unwrap();
+    commit(&mut c);
+    send(&mut c, &mut b);
+    clock.set(1_010);
+    b.delete("k").unwrap();
+    commit(&mut b);
+    clock.set(1_020);
+    b.encode_state(); // purges the tombstone
+    assert!(b.register("k").is_none());
+    a.apply_update(&b.encode_state()).unwrap();
+    assert_eq!(a.get("k"), Some(&json("0")), "a's own write is unseen at b: it stays");
+    c.apply_update(&a.encode_state()).unwrap();
+    assert_eq!(c.get("k"), Some(&json("0")), "c kept a write a had seen and replaced");
+    let mut docs = [a, b, c];
+    for _ in 0..3 {
+        for i in 0..3 {
+            for j in 0..3 {
+                if i != j {
+                    let (x, y) = if i < j {
+                        let (l, r) = docs.split_at_mut(j);
+                        (&mut l[i], &mut r[0])
+                    } else {
+                        let (l, r) = docs.split_at_mut(i);
+                        (&mut r[0], &mut l[j])
+                    };
+                    send(x, y);
+                }
+            }
+        }
+    }
+    assert_eq!(visible(&docs[0]), visible(&docs[1]));
+    assert_eq!(visible(&docs[0]), visible(&docs[2]));
+}
+
+/// In a full state, two writes to one key that each side has seen and the
+/// other holds: each side's entry was replaced on the other, so neither stays.
+/// x took y's write and purged the delete that beat it before its own revived
+/// there; y did the same the other way. Both end empty, in either order.
+#[test]
+fn writes_each_side_has_seen_and_the_other_replaced_both_go_in_a_full_state_merge() {
+    let clock = time(1_000);
+    let mut p = doc_with_retention("p", &clock, 0);
+    let mut q = doc_with_retention("q", &clock, 0);
+    let mut x = doc_with_retention("x", &clock, 0);
+    let mut y = doc_with_retention("y", &clock, 0);
+    p.set("k", json("\"p\"")).unwrap();
+    let write_p = commit(&mut p);
+    q.set("k", json("\"q\"")).unwrap();
+    let write_q = commit(&mut q);
+    // x: q's write, deleted and purged, then p's arrives (unseen, so it revives).
+    x.apply_update(&write_q).unwrap();
+    clock.set(1_010);
+    x.delete("k").unwrap();
+    commit(&mut x);
+    // y: p's write, deleted and purged, then q's arrives.
+    y.apply_update(&write_p).unwrap();
+    y.delete("k").unwrap();
+    commit(&mut y);
+    clock.set(1_020);
+    x.encode_state();
+    y.encode_state();
+    x.apply_update(&write_p).unwrap();
+    y.apply_update(&write_q).unwrap();
+    assert_eq!(x.get("k"), Some(&json("\"p\"")));
+    assert_eq!(y.get("k"), Some(&json("\"q\"")));
+    let (sx, sy) = (x.encode_state(), y.encode_state());
+    let mut x2 = load(&sx, "x2");
+    x2.apply_update(&sy).unwrap();
+    let mut y2 = load(&sy, "y2");
+    y2.apply_update(&sx).unwrap();
+    assert_eq!(x2.get("k"), None, "x kept p's write, which y had seen and replaced");
+    assert_eq!(y2.get("k"), None, "y kept q's write, which x had seen and replaced");
+    assert_eq!(visible(&x2), visible(&y2));
+}
+
 /// Found by the `converge` fuzz target: r1 writes k and then, in a transaction
 /// not yet committed, deletes it. r2 gets the delete in a delta, and purges the
 /// tombstone once it is older than the retention on r2's clock; r2's full
