@@ -123,9 +123,9 @@ fn anti_entropy_by_states(docs: &mut [Doc], max_rounds: usize) -> Result<(), Tes
         let mut effective = false;
         for i in 0..docs.len() {
             let state = docs[i].encode_state();
-            for j in 0..docs.len() {
+            for (j, doc) in docs.iter_mut().enumerate() {
                 if i != j {
-                    effective |= apply(&mut docs[j], &state, "anti-entropy by states")?.is_some();
+                    effective |= apply(doc, &state, "anti-entropy by states")?.is_some();
                 }
             }
         }
