@@ -182,11 +182,16 @@ export interface Persistence {
   /** True while this tab holds the single-writer lock (Web Locks) and writes storage. */
   readonly isWriter: boolean;
   /**
-   * Resolves once every update this replica made is in IndexedDB (written by the writer tab). After `close()` nothing more is saved:
-   * it resolves if the document has not changed since `close()`, and rejects with an `Error` if it has.
+   * Resolves once every update this replica made is in IndexedDB (written by the writer tab). Rejects with an `Error` when
+   * that cannot be: the writer's IndexedDB write failed (a full disk, say; a later write retries), or the writer tab could
+   * not take an update of this tab's. Updates this replica applied from elsewhere (a server, say) are stored when this tab
+   * is the writer; otherwise they are the other transport's to deliver to the writer tab. After `close()` nothing more is
+   * saved: it resolves if the document has not changed since `close()` (and close()'s own flush succeeded), and rejects
+   * with an `Error` otherwise. Persisting also stops, with a warning, when another connection deletes or upgrades the
+   * database.
    */
   flush(): Promise<void>;
-  /** Flushes, releases the writer lock if held, and stops persisting. */
+  /** Flushes, releases the writer lock if held, and stops persisting; rejects if that last flush failed. */
   close(): Promise<void>;
 }
 

@@ -21,7 +21,9 @@
 //    instance id):
 //      { t: "update", update }        non-writer -> writer: a local transaction, or a catch-up delta
 //      { t: "flush", id }             non-writer -> writer: "ack when my updates so far are durable"
-//      { t: "flushed", to, id }       writer -> non-writer: they are
+//      { t: "flushed", to, id, error? }
+//                                     writer -> non-writer: they are; or, with `error`, they are not:
+//                                     its IndexedDB write failed, or it could not take an update from you
 //      { t: "hello" }                 non-writer -> writer: "tell me your version"
 //      { t: "writer", version, format, to? }
 //                                     writer -> non-writers (all when `to` is absent): each answers with
@@ -94,7 +96,7 @@ function validate(m) {
     case "flush":
       return Number.isSafeInteger(m.id) ? null : "flush without an id";
     case "flushed":
-      return isId(m.to) && Number.isSafeInteger(m.id) ? null : "malformed flushed";
+      return isId(m.to) && Number.isSafeInteger(m.id) && (m.error === undefined || typeof m.error === "string") ? null : "malformed flushed";
     case "hello":
       return null;
     case "writer":
@@ -134,6 +136,8 @@ class Persistence {
   #closed = false;
   // The Doc's version when close() stopped listening to it: what storage can hold.
   #closedAt = null;
+  // Why close()'s own flush failed, if it did: then storage may hold less.
+  #closeError = null;
   #lockAbort = new AbortController();
   #release; // resolves the lock callback's promise: releases the lock
   #released = new Promise((ok) => (this.#release = ok));
@@ -144,6 +148,10 @@ class Persistence {
   #tail = Promise.resolve();
   #logCount = 0;
   #logBytes = 0;
+  // A takeover not yet announced: the other tabs are told once its rewrite is stored.
+  #unannounced = false;
+  // Tabs an update of which this writer could not apply: sender id -> why. Their flushes fail.
+  #refused = new Map();
   // Non-writer side: the writer we caught up with last, flushes waiting for
   // an ack, and the requests sent for them. A flush gets a new request each
   // time we catch up with a writer, so an ack to an older one proves nothing.
@@ -180,6 +188,7 @@ class Persistence {
   }
 
   #closedFlush() {
+    if (this.#closeError) return Promise.reject(this.#closeError);
     let unchanged = false;
     try {
       unchanged = sameBytes(this.#doc.version(), this.#closedAt);
@@ -193,18 +202,25 @@ class Persistence {
   close() {
     this.#closing ??= (async () => {
       this.#off();
-      try {
-        this.#closedAt = this.#doc.version();
-      } catch {
-        this.#closedAt = null; // freed
-      }
+      this.#closedAt ??= this.#versionOrNull();
       try {
         await this.flush();
+      } catch (err) {
+        this.#closeError = err;
+        throw err;
       } finally {
         this.#stop();
       }
     })();
     return this.#closing;
+  }
+
+  #versionOrNull() {
+    try {
+      return this.#doc.version();
+    } catch {
+      return null; // freed
+    }
   }
 
   async #start() {
@@ -216,6 +232,14 @@ class Persistence {
       this.#channel.onmessageerror = () => console.warn("slotkv: persist dropped a message that could not be deserialized");
       this.#off = this.#doc.on("update", (update, origin, local) => this.#onUpdate(update, origin, local));
       this.#db = await openDb(`slotkv:${this.#name}`);
+      // Another connection wants to delete the database or upgrade it (an
+      // app's "clear site data", a newer build): give way rather than block it.
+      this.#db.onversionchange = () => {
+        console.warn(`slotkv: persist(${JSON.stringify(this.#name)}) stopped: the database is being deleted or upgraded elsewhere`);
+        this.#closedAt ??= this.#versionOrNull();
+        this.#off();
+        this.#stop();
+      };
       // Try the lock without queueing, so that persist() resolves knowing its
       // role; a writer's takeover rewrite doubles as its load.
       const takeover = await new Promise((decided, failed) => {
@@ -259,17 +283,13 @@ class Persistence {
   }
 
   // This tab just got the lock: store its whole state (merged with what is
-  // stored), then ask the other tabs for anything the previous writer missed.
+  // stored), then ask the other tabs for anything the previous writer missed
+  // (announced by #writeQueued once a rewrite is stored, however many tries that takes).
   #takeOver() {
     this.#writer = true;
     this.#rewriteNeeded = true;
+    this.#unannounced = true;
     const done = this.#durable();
-    done.then(
-      () => {
-        if (!this.#closing) this.#post({ t: "writer", version: this.#doc.version(), format: FORMAT_VERSION });
-      },
-      () => {},
-    );
     // Our own waiting flushes: our snapshot holds everything we wrote.
     for (const { resolve, reject } of this.#waiting) done.then(resolve, reject);
     this.#waiting.clear();
@@ -280,7 +300,8 @@ class Persistence {
 
   #onUpdate(update, origin, local) {
     if (this.#writer) {
-      if (origin !== this.#fromStorage) this.#append(update);
+      // An applied update is the caller's buffer, which it may reuse: the log gets a copy.
+      if (origin !== this.#fromStorage) this.#append(local ? update : update.slice());
     } else if (local) {
       this.#post({ t: "update", update });
     }
@@ -364,6 +385,10 @@ class Persistence {
           log.clear();
         });
         this.#logCount = this.#logBytes = 0;
+        if (this.#unannounced && !this.#closing) {
+          this.#unannounced = false;
+          this.#post({ t: "writer", version: this.#doc.version(), format: FORMAT_VERSION });
+        }
       } else {
         await transaction(this.#db, "readwrite", (snapshot, log) => {
           for (const update of batch) log.add(update);
@@ -401,12 +426,12 @@ class Persistence {
     if (m.from === this.#id) return;
     try {
       if (m.t === "flushed") {
-        if (m.to === this.#id) this.#acked(m.id, m.from);
+        if (m.to === this.#id) this.#acked(m.id, m.from, m.error);
       } else if (this.#writer) {
         // A closing writer takes nothing more: the next writer collects it.
         if (this.#closing) return;
-        if (m.t === "update") this.#doc.applyUpdate(m.update, this.#fromTabs);
-        else if (m.t === "flush") this.#durable().then(() => this.#post({ t: "flushed", to: m.from, id: m.id }), () => {});
+        if (m.t === "update") this.#takeFromTab(m);
+        else if (m.t === "flush") this.#ackFlush(m);
         else if (m.t === "hello") this.#post({ t: "writer", to: m.from, version: this.#doc.version(), format: FORMAT_VERSION });
       } else if (m.t === "writer" && (m.to === undefined || m.to === this.#id)) {
         this.#post({ t: "update", update: this.#doc.encodeDelta(m.version, { format: m.format ?? 1 }) });
@@ -416,6 +441,28 @@ class Persistence {
     } catch (err) {
       console.warn(`slotkv: persist could not handle a ${m.t} message: ${err.message}`);
     }
+  }
+
+  // ----- writer: what other tabs send -----
+
+  // Another tab's write or catch-up delta, to store. Applied as stored bytes
+  // are: it is this document's own, from a tab of the origin (which could as
+  // well write the database), and may be larger than a peer's update is
+  // allowed to be. If it still cannot be applied, that tab's flushes fail.
+  #takeFromTab(m) {
+    try {
+      applyStored(this.#doc, m.update, this.#fromTabs);
+    } catch (err) {
+      this.#refused.set(m.from, err.message);
+      throw err;
+    }
+  }
+
+  #ackFlush(m) {
+    const ack = (error) => this.#post({ t: "flushed", to: m.from, id: m.id, ...(error !== undefined && { error }) });
+    const refused = this.#refused.get(m.from);
+    if (refused !== undefined) ack(`the writer tab could not take an update from this tab (${refused})`);
+    else this.#durable().then(() => ack(), (err) => ack(`the writer tab could not write IndexedDB (${err?.message ?? err})`));
   }
 
   // ----- non-writer: flush through the writer -----
@@ -439,14 +486,15 @@ class Persistence {
     this.#post({ t: "flush", id });
   }
 
-  #acked(id, writer) {
+  #acked(id, writer, error) {
     const request = this.#requests.get(id);
     // Sent before we caught up with that writer (or to another one): proves nothing.
     if (!request || request.writer !== writer) return;
     const { flush } = request;
     for (const [other, r] of this.#requests) if (r.flush === flush) this.#requests.delete(other);
     this.#waiting.delete(flush);
-    flush.resolve();
+    if (error === undefined) flush.resolve();
+    else flush.reject(new Error(`slotkv: flush failed: ${error}`));
     if (!this.#waiting.size) this.#stopRetry();
   }
 

@@ -359,6 +359,128 @@ test("a document that outgrew its update limits loads all of itself from storage
   assertNoErrors();
 });
 
+test("another tab's transaction larger than an update may be is stored, and its flush() means it", { timeout: TEST_TIMEOUT }, async () => {
+  // (Found in review: the writer applied it as a peer's update, refused it
+  // for its size, and acked the flush all the same.)
+  const name = fresh("big-from-tab");
+  const docOptions = { limits: { maxUpdateBytes: 500 } };
+  const a = await tab();
+  await open(a, name, {}, docOptions);
+  const b = await tab();
+  await open(b, name, {}, docOptions);
+  const bytes = await b.evaluate(() => {
+    let n = 0;
+    const off = t.doc.on("update", (u) => (n = u.byteLength));
+    t.doc.transact(() => {
+      for (let i = 0; i < 60; i++) t.doc.increment(`k${i}`);
+    });
+    off();
+    return n;
+  });
+  assert.ok(bytes > 500, `one update of ${bytes} B, over maxUpdateBytes`);
+  await flush(b);
+  assert.equal(Object.keys((await a.evaluate((n) => t.stored(n), name)).counters).length, 60);
+  assertNoErrors();
+});
+
+test("a non-writer's flush() rejects when the writer cannot take its update or cannot write", { timeout: TEST_TIMEOUT }, async () => {
+  const name = fresh("flush-fails");
+  const a = await tab();
+  await open(a, name, {}, { limits: { maxValueDepth: 2 } });
+  const b = await tab();
+  await open(b, name);
+  const flushed = (p) => p.evaluate(() => t.p.flush().then(() => "resolved", (e) => e.message));
+  // Nested deeper than the writer's Doc accepts: it cannot take b's write.
+  await b.evaluate(() => t.doc.set("deep", { a: { b: { c: 1 } } }));
+  assert.match(await flushed(b), /flush failed: the writer tab could not take an update from this tab/);
+  assert.equal(await flushed(a), "resolved", "the writer itself stored all it holds");
+
+  // The writer's IndexedDB writes fail from now on (a full disk, say): every
+  // flush says so, a non-writer's included, which used to wait forever.
+  const c = await tab();
+  await open(c, name);
+  await a.evaluate(() => t.failWrites());
+  await c.evaluate(() => t.doc.increment("n"));
+  assert.match(await flushed(c), /flush failed: the writer tab could not write IndexedDB/);
+  assert.match(await flushed(a), /this write fails/);
+  // close() fails too, and a flush() after it still says nothing was saved.
+  assert.match(await a.evaluate(() => t.p.close().then(() => "resolved", (e) => e.message)), /this write fails/);
+  assert.match(await flushed(a), /this write fails/, "flush() after a close() that failed resolved");
+  const errors = env.errors.splice(0).map(String);
+  assert.ok(errors.length > 0 && errors.every((e) => /could not write IndexedDB/.test(e)), errors.join("\n"));
+});
+
+test("a takeover whose first rewrite fails still gets the other tabs' unsaved writes", { timeout: TEST_TIMEOUT }, async () => {
+  // (Found in review: the new writer announced itself only if its takeover
+  // rewrite succeeded, so a tab's write the crashed writer never stored
+  // stayed in that tab alone.)
+  const name = fresh("takeover-fails");
+  const a = await tab();
+  await open(a, name);
+  const b = await tab();
+  await open(b, name); // next in line for the lock
+  const c = await tab();
+  await open(c, name);
+  await a.evaluate(() => t.doc.increment("n"));
+  await flush(a);
+  await a.evaluate((n) => t.block(n), name);
+  await c.evaluate(() => t.doc.add("late", "c")); // no flush()
+  await waitFor("a to receive c's write", async () => (await state(a)).sets.late);
+  await b.evaluate(() => t.failWrites(1));
+  const crashed = new Promise((r) => a.once("crash", r));
+  const cdp = await env.context.newCDPSession(a);
+  cdp.send("Page.crash").catch(() => {});
+  await crashed;
+  await waitFor("b to become the writer", () => isWriter(b));
+  await b.evaluate(() => t.doc.increment("b"));
+  await waitFor("b to get c's write", async () => (await state(b)).sets.late);
+  await flush(b);
+  const d = await reopen(name, [a, b, c]); // c never flushed
+  assert.deepEqual(await state(d), { counters: { n: 1, b: 1 }, registers: {}, sets: { late: ["c"] } });
+  const errors = env.errors.splice(0).map(String);
+  assert.ok(errors.every((e) => /could not write IndexedDB/.test(e)), errors.join("\n"));
+});
+
+test("the writer stores an applied update as it was, even if the caller then reuses its buffer", { timeout: TEST_TIMEOUT }, async () => {
+  const name = fresh("reused-buffer");
+  const a = await tab();
+  await open(a, name);
+  await a.evaluate(async () => {
+    const other = new t.slotkv.Doc();
+    other.set("k", "from elsewhere");
+    const update = other.encodeState();
+    t.doc.applyUpdate(update);
+    update.fill(0);
+    await t.p.flush();
+  });
+  assert.deepEqual((await a.evaluate((n) => t.stored(n), name)).registers, { k: "from elsewhere" });
+  assert.deepEqual(a.warnings, []);
+  assertNoErrors();
+});
+
+test("deleting the database from another tab is not blocked: persist stops, with a warning", { timeout: TEST_TIMEOUT }, async () => {
+  const name = fresh("deleted");
+  const a = await tab();
+  await open(a, name);
+  await a.evaluate(() => t.doc.increment("n"));
+  await flush(a);
+  const b = await tab();
+  const deleted = await b.evaluate(
+    (n) =>
+      new Promise((ok) => {
+        const req = indexedDB.deleteDatabase(`slotkv:${n}`);
+        req.onsuccess = () => ok("deleted");
+        req.onerror = () => ok(`failed: ${req.error}`);
+        setTimeout(() => ok("still blocked after 5 s"), 5000);
+      }),
+    name,
+  );
+  assert.equal(deleted, "deleted");
+  assert.equal(await isWriter(a), false);
+  assert.ok(a.warnings.some((w) => /stopped: the database is being deleted or upgraded elsewhere/.test(w)), a.warnings.join("\n"));
+  assertNoErrors();
+});
+
 test("the writer compacts the log past the threshold and the reloaded state is identical", { timeout: TEST_TIMEOUT }, async () => {
   const name = fresh("compact");
   const options = { compactAfter: 5 };

@@ -92,6 +92,22 @@ globalThis.t = {
     };
   },
 
+  /**
+   * Makes this tab's IndexedDB writes (put, add) throw, as a full disk would: the next `times` of them,
+   * every one by default.
+   */
+  failWrites(times = Infinity) {
+    const { put, add } = IDBObjectStore.prototype;
+    let left = times;
+    const failing = (write) =>
+      function (...args) {
+        if (left-- > 0) throw new DOMException("slotkv test: this write fails", "QuotaExceededError");
+        return write.apply(this, args);
+      };
+    IDBObjectStore.prototype.put = failing(put);
+    IDBObjectStore.prototype.add = failing(add);
+  },
+
   /** Puts `value` into the log at `key` (an explicit, possibly fractional key places it between records). */
   inject(name, value, key) {
     return withDb(name, "readwrite", async (snapshot, log) => {
