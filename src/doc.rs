@@ -667,6 +667,14 @@ impl Doc {
         let u = Update::decode(bytes, &self.limits)?;
         self.check_clients(&u)?;
         let mut changes = Changes::default();
+        // A delta with set removals carries all its sender had seen (`seen`);
+        // what of that its `ctx` leaves out is what the replica it was built
+        // for held already. This replica may lack some of it: a catch-up
+        // posted to a whole channel, or relayed. The removals' effects can
+        // then lie in what it lacks (a remove of an add it has not had), so
+        // the delta's dots cannot all count as seen here: only those of the
+        // entries it now holds do, and a later sync brings the rest.
+        let built_for_me = u.seen.as_ref().is_none_or(|seen| self.seen.covers(&seen.difference(&u.ctx)));
 
         // (Only a counter this update named can be empty: one it created.)
         let mut empty = false;
@@ -714,7 +722,11 @@ impl Doc {
 
         for (key, listed) in &u.sets {
             let (key, mine) = self.sets.entry_with(key, || key.clone(), Set::default);
-            let changed = mine.merge(&listed.set, &self.seen, u.fate(listed));
+            let changed = if built_for_me {
+                mine.merge(&listed.set, &self.seen, u.fate(listed))
+            } else {
+                mine.merge_without_removals(&listed.set, &self.seen, u.fate(listed))
+            };
             self.may_hold_removals |= mine.holds_removals();
             let vacant = mine.is_vacant();
             let key = key.clone();
@@ -733,9 +745,15 @@ impl Doc {
         // A whole set in a transaction's update may carry tags older than the
         // transaction; holding their effect now, this replica has seen them.
         let seen = self.seen.lookup();
-        let unseen = VersionVector::from_dots(u.entry_dots().filter(|(c, s)| !seen.contains(c, *s)));
-        let new_dots = !self.seen.covers(&u.ctx) || !unseen.is_empty();
-        self.seen.union(&u.ctx);
+        let unseen = if built_for_me {
+            VersionVector::from_dots(u.entry_dots().filter(|(c, s)| !seen.contains(c, *s)))
+        } else {
+            VersionVector::from_dots(u.held_dots().filter(|(c, s)| !seen.contains(c, *s)))
+        };
+        let new_dots = (built_for_me && !self.seen.covers(&u.ctx)) || !unseen.is_empty();
+        if built_for_me {
+            self.seen.union(&u.ctx);
+        }
         self.seen.union(&unseen);
         self.seq = self.seq.max(self.seen.max(&self.me));
 

@@ -399,6 +399,17 @@ impl Set {
     /// in the delta). Every tag this set holds must be in `my_seen` (a
     /// replica has seen what it holds). Returns whether anything changed.
     pub fn merge(&mut self, theirs: &Set, my_seen: &VersionVector, their_seen: &VersionVector) -> bool {
+        self.merge_in(theirs, my_seen, their_seen, true)
+    }
+
+    /// [`Set::merge`] without taking `theirs`'s removal record: for a replica
+    /// that does not count those removes as seen (`Doc::apply` says when), and
+    /// so must not hold them, or it would list them with dots it lacks.
+    pub fn merge_without_removals(&mut self, theirs: &Set, my_seen: &VersionVector, their_seen: &VersionVector) -> bool {
+        self.merge_in(theirs, my_seen, their_seen, false)
+    }
+
+    fn merge_in(&mut self, theirs: &Set, my_seen: &VersionVector, their_seen: &VersionVector, removals: bool) -> bool {
         // Elements only we hold: keep the tags the peer has not seen. Every
         // tag we hold is in `my_seen`, so when the peer's dots are all new to
         // us (a transaction that only added, say) none is touched, and the
@@ -421,6 +432,10 @@ impl Set {
                     self.elements.insert(key, merged);
                 }
             }
+        }
+        if !removals {
+            debug_assert!(self.index_in_step());
+            return changed;
         }
         for (client, &seq) in &theirs.removes {
             let mine = self.removes.get_or_insert_with(client, || 0);

@@ -123,6 +123,16 @@ impl<'a> Update<'a> {
         slots.chain(writes).chain(sets)
     }
 
+    /// [`Update::entry_dots`] less the removal records': the dots of the
+    /// slots, writes and tags themselves, whose effect a replica holds once
+    /// it has merged them.
+    pub fn held_dots(&self) -> impl Iterator<Item = (&ClientId, u64)> {
+        let slots = self.counters.iter().flat_map(|(_, slots)| slots.iter().map(|(c, s)| (c, s.seq)));
+        let writes = self.registers.iter().map(|(_, r)| (&r.writer, r.seq));
+        let tags = self.sets.iter().flat_map(|(_, ListedSet { set, .. })| set.elements().flat_map(|(_, tags)| tags.iter().map(|(c, s)| (c, *s))));
+        slots.chain(writes).chain(tags)
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         // Two passes over the same walk: the first collects the client ids
         // and strings for the tables, the second writes the body against them.

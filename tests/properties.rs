@@ -299,6 +299,13 @@ enum Net {
         from: usize,
         to: usize,
     },
+    /// `to` applies the delta `from` built for `built_for` (a catch-up posted
+    /// to a whole channel, or relayed to another transport).
+    Overheard {
+        from: usize,
+        built_for: usize,
+        to: usize,
+    },
 }
 
 fn net_step(op: impl Strategy<Value = Op> + Clone) -> impl Strategy<Value = Net> {
@@ -309,6 +316,7 @@ fn net_step(op: impl Strategy<Value = Op> + Clone) -> impl Strategy<Value = Net>
         1 => (0..5usize, any::<usize>()).prop_map(|(to, pick)| Net::Drop { to, pick }),
         1 => (0..5usize, 0..5usize).prop_map(|(from, to)| Net::DeltaSync { from, to }),
         1 => (0..5usize, 0..5usize).prop_map(|(from, to)| Net::StateSync { from, to }),
+        1 => (0..5usize, 0..5usize, 0..5usize).prop_map(|(from, built_for, to)| Net::Overheard { from, built_for, to }),
     ]
 }
 
@@ -403,6 +411,16 @@ impl Network {
                     _ => delta(&mut self.docs, from, to),
                 };
                 apply(&mut self.docs[to], &bytes, "sync")?;
+            }
+            Net::Overheard { from, built_for, to } => {
+                let (from, built_for, to) = (from % n, built_for % n, to % n);
+                if from == built_for || from == to {
+                    return Ok(());
+                }
+                self.commit(from)?;
+                self.commit(to)?;
+                let bytes = delta(&mut self.docs, from, built_for);
+                apply(&mut self.docs[to], &bytes, "an overheard delta")?;
             }
         }
         Ok(())

@@ -906,6 +906,44 @@ fn a_write_a_full_states_sender_has_seen_and_replaced_gives_way_to_the_senders()
     assert_eq!(visible(&docs[0]), visible(&docs[2]));
 }
 
+/// Found in review: b's catch-up delta for a, heard by c as well (BroadcastSync
+/// posts it to the whole channel; an `update` listener may relay it anywhere).
+/// It carries b's remove of x, but not a's add that the remove removed, since
+/// a had that. c used to count the remove as seen all the same, so when a's
+/// add reached it later it kept x, and no later delta listed the set whole
+/// for it again: c held x for good, a and b did not. A replica that lacks
+/// part of what a delta was built on now takes as seen only the dots of the
+/// entries it holds, and a later sync brings it the remove.
+#[test]
+fn a_delta_built_for_another_replica_does_not_make_a_removed_element_survive() {
+    let (mut a, mut b, mut c) = (doc("a"), doc("b"), doc("c"));
+    // Shared content, so that a delta is shorter than the state and is sent.
+    let mut z = doc("z");
+    for i in 0..50 {
+        z.set(&format!("bulk{i}"), json(&i.to_string())).unwrap();
+    }
+    let base = z.encode_state();
+    for d in [&mut a, &mut b, &mut c] {
+        d.apply_update(&base).unwrap();
+    }
+    a.add("s", "x").unwrap();
+    let add = commit(&mut a);
+    b.apply_update(&add).unwrap();
+    b.remove("s", "x").unwrap();
+    commit(&mut b);
+    let for_a = b.encode_delta(Some(&a.version())).unwrap();
+    assert_eq!(for_a[2], 2, "a delta, not the whole state");
+    a.apply_update(&for_a).unwrap();
+    c.apply_update(&for_a).unwrap();
+    c.apply_update(&add).unwrap();
+    sync(&mut a, &mut b);
+    sync(&mut b, &mut c);
+    sync(&mut a, &mut c);
+    assert!(!c.has("s", "x"), "c kept an element whose only add was removed");
+    assert_eq!(visible(&a), visible(&c));
+    assert_eq!(visible(&b), visible(&c));
+}
+
 /// In a full state, two writes to one key that each side has seen and the
 /// other holds: each side's entry was replaced on the other, so neither stays.
 /// x took y's write and purged the delete that beat it before its own revived
