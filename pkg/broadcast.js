@@ -59,16 +59,20 @@ export class BroadcastSync {
   #onPageHide;
   #closed = false;
   #helloPending = false;
+  #sharedIdReported = false;
 
   constructor(doc, channel, options = {}) {
-    if (!doc || typeof doc.applyUpdate !== "function") throw new TypeError("slotkv: BroadcastSync needs a Doc");
+    if (!doc || typeof doc.applyUpdate !== "function" || typeof doc.on !== "function" || typeof doc.encodeDelta !== "function") {
+      throw new TypeError("slotkv: BroadcastSync needs a Doc");
+    }
     if (typeof channel !== "string" || channel === "") throw new TypeError("slotkv: the channel name must be a non-empty string");
     this.#doc = doc;
     this.#me = doc.clientId;
     this.#opts = readOptions(options, DEFAULTS, "BroadcastSync", (v) => Number.isFinite(v) && v > 0, "a positive number of milliseconds");
-    this.#channel = new BroadcastChannel(channel);
-    this.#channel.onmessage = (e) => this.#receive(e.data);
-    this.#channel.onmessageerror = () => this.#report(new Error("slotkv: a BroadcastSync message could not be deserialized"));
+    if (this.#opts.timeoutMs <= this.#opts.heartbeatMs) {
+      throw new RangeError(`slotkv: BroadcastSync's timeoutMs (${this.#opts.timeoutMs}) must be longer than its heartbeatMs (${this.#opts.heartbeatMs}), or live peers would come and go`);
+    }
+    // Listening to the Doc first: if that throws, no channel is left open.
     this.#off = doc.on("update", (update, origin) => {
       if (origin === this) return;
       this.#post({ t: "update", update });
@@ -91,6 +95,9 @@ export class BroadcastSync {
         });
       }
     });
+    this.#channel = new BroadcastChannel(channel);
+    this.#channel.onmessage = (e) => this.#receive(e.data);
+    this.#channel.onmessageerror = () => this.#report(new Error("slotkv: a BroadcastSync message could not be deserialized"));
     this.#post({ t: "hello", version: doc.version() });
     this.#timer = unref(setInterval(() => this.#tick(), this.#opts.heartbeatMs));
     if (typeof addEventListener === "function") {
@@ -105,7 +112,14 @@ export class BroadcastSync {
     return [...this.#peers.keys()].sort();
   }
 
+  /** Shares `state` (a structured-cloneable value, copied now) as this replica's presence. */
   setPresence(state) {
+    if (this.#closed) return;
+    try {
+      state = structuredClone(state);
+    } catch (err) {
+      throw new TypeError(`slotkv: a presence state must be structured-cloneable, as postMessage needs: ${err.message}`);
+    }
     this.#presence = state;
     this.#hasPresence = true;
     this.#post({ t: "presence", state });
@@ -152,6 +166,13 @@ export class BroadcastSync {
   }
 
   #tick() {
+    // A freed Doc has no replica left to keep alive.
+    try {
+      this.#doc.clientId;
+    } catch {
+      this.close();
+      return;
+    }
     this.#post(this.#hasPresence ? { t: "presence", state: this.#presence } : { t: "presence" });
     this.#expire();
   }
@@ -194,7 +215,15 @@ export class BroadcastSync {
       this.#report(new Error(`slotkv: dropped a malformed BroadcastSync message: ${problem}`));
       return;
     }
-    if (m.from === this.#me) return;
+    if (m.from === this.#me) {
+      // Not this object's own post (a channel does not hear itself): another
+      // replica with this client id, which breaks single-writer slots.
+      if (!this.#sharedIdReported) {
+        this.#sharedIdReported = true;
+        this.#report(new Error(`slotkv: another replica on this channel has client id ${JSON.stringify(this.#me)}; two live replicas must never share one (their writes would collide), so its messages are ignored`));
+      }
+      return;
+    }
     if (m.t === "bye") {
       if (this.#peers.delete(m.from)) this.#emit("presence");
       return;

@@ -164,7 +164,7 @@ function jsonText(root, limits) {
   // walker below (anything else, or too large, goes there for its error).
   if (typeof root === "number" ? Number.isFinite(root) : typeof root === "string" && root.isWellFormed()) {
     const out = JSON.stringify(root);
-    if (out.length <= limits.maxValueBytes) return out;
+    if (!excess(out, limits.maxValueBytes)) return out;
   }
   const { maxValueBytes, maxValueDepth } = limits;
   const ancestors = [];
@@ -235,7 +235,12 @@ function jsonText(root, limits) {
     ancestors.pop();
     return out;
   };
-  return text(root);
+  // `grow` counted UTF-16 units, which stop the walk early; the limit is in
+  // UTF-8 bytes, checked here before anything is copied into wasm memory.
+  const out = text(root);
+  const n = excess(out, maxValueBytes);
+  if (n) throw tooLarge(`at most ${maxValueBytes} bytes of UTF-8, this one is ${n}`);
+  return out;
 }
 
 function report(err) {
@@ -354,6 +359,8 @@ export class Doc {
   #changeEvent(local, origin) {
     if (!this.#listeners.change.size) return null;
     const e = JSON.parse(this.#raw.lastChanges());
+    // An update whose only news was dots (a write that lost, say) changed no key.
+    if (!e.counters.length && !e.registers.length && !e.sets.length) return null;
     e.local = local;
     e.origin = origin;
     return e;
@@ -471,7 +478,10 @@ export class Doc {
     }
     this.#depth = 1;
     try {
-      fn();
+      const result = fn();
+      if (typeof result?.then === "function") {
+        console.warn("slotkv: transact() was given an async function: only its writes before the first await are in the transaction");
+      }
     } finally {
       this.#depth = 0;
       // (fn may have freed the document.)

@@ -66,7 +66,7 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
 
 export type Kind = "counter" | "register" | "set";
 
-/** Keys changed by one local transaction or one effective `applyUpdate`. */
+/** Keys changed by one local transaction or one effective `applyUpdate` (never all three lists empty: an update that changed no key fires `update` only). */
 export interface ChangeEvent {
   counters: string[];
   registers: string[];
@@ -132,7 +132,7 @@ export class Doc {
   /** Live keys of one kind, sorted: counters with any slot, registers holding a value, sets with a member. */
   keys(kind: Kind): string[];
   toJSON(): { counters: Record<string, number>; registers: Record<string, unknown>; sets: Record<string, string[]> };
-  /** Runs `fn`; all its writes become one update and one change event. Nested calls join the outer one (and its origin). If `fn` throws, the writes it made are still committed. */
+  /** Runs `fn`; all its writes become one update and one change event. Nested calls join the outer one (and its origin). If `fn` throws, the writes it made are still committed. `fn` runs synchronously: an async one's writes after its first `await` are transactions of their own (a warning says so). */
   transact(fn: () => void, origin?: unknown): void;
 
   /** This replica's version vector, encoded. */
@@ -157,7 +157,7 @@ export class Doc {
 export interface BroadcastSyncOptions {
   /** How often this replica posts a presence heartbeat (default 2500 ms). */
   heartbeatMs?: number;
-  /** A replica silent for longer leaves `peers` and `presence()` (default 10000 ms). */
+  /** A replica silent for longer leaves `peers` and `presence()` (default 10000 ms); must be longer than `heartbeatMs`. */
   timeoutMs?: number;
 }
 
@@ -166,14 +166,17 @@ export class BroadcastSync {
   constructor(doc: Doc, channel: string, options?: BroadcastSyncOptions);
   /** Client ids of the replicas heard from within the timeout, sorted. */
   readonly peers: string[];
-  /** Sets this replica's ephemeral state (not persisted), shared with every peer. */
+  /**
+   * Sets this replica's ephemeral state (not persisted), shared with every peer. It is copied now (a later change to
+   * the object is not shared); a value postMessage cannot clone (a function, say) is a `TypeError`.
+   */
   setPresence(state: unknown): void;
   /** clientId -> presence state of every live replica that set one, this one included. */
   presence(): Map<string, unknown>;
   on(event: "presence", fn: () => void): () => void;
-  /** A malformed message was dropped, or an update could not be applied. */
+  /** A malformed message was dropped, an update could not be applied, or another replica on the channel has this client id. */
   on(event: "error", fn: (error: Error) => void): () => void;
-  /** Says goodbye to the peers and stops syncing. */
+  /** Says goodbye to the peers and stops syncing (done at the next heartbeat if the Doc was freed). */
   close(): void;
 }
 

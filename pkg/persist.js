@@ -53,6 +53,17 @@ function request(req) {
   });
 }
 
+// A request whose failure does not abort its transaction: resolves { error } then.
+function tolerant(req) {
+  return new Promise((ok) => {
+    req.onsuccess = () => ok({ value: req.result });
+    req.onerror = (e) => {
+      e.preventDefault();
+      ok({ error: req.error });
+    };
+  });
+}
+
 function openDb(name) {
   const req = indexedDB.open(name, 1);
   req.onupgradeneeded = () => {
@@ -308,16 +319,27 @@ class Persistence {
   }
 
   // Applies the snapshot then the log, skipping (with a warning) what cannot be
-  // applied: one torn record must not make the document unloadable.
+  // read or applied: one torn record must not make the document unloadable.
+  // (Chromium keeps a large value in a file of its own; if that file is lost,
+  // reading the record fails, and reading all records at once fails with it.)
   async #load(snapshot, log) {
-    const [state, records, keys] = await Promise.all([request(snapshot.get(STATE)), request(log.getAll()), request(log.getAllKeys())]);
-    if (state !== undefined) this.#applyStored(state, "the snapshot");
-    records.forEach((record, i) => this.#applyStored(record, `log record ${keys[i]}`));
+    const [state, all, keys] = await Promise.all([tolerant(snapshot.get(STATE)), tolerant(log.getAll()), request(log.getAllKeys())]);
+    if (state.error) this.#skip("the snapshot", state.error);
+    else if (state.value !== undefined) this.#applyStored(state.value, "the snapshot");
+    for (const [i, key] of keys.entries()) {
+      const record = all.error ? await tolerant(log.get(key)) : { value: all.value[i] };
+      if (record.error) this.#skip(`log record ${key}`, record.error);
+      else this.#applyStored(record.value, `log record ${key}`);
+    }
+  }
+
+  #skip(what, err) {
+    console.warn(`slotkv: persist(${JSON.stringify(this.#name)}) skipped ${what}: ${err?.message ?? err}`);
   }
 
   #applyStored(bytes, what) {
     if (!(bytes instanceof Uint8Array)) {
-      console.warn(`slotkv: persist(${JSON.stringify(this.#name)}) skipped ${what}: not a Uint8Array`);
+      this.#skip(what, "not a Uint8Array");
       return;
     }
     try {
@@ -325,7 +347,7 @@ class Persistence {
       // keep a document that outgrew them from loading all of itself.
       applyStored(this.#doc, bytes, this.#fromStorage);
     } catch (err) {
-      console.warn(`slotkv: persist(${JSON.stringify(this.#name)}) skipped ${what}: ${err.message}`);
+      this.#skip(what, err);
     }
   }
 

@@ -426,6 +426,9 @@ test("large and unusual arguments do not grow wasm memory before they are refuse
     () => d.set("r", huge),
     () => new Doc({ clientId: huge }),
     () => d.set("r", new Uint8Array(50 << 20)),
+    // 9 MiB of UTF-8 in 3 Mi UTF-16 units: over the 8 MiB value limit, in bytes.
+    () => d.set("r", "€".repeat(3 << 20)),
+    () => d.set("r", { text: "€".repeat(3 << 20) }),
     () => d.applyUpdate(new Uint8Array(80 << 20)),
     () => d.encodeDelta(new Uint8Array(80 << 20)),
   ]) {

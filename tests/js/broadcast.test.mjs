@@ -325,6 +325,64 @@ test("options left undefined keep their defaults; bad ones throw", () => {
     assert.throws(() => new BroadcastSync(doc, channelName(), bad), RangeError, JSON.stringify(bad));
   }
   assert.throws(() => new BroadcastSync(doc, channelName(), null), TypeError);
+  // A timeout no longer than the heartbeat would drop live peers between beats.
+  assert.throws(() => new BroadcastSync(doc, channelName(), { heartbeatMs: 5000, timeoutMs: 5000 }), RangeError);
+});
+
+test("a Doc whose on() throws leaves no channel open", () => {
+  const ports = () => process.getActiveResourcesInfo().filter((r) => r === "MessagePort").length;
+  const before = ports();
+  const fake = { applyUpdate() {}, encodeDelta() {}, clientId: "x", on() {
+    throw new Error("not a Doc");
+  } };
+  assert.throws(() => new BroadcastSync(fake, channelName()), /not a Doc/);
+  assert.equal(ports(), before);
+});
+
+test("setPresence: a state postMessage cannot clone is a TypeError and changes nothing; a cloneable one is copied", async () => {
+  const channel = channelName();
+  const a = new BroadcastSync(new Doc({ clientId: "a" }), channel);
+  const b = new BroadcastSync(new Doc({ clientId: "b" }), channel);
+  const state = { name: "ann", cursor: [1, 2] };
+  a.setPresence(state);
+  assert.throws(() => a.setPresence({ onClick() {} }), TypeError);
+  state.name = "changed later";
+  assert.deepEqual(a.presence().get("a"), { name: "ann", cursor: [1, 2] });
+  await until(() => b.presence().get("a")?.name === "ann");
+  a.close();
+  b.close();
+});
+
+test("a BroadcastSync whose Doc was freed says goodbye at its next heartbeat", async () => {
+  const channel = channelName();
+  const doc = new Doc({ clientId: "a" });
+  const a = new BroadcastSync(doc, channel, { heartbeatMs: 20, timeoutMs: 60_000 });
+  const b = new BroadcastSync(new Doc({ clientId: "b" }), channel);
+  await until(() => b.peers.includes("a"));
+  const errors = [];
+  a.on("error", (e) => errors.push(e));
+  doc.free();
+  await until(() => !b.peers.includes("a"));
+  b.setPresence("hi"); // reaches a's channel no more
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(errors, []);
+  b.close();
+});
+
+test("another replica with the same client id on the channel is reported once", async () => {
+  const channel = channelName();
+  const a = new BroadcastSync(new Doc({ clientId: "same" }), channel);
+  const errors = [];
+  a.on("error", (e) => errors.push(e.message));
+  const twin = new BroadcastSync(new Doc({ clientId: "same" }), channel);
+  const other = new BroadcastSync(new Doc({ clientId: "other" }), channel);
+  await until(() => a.peers.includes("other"));
+  twin.setPresence(1);
+  twin.setPresence(2);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(errors.length, 1, errors.join("\n"));
+  assert.match(errors[0], /another replica on this channel has client id "same"/);
+  for (const s of [a, twin, other]) s.close();
 });
 
 test("bad constructor arguments throw TypeError", () => {

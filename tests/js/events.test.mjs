@@ -77,6 +77,37 @@ test("an effective applyUpdate fires update (local: false, with origin) and chan
   assert.deepEqual(log.change, [{ counters: [], registers: ["r"], sets: ["s"], local: false, origin: "net" }]);
 });
 
+test("an applied update whose writes all lose fires update (for relays) but no change event: no key changed", () => {
+  let now = 2000;
+  const a = new Doc({ clientId: "a", now: () => now });
+  const b = new Doc({ clientId: "b", now: () => 1000 });
+  a.set("k", "later");
+  b.set("k", "earlier");
+  const log = record(a);
+  a.applyUpdate(b.encodeState());
+  assert.equal(log.update.length, 1, "new dots: relays must hear it");
+  assert.deepEqual(log.change, []);
+  assert.equal(a.get("k"), "later");
+});
+
+test("transact with an async function warns that writes after its first await are not in the transaction", async (t) => {
+  const warn = t.mock.method(console, "warn", () => {});
+  const d = new Doc();
+  const log = record(d);
+  d.transact(async () => {
+    d.increment("a");
+    await null;
+    d.increment("b");
+  });
+  await null;
+  await null;
+  assert.equal(warn.mock.callCount(), 1);
+  assert.match(warn.mock.calls[0].arguments[0], /only its writes before the first await are in the transaction/);
+  assert.equal(log.update.length, 2);
+  d.transact(() => d.increment("c"));
+  assert.equal(warn.mock.callCount(), 1, "a plain function does not warn");
+});
+
 test("a listener that throws does not break the document or other listeners", (t) => {
   const a = new Doc();
   const errors = [];
