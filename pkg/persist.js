@@ -265,7 +265,7 @@ class Persistence {
       if (takeover) {
         await takeover.done;
       } else {
-        await transaction(this.#db, "readonly", (snapshot, log) => this.#load(snapshot, log));
+        await this.#loadOnly();
         this.#post({ t: "hello" }); // the writer answers with its version: we send it what it lacks
         this.#queueForLock();
       }
@@ -322,14 +322,51 @@ class Persistence {
   // read or applied: one torn record must not make the document unloadable.
   // (Chromium keeps a large value in a file of its own; if that file is lost,
   // reading the record fails, and reading all records at once fails with it.)
+  // Returns whether something could not be read: Chromium then aborts the
+  // transaction when it ends, even one that only read.
   async #load(snapshot, log) {
     const [state, all, keys] = await Promise.all([tolerant(snapshot.get(STATE)), tolerant(log.getAll()), request(log.getAllKeys())]);
+    let unreadable = !!state.error;
     if (state.error) this.#skip("the snapshot", state.error);
     else if (state.value !== undefined) this.#applyStored(state.value, "the snapshot");
     for (const [i, key] of keys.entries()) {
       const record = all.error ? await tolerant(log.get(key)) : { value: all.value[i] };
+      unreadable ||= !!record.error;
       if (record.error) this.#skip(`log record ${key}`, record.error);
       else this.#applyStored(record.value, `log record ${key}`);
+    }
+    return unreadable;
+  }
+
+  // Loads storage into the Doc (a non-writer's start).
+  async #loadOnly() {
+    let unreadable = false;
+    try {
+      await transaction(this.#db, "readonly", async (snapshot, log) => {
+        unreadable = await this.#load(snapshot, log);
+      });
+    } catch (err) {
+      if (!unreadable) throw err; // else what could be read is loaded: the abort is the unreadable part's
+    }
+  }
+
+  // Reads what is stored into the Doc, and stores the Doc's state in its place.
+  async #rewrite() {
+    let unreadable = false;
+    try {
+      await transaction(this.#db, "readwrite", async (snapshot, log) => {
+        unreadable = await this.#load(snapshot, log);
+        snapshot.put(this.#doc.encodeState(), STATE);
+        log.clear();
+      });
+    } catch (err) {
+      if (!unreadable) throw err;
+      // Aborted for what could not be read; the Doc holds all the rest. A
+      // transaction that reads nothing stores it, and drops the unreadable records.
+      await transaction(this.#db, "readwrite", (snapshot, log) => {
+        snapshot.put(this.#doc.encodeState(), STATE);
+        log.clear();
+      });
     }
   }
 
@@ -401,11 +438,7 @@ class Persistence {
     try {
       if (compact) {
         // The batch is in the Doc already, so in its encodeState().
-        await transaction(this.#db, "readwrite", async (snapshot, log) => {
-          await this.#load(snapshot, log);
-          snapshot.put(this.#doc.encodeState(), STATE);
-          log.clear();
-        });
+        await this.#rewrite();
         this.#logCount = this.#logBytes = 0;
         if (this.#unannounced && !this.#closing) {
           this.#unannounced = false;
