@@ -57,6 +57,8 @@ export class BroadcastSync {
   #off;
   #timer;
   #onPageHide;
+  #onPageShow;
+  #lastBeat = 0;
   #closed = false;
   #helloPending = false;
   #sharedIdReported = false;
@@ -99,10 +101,17 @@ export class BroadcastSync {
     this.#channel.onmessage = (e) => this.#receive(e.data);
     this.#channel.onmessageerror = () => this.#report(new Error("slotkv: a BroadcastSync message could not be deserialized"));
     this.#post({ t: "hello", version: doc.version() });
+    this.#lastBeat = Date.now(); // a hello tells the peers this replica is alive, as a beat does
     this.#timer = unref(setInterval(() => this.#tick(), this.#opts.heartbeatMs));
     if (typeof addEventListener === "function") {
       this.#onPageHide = () => this.#post({ t: "bye" });
+      // Back from the back/forward cache: the peers heard "bye", and updates
+      // went by while the page was frozen. Join again.
+      this.#onPageShow = (e) => {
+        if (e.persisted) this.#post({ t: "hello", version: this.#doc.version() });
+      };
       addEventListener("pagehide", this.#onPageHide);
+      addEventListener("pageshow", this.#onPageShow);
     }
   }
 
@@ -149,7 +158,10 @@ export class BroadcastSync {
     this.#closed = true;
     clearInterval(this.#timer);
     this.#off();
-    if (this.#onPageHide) removeEventListener("pagehide", this.#onPageHide);
+    if (this.#onPageHide) {
+      removeEventListener("pagehide", this.#onPageHide);
+      removeEventListener("pageshow", this.#onPageShow);
+    }
     this.#channel.close();
     this.#peers.clear();
   }
@@ -173,8 +185,13 @@ export class BroadcastSync {
       this.close();
       return;
     }
-    this.#post(this.#hasPresence ? { t: "presence", state: this.#presence } : { t: "presence" });
+    this.#beat();
     this.#expire();
+  }
+
+  #beat() {
+    this.#lastBeat = Date.now();
+    this.#post(this.#hasPresence ? { t: "presence", state: this.#presence } : { t: "presence" });
   }
 
   #expire() {
@@ -269,6 +286,10 @@ export class BroadcastSync {
       this.#report(err);
     }
     if (changed) this.#emit("presence");
+    // A hidden tab's timers may run once a minute, but messages still reach
+    // it: a replica that hears its peers answers for itself when its own
+    // heartbeat is late, so it stays among theirs.
+    if (Date.now() - this.#lastBeat > this.#opts.heartbeatMs) this.#beat();
   }
 
   #emit(event, ...args) {

@@ -301,6 +301,23 @@ test("presence lists every open tab, marks this one and the storage writer, and 
   assert.deepEqual(s.errors, []);
 });
 
+test("a tab back from the back/forward cache says hello again (which brings it what it missed), and its peers list it again", { timeout: TEST_TIMEOUT }, async () => {
+  const s = await session();
+  const [a, b] = [await s.open(), await s.open()];
+  const idA = await clientId(a);
+  await until(b, (id) => globalThis.slotkv.sync.peers.includes(id), idA);
+  await b.evaluate(() => {
+    globalThis.heard = [];
+    new BroadcastChannel("slotkv-demo").onmessage = (e) => globalThis.heard.push(`${e.data.t} ${e.data.from}`);
+  });
+  // Into the cache: "bye"; back from it: a hello (bfcache restores fire pageshow with persisted).
+  await a.evaluate(() => dispatchEvent(new PageTransitionEvent("pagehide", { persisted: true })));
+  await until(b, (id) => globalThis.heard.includes(`bye ${id}`) && !globalThis.slotkv.sync.peers.includes(id), idA);
+  await a.evaluate(() => dispatchEvent(new PageTransitionEvent("pageshow", { persisted: true })));
+  await until(b, (id) => globalThis.heard.includes(`hello ${id}`) && globalThis.slotkv.sync.peers.includes(id), idA);
+  assert.deepEqual(s.errors, []);
+});
+
 test("clicks, reactions and status survive a reload", { timeout: TEST_TIMEOUT }, async () => {
   const s = await session();
   const a = await s.open();

@@ -369,6 +369,20 @@ test("a BroadcastSync whose Doc was freed says goodbye at its next heartbeat", a
   b.close();
 });
 
+test("a replica whose heartbeat timer is held back (a hidden tab's) stays a peer while it hears from its peers", async (t) => {
+  const channel = channelName();
+  // Its interval never fires, as in a background tab Chrome runs once a minute.
+  t.mock.timers.enable({ apis: ["setInterval"] });
+  const hidden = new BroadcastSync(new Doc({ clientId: "hidden" }), channel, { heartbeatMs: 30, timeoutMs: 150 });
+  t.mock.timers.reset();
+  const seen = new BroadcastSync(new Doc({ clientId: "seen" }), channel, { heartbeatMs: 30, timeoutMs: 150 });
+  await until(() => seen.peers.includes("hidden"));
+  await new Promise((r) => setTimeout(r, 600));
+  assert.deepEqual(seen.peers, ["hidden"], "the hidden replica timed out though it was there");
+  hidden.close();
+  seen.close();
+});
+
 test("another replica with the same client id on the channel is reported once", async () => {
   const channel = channelName();
   const a = new BroadcastSync(new Doc({ clientId: "same" }), channel);
