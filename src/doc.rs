@@ -744,12 +744,10 @@ impl Doc {
 
         // A whole set in a transaction's update may carry tags older than the
         // transaction; holding their effect now, this replica has seen them.
+        // (Not its removal records' dots, in a delta built for another: see
+        // `built_for_me`.)
         let seen = self.seen.lookup();
-        let unseen = if built_for_me {
-            VersionVector::from_dots(u.entry_dots().filter(|(c, s)| !seen.contains(c, *s)))
-        } else {
-            VersionVector::from_dots(u.held_dots().filter(|(c, s)| !seen.contains(c, *s)))
-        };
+        let unseen = VersionVector::from_dots(u.entry_dots(built_for_me).filter(|(c, s)| !seen.contains(c, *s)));
         let new_dots = (built_for_me && !self.seen.covers(&u.ctx)) || !unseen.is_empty();
         if built_for_me {
             self.seen.union(&u.ctx);

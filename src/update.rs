@@ -112,25 +112,16 @@ impl<'a> Update<'a> {
         }
     }
 
-    /// The dots of every entry the update carries (slots, writes, tags, removals).
-    pub fn entry_dots(&self) -> impl Iterator<Item = (&ClientId, u64)> {
+    /// The dots of every entry the update carries (slots, writes, tags, and,
+    /// with `removals`, the sets' removal records).
+    pub fn entry_dots(&self, removals: bool) -> impl Iterator<Item = (&ClientId, u64)> {
         let slots = self.counters.iter().flat_map(|(_, slots)| slots.iter().map(|(c, s)| (c, s.seq)));
         let writes = self.registers.iter().map(|(_, r)| (&r.writer, r.seq));
-        let sets = self.sets.iter().flat_map(|(_, ListedSet { set, .. })| {
+        let sets = self.sets.iter().flat_map(move |(_, ListedSet { set, .. })| {
             let tags = set.elements().flat_map(|(_, tags)| tags.iter().map(|(c, s)| (c, *s)));
-            tags.chain(set.removal_record().0.iter().map(|(c, &s)| (c, s)))
+            tags.chain(set.removal_record().0.iter().filter(move |_| removals).map(|(c, &s)| (c, s)))
         });
         slots.chain(writes).chain(sets)
-    }
-
-    /// [`Update::entry_dots`] less the removal records': the dots of the
-    /// slots, writes and tags themselves, whose effect a replica holds once
-    /// it has merged them.
-    pub fn held_dots(&self) -> impl Iterator<Item = (&ClientId, u64)> {
-        let slots = self.counters.iter().flat_map(|(_, slots)| slots.iter().map(|(c, s)| (c, s.seq)));
-        let writes = self.registers.iter().map(|(_, r)| (&r.writer, r.seq));
-        let tags = self.sets.iter().flat_map(|(_, ListedSet { set, .. })| set.elements().flat_map(|(_, tags)| tags.iter().map(|(c, s)| (c, *s))));
-        slots.chain(writes).chain(tags)
     }
 
     pub fn encode(&self) -> Vec<u8> {
