@@ -131,6 +131,10 @@ export class Doc {
 
   /** Live keys of one kind, sorted: counters with any slot, registers holding a value, sets with a member. */
   keys(kind: Kind): string[];
+  /**
+   * The live entries as plain objects. Their keys come in `keys()` order, except that JavaScript puts integer-like
+   * keys ("7", "42") first, in numeric order, in any object: use `keys()` for the sorted order.
+   */
   toJSON(): { counters: Record<string, number>; registers: Record<string, unknown>; sets: Record<string, string[]> };
   /** Runs `fn`; all its writes become one update and one change event. Nested calls join the outer one (and its origin). If `fn` throws, the writes it made are still committed. `fn` runs synchronously: an async one's writes after its first `await` are transactions of their own (a warning says so). */
   transact(fn: () => void, origin?: unknown): void;
