@@ -97,7 +97,12 @@ export class BroadcastSync {
         });
       }
     });
-    this.#channel = new BroadcastChannel(channel);
+    try {
+      this.#channel = new BroadcastChannel(channel);
+    } catch (err) {
+      this.#off();
+      throw err;
+    }
     this.#channel.onmessage = (e) => this.#receive(e.data);
     this.#channel.onmessageerror = () => this.#report(new Error("slotkv: a BroadcastSync message could not be deserialized"));
     this.#post({ t: "hello", version: doc.version() });
@@ -108,7 +113,7 @@ export class BroadcastSync {
       // Back from the back/forward cache: the peers heard "bye", and updates
       // went by while the page was frozen. Join again.
       this.#onPageShow = (e) => {
-        if (e.persisted) this.#post({ t: "hello", version: this.#doc.version() });
+        if (e.persisted && this.#alive()) this.#post({ t: "hello", version: this.#doc.version() });
       };
       addEventListener("pagehide", this.#onPageHide);
       addEventListener("pageshow", this.#onPageShow);
@@ -178,15 +183,20 @@ export class BroadcastSync {
   }
 
   #tick() {
-    // A freed Doc has no replica left to keep alive.
-    try {
-      this.#doc.clientId;
-    } catch {
-      this.close();
-      return;
-    }
+    if (!this.#alive()) return;
     this.#beat();
     this.#expire();
+  }
+
+  // A freed Doc has no replica left to keep alive: this closes then.
+  #alive() {
+    try {
+      this.#doc.clientId;
+      return true;
+    } catch {
+      this.close();
+      return false;
+    }
   }
 
   #beat() {
@@ -232,6 +242,7 @@ export class BroadcastSync {
       this.#report(new Error(`slotkv: dropped a malformed BroadcastSync message: ${problem}`));
       return;
     }
+    if (!this.#alive()) return;
     if (m.from === this.#me) {
       // Not this object's own post (a channel does not hear itself): another
       // replica with this client id, which breaks single-writer slots.

@@ -161,7 +161,9 @@ class Persistence {
   #logBytes = 0;
   // A takeover not yet announced: the other tabs are told once its rewrite is stored.
   #unannounced = false;
-  // Tabs an update of which this writer could not apply: sender id -> why. Their flushes fail.
+  // Tabs an update of which this writer could not apply: sender id -> why. Their flushes fail,
+  // for as long as this tab is the writer: stored bytes are refused only for what no retry
+  // mends (malformed, or nested deeper than this Doc's maxValueDepth).
   #refused = new Map();
   // Non-writer side: the writer we caught up with last, flushes waiting for
   // an ack, and the requests sent for them. A flush gets a new request each
@@ -246,7 +248,10 @@ class Persistence {
       // Another connection wants to delete the database or upgrade it (an
       // app's "clear site data", a newer build): give way rather than block it.
       this.#db.onversionchange = () => {
-        console.warn(`slotkv: persist(${JSON.stringify(this.#name)}) stopped: the database is being deleted or upgraded elsewhere`);
+        const why = `slotkv: persist(${JSON.stringify(this.#name)}) stopped: the database is being deleted or upgraded elsewhere`;
+        console.warn(why);
+        // What was queued or in flight is not saved, and what was saved may be gone.
+        this.#closeError ??= new Error(`${why}, so this Doc's writes are not saved`);
         this.#closedAt ??= this.#versionOrNull();
         this.#off();
         this.#stop();
@@ -322,37 +327,40 @@ class Persistence {
   // read or applied: one torn record must not make the document unloadable.
   // (Chromium keeps a large value in a file of its own; if that file is lost,
   // reading the record fails, and reading all records at once fails with it.)
-  // Returns whether something could not be read: Chromium then aborts the
+  // Returns the errors of what could not be read: Chromium then aborts the
   // transaction when it ends, even one that only read.
   async #load(snapshot, log) {
     const [state, all, keys] = await Promise.all([tolerant(snapshot.get(STATE)), tolerant(log.getAll()), request(log.getAllKeys())]);
-    let unreadable = !!state.error;
-    if (state.error) this.#skip("the snapshot", state.error);
-    else if (state.value !== undefined) this.#applyStored(state.value, "the snapshot");
+    const unreadable = [];
+    if (state.error) {
+      unreadable.push(state.error);
+      this.#skip("the snapshot", state.error);
+    } else if (state.value !== undefined) this.#applyStored(state.value, "the snapshot");
     for (const [i, key] of keys.entries()) {
       const record = all.error ? await tolerant(log.get(key)) : { value: all.value[i] };
-      unreadable ||= !!record.error;
-      if (record.error) this.#skip(`log record ${key}`, record.error);
-      else this.#applyStored(record.value, `log record ${key}`);
+      if (record.error) {
+        unreadable.push(record.error);
+        this.#skip(`log record ${key}`, record.error);
+      } else this.#applyStored(record.value, `log record ${key}`);
     }
     return unreadable;
   }
 
   // Loads storage into the Doc (a non-writer's start).
   async #loadOnly() {
-    let unreadable = false;
+    let unreadable = [];
     try {
       await transaction(this.#db, "readonly", async (snapshot, log) => {
         unreadable = await this.#load(snapshot, log);
       });
     } catch (err) {
-      if (!unreadable) throw err; // else what could be read is loaded: the abort is the unreadable part's
+      if (!unreadable.length) throw err; // else what could be read is loaded: the abort is the unreadable part's
     }
   }
 
   // Reads what is stored into the Doc, and stores the Doc's state in its place.
   async #rewrite() {
-    let unreadable = false;
+    let unreadable = [];
     try {
       await transaction(this.#db, "readwrite", async (snapshot, log) => {
         unreadable = await this.#load(snapshot, log);
@@ -360,7 +368,8 @@ class Persistence {
         log.clear();
       });
     } catch (err) {
-      if (!unreadable) throw err;
+      // Only bytes that are gone are given up; another failure may pass, and the next rewrite retries.
+      if (!unreadable.length || !unreadable.every((e) => e?.name === "NotReadableError" || e?.name === "NotFoundError")) throw err;
       // Aborted for what could not be read; the Doc holds all the rest. A
       // transaction that reads nothing stores it, and drops the unreadable records.
       await transaction(this.#db, "readwrite", (snapshot, log) => {

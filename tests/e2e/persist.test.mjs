@@ -481,6 +481,8 @@ test("deleting the database from another tab is not blocked: persist stops, with
   );
   assert.equal(deleted, "deleted");
   assert.equal(await isWriter(a), false);
+  // What it held may be gone with the database, and nothing more is saved: flush() says so.
+  assert.match(await a.evaluate(() => t.p.flush().then(() => "resolved", (e) => e.message)), /deleted or upgraded elsewhere, so this Doc's writes are not saved/);
   assert.ok(a.warnings.some((w) => /stopped: the database is being deleted or upgraded elsewhere/.test(w)), a.warnings.join("\n"));
   assertNoErrors();
 });

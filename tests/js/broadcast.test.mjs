@@ -339,6 +339,25 @@ test("a Doc whose on() throws leaves no channel open", () => {
   assert.equal(ports(), before);
 });
 
+test("a BroadcastSync whose channel cannot be opened leaves no listener on the Doc", (t) => {
+  const doc = new Doc({ clientId: "a" });
+  const Real = globalThis.BroadcastChannel;
+  globalThis.BroadcastChannel = class {
+    constructor() {
+      throw new Error("no BroadcastChannel here");
+    }
+  };
+  try {
+    assert.throws(() => new BroadcastSync(doc, channelName()), /no BroadcastChannel here/);
+  } finally {
+    globalThis.BroadcastChannel = Real;
+  }
+  const warn = t.mock.method(console, "warn", () => {});
+  const error = t.mock.method(console, "error", () => {});
+  doc.increment("x");
+  assert.equal(warn.mock.callCount() + error.mock.callCount(), 0, "the failed constructor's listener ran on a write");
+});
+
 test("setPresence: a state postMessage cannot clone is a TypeError and changes nothing; a cloneable one is copied", async () => {
   const channel = channelName();
   const a = new BroadcastSync(new Doc({ clientId: "a" }), channel);
@@ -350,6 +369,21 @@ test("setPresence: a state postMessage cannot clone is a TypeError and changes n
   assert.deepEqual(a.presence().get("a"), { name: "ann", cursor: [1, 2] });
   await until(() => b.presence().get("a")?.name === "ann");
   a.close();
+  b.close();
+});
+
+test("a BroadcastSync whose Doc was freed says goodbye when it next hears a peer, without reporting errors", async () => {
+  const channel = channelName();
+  const doc = new Doc({ clientId: "a" });
+  const a = new BroadcastSync(doc, channel, { heartbeatMs: 60_000, timeoutMs: 120_000 });
+  const b = new BroadcastSync(new Doc({ clientId: "b" }), channel);
+  await until(() => b.peers.includes("a"));
+  const errors = [];
+  a.on("error", (e) => errors.push(e));
+  doc.free();
+  b.setPresence("hi");
+  await until(() => !b.peers.includes("a"));
+  assert.deepEqual(errors, []);
   b.close();
 });
 
