@@ -17,7 +17,7 @@
 // every build reads. A delta relayed from another transport goes out as it
 // came; when it is in a newer format than some replica heard from reads, a
 // new hello follows, so that replica catches up through the syncs it brings.
-import { FORMAT_VERSION } from "./doc.js";
+import { FORMAT_VERSION, isFreed } from "./doc.js";
 import { formatOf, isFormat, isId, readOptions } from "./message.js";
 
 const DEFAULTS = { heartbeatMs: 2500, timeoutMs: 10000 };
@@ -190,13 +190,9 @@ export class BroadcastSync {
 
   // A freed Doc has no replica left to keep alive: this closes then.
   #alive() {
-    try {
-      this.#doc.clientId;
-      return true;
-    } catch {
-      this.close();
-      return false;
-    }
+    if (!isFreed(this.#doc)) return true;
+    this.close();
+    return false;
   }
 
   #beat() {

@@ -253,9 +253,14 @@ function report(err) {
 // document can grow larger than one of those may be.
 export let applyStored;
 
+// For broadcast.js: whether `doc`, one of these Docs, was freed (false for
+// anything else), without a call into wasm.
+export let isFreed;
+
 export class Doc {
   static {
     applyStored = (doc, bytes, origin) => doc.#applyStored(bytes, origin);
+    isFreed = (doc) => #raw in doc && !doc.#raw;
   }
 
   #raw;
