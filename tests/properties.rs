@@ -524,23 +524,36 @@ fn apply_untrusted(doc: &mut Doc, bytes: &[u8]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// Runs `steps` on `n` replicas, then anti-entropy: every replica must end
-/// equal, every counter must equal the sum of all increments made, and
-/// messages still in flight must change nothing when they arrive late.
-fn converge_under_an_unreliable_network(n: usize, steps: &[Net]) -> Result<(), TestCaseError> {
-    let mut net = Network::new(n, NO_PURGE);
+/// Runs `steps` on `n` replicas keeping tombstones for `retention_ms`, commits
+/// every open transaction and syncs them with `sync`; then every replica must
+/// be equal, and every counter the sum of all increments made.
+fn run_and_settle(
+    n: usize,
+    retention_ms: u64,
+    steps: &[Net],
+    sync: fn(&mut [Doc], usize) -> Result<(), TestCaseError>,
+) -> Result<Network, TestCaseError> {
+    let mut net = Network::new(n, retention_ms);
     for step in steps {
         net.run(step)?;
     }
     for at in 0..n {
         net.commit(at)?;
     }
-    anti_entropy(&mut net.docs, n + 2)?;
+    sync(&mut net.docs, n + 2)?;
     assert_converged(&net.docs)?;
     let expected: BTreeMap<String, i128> = net.sums.iter().map(|(k, v)| (k.to_string(), *v)).collect();
     for d in &net.docs {
         prop_assert_eq!(&visible(d).counters, &expected, "{} lost or invented increments", d.client_id());
     }
+    Ok(net)
+}
+
+/// Runs `steps` on `n` replicas, then anti-entropy: every replica must end
+/// equal, every counter must equal the sum of all increments made, and
+/// messages still in flight must change nothing when they arrive late.
+fn converge_under_an_unreliable_network(n: usize, steps: &[Net]) -> Result<(), TestCaseError> {
+    let mut net = run_and_settle(n, NO_PURGE, steps, anti_entropy)?;
 
     // Whatever is still in flight arrives late: it changes nothing.
     let converged = (visible(&net.docs[0]), entries(&net.docs[0]));
@@ -623,19 +636,7 @@ proptest! {
         n in 3usize..=5,
         steps in prop::collection::vec(net_step(op()), 0..80),
     ) {
-        let mut net = Network::new(n, 0);
-        for step in &steps {
-            net.run(step)?;
-        }
-        for at in 0..n {
-            net.commit(at)?;
-        }
-        anti_entropy_by_states(&mut net.docs, n + 2)?;
-        assert_converged(&net.docs)?;
-        let expected: BTreeMap<String, i128> = net.sums.iter().map(|(k, v)| (k.to_string(), *v)).collect();
-        for d in &net.docs {
-            prop_assert_eq!(&visible(d).counters, &expected, "{} lost or invented increments", d.client_id());
-        }
+        run_and_settle(n, 0, &steps, anti_entropy_by_states)?;
     }
 
     /// The same, with only adds and removes of two elements of one set, so
