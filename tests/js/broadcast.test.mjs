@@ -372,31 +372,32 @@ test("setPresence: a state postMessage cannot clone is a TypeError and changes n
   b.close();
 });
 
-test("a BroadcastSync whose Doc was freed says goodbye when it next hears a peer, without reporting errors", async () => {
+/**
+ * Frees the Doc of replica "a" (with `options`) once "b" lists it, then waits for b to drop it, after
+ * `nudge(b)` when given. Returns b, still open, and the errors a reported meanwhile.
+ */
+async function freeAndWaitForGoodbye(options, nudge) {
   const channel = channelName();
   const doc = new Doc({ clientId: "a" });
-  const a = new BroadcastSync(doc, channel, { heartbeatMs: 60_000, timeoutMs: 120_000 });
+  const a = new BroadcastSync(doc, channel, options);
   const b = new BroadcastSync(new Doc({ clientId: "b" }), channel);
   await until(() => b.peers.includes("a"));
   const errors = [];
   a.on("error", (e) => errors.push(e));
   doc.free();
-  b.setPresence("hi");
+  nudge?.(b);
   await until(() => !b.peers.includes("a"));
+  return { b, errors };
+}
+
+test("a BroadcastSync whose Doc was freed says goodbye when it next hears a peer, without reporting errors", async () => {
+  const { b, errors } = await freeAndWaitForGoodbye({ heartbeatMs: 60_000, timeoutMs: 120_000 }, (b) => b.setPresence("hi"));
   assert.deepEqual(errors, []);
   b.close();
 });
 
 test("a BroadcastSync whose Doc was freed says goodbye at its next heartbeat", async () => {
-  const channel = channelName();
-  const doc = new Doc({ clientId: "a" });
-  const a = new BroadcastSync(doc, channel, { heartbeatMs: 20, timeoutMs: 60_000 });
-  const b = new BroadcastSync(new Doc({ clientId: "b" }), channel);
-  await until(() => b.peers.includes("a"));
-  const errors = [];
-  a.on("error", (e) => errors.push(e));
-  doc.free();
-  await until(() => !b.peers.includes("a"));
+  const { b, errors } = await freeAndWaitForGoodbye({ heartbeatMs: 20, timeoutMs: 60_000 });
   b.setPresence("hi"); // reaches a's channel no more
   await new Promise((r) => setTimeout(r, 50));
   assert.deepEqual(errors, []);
