@@ -15,6 +15,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync,
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { homedir } from "node:os";
+import { sections } from "./wasm-size.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "..");
@@ -35,27 +36,7 @@ function which(cmd, extra = []) {
 
 /** Whether a wasm binary has a "name" custom section (function names for profiles). */
 export function hasNames(buf) {
-  let i = 8;
-  const leb = () => {
-    let v = 0;
-    let shift = 0;
-    for (;;) {
-      const b = buf[i++];
-      v += (b & 0x7f) * 2 ** shift;
-      shift += 7;
-      if (b < 0x80) return v;
-    }
-  };
-  while (i < buf.length) {
-    const id = buf[i++];
-    const size = leb();
-    const end = i + size;
-    if (id === 0) {
-      const len = leb();
-      if (buf.toString("utf8", i, i + len) === "name") return true;
-    }
-    i = end;
-  }
+  for (const { id, r } of sections(buf)) if (id === 0 && r.name() === "name") return true;
   return false;
 }
 

@@ -29,18 +29,29 @@ function reader(bytes) {
   return { u32, name, skip: (n) => (at += n), get at() { return at; }, set at(v) { at = v; } };
 }
 
-/** Each function's body (its bytes and its name) and the data segments' size. */
-export function readModule(bytes) {
+/**
+ * The module's sections in order: each its id, size, end offset and a reader `r` at its first byte
+ * (which the caller may move; the next section is found from `end`).
+ */
+export function* sections(bytes) {
   const r = reader(bytes);
   r.at = 8;
-  let imported = 0;
-  const bodies = [];
-  const names = new Map();
-  let data = 0;
   while (r.at < bytes.length) {
     const id = bytes[r.at++];
     const size = r.u32();
     const end = r.at + size;
+    yield { id, size, end, r };
+    r.at = end;
+  }
+}
+
+/** Each function's body (its bytes and its name) and the data segments' size. */
+export function readModule(bytes) {
+  let imported = 0;
+  const bodies = [];
+  const names = new Map();
+  let data = 0;
+  for (const { id, size, end, r } of sections(bytes)) {
     if (id === 2) {
       for (let n = r.u32(); n > 0; n--) {
         r.name();
@@ -77,7 +88,6 @@ export function readModule(bytes) {
         r.at = subEnd;
       }
     }
-    r.at = end;
   }
   return { functions: bodies.map((body, i) => ({ body, name: names.get(imported + i) ?? "" })), data };
 }
