@@ -360,22 +360,22 @@ class Persistence {
 
   // Reads what is stored into the Doc, and stores the Doc's state in its place.
   async #rewrite() {
+    const replace = (snapshot, log) => {
+      snapshot.put(this.#doc.encodeState(), STATE);
+      log.clear();
+    };
     let unreadable = [];
     try {
       await transaction(this.#db, "readwrite", async (snapshot, log) => {
         unreadable = await this.#load(snapshot, log);
-        snapshot.put(this.#doc.encodeState(), STATE);
-        log.clear();
+        replace(snapshot, log);
       });
     } catch (err) {
       // Only bytes that are gone are given up; another failure may pass, and the next rewrite retries.
       if (!unreadable.length || !unreadable.every((e) => e?.name === "NotReadableError" || e?.name === "NotFoundError")) throw err;
       // Aborted for what could not be read; the Doc holds all the rest. A
       // transaction that reads nothing stores it, and drops the unreadable records.
-      await transaction(this.#db, "readwrite", (snapshot, log) => {
-        snapshot.put(this.#doc.encodeState(), STATE);
-        log.clear();
-      });
+      await transaction(this.#db, "readwrite", replace);
     }
   }
 
