@@ -164,6 +164,7 @@ function jsonText(root, limits) {
   // walker below (anything else, or too large, goes there for its error).
   if (typeof root === "number" ? Number.isFinite(root) : typeof root === "string" && root.isWellFormed()) {
     const out = JSON.stringify(root);
+    // (excess's own first test, inline: the common short value makes no call.)
     if (out.length * 3 <= limits.maxValueBytes || !excess(out, limits.maxValueBytes)) return out;
   }
   const { maxValueBytes, maxValueDepth } = limits;
