@@ -422,6 +422,12 @@ impl<V> KeyMap<V> {
 
     /// Keeps the entries `keep` accepts, visiting them in no particular order.
     pub fn retain(&mut self, mut keep: impl FnMut(&Key, &mut V) -> bool) {
+        self.retain_dyn(&mut keep);
+    }
+
+    /// [`KeyMap::retain`], compiled once per value type rather than once
+    /// per caller (`keep` is a `dyn` call, once per entry).
+    fn retain_dyn(&mut self, keep: &mut dyn FnMut(&Key, &mut V) -> bool) {
         // One flag per entry, from the first one refused (the entries before
         // it are all kept, so nothing is allocated while all are).
         let mut kept: Option<Vec<bool>> = None;

@@ -3,8 +3,10 @@
 //! `slice::sort_unstable` is fast, but each type it is used with adds 2 to
 //! 3 KB to the wasm module, and the crate sorts seven kinds of things. Here
 //! the sorting itself is one natural merge sort over item indices, compiled
-//! once for every type (the comparison is a `dyn` call); per type there is
-//! only a sortedness check and a final move of the items. It is stable,
+//! once for every type (the comparison is a `dyn` call), and so is the
+//! sortedness check; per item type there is only the final move of the items
+//! (swaps along the permutation's cycles), and per call site only the
+//! comparison. It is stable,
 //! O(n log n) whatever the input (a hostile peer cannot make it quadratic),
 //! O(n) for input made of a few sorted runs, and returns at once for sorted
 //! input, which is what honest peers send.
@@ -12,10 +14,7 @@
 use crate::prelude::*;
 
 /// Sorts `v` so that `less` never holds for a later item against an earlier one.
-pub fn sort_by<T>(v: &mut Vec<T>, less: impl Fn(&T, &T) -> bool) {
-    if v.windows(2).all(|w| !less(&w[1], &w[0])) {
-        return;
-    }
+pub fn sort_by<T>(v: &mut [T], less: impl Fn(&T, &T) -> bool) {
     let order = {
         let items: &[T] = v;
         merge_order(items.len(), &|i, j| match (items.get(i), items.get(j)) {
@@ -23,26 +22,42 @@ pub fn sort_by<T>(v: &mut Vec<T>, less: impl Fn(&T, &T) -> bool) {
             _ => false,
         })
     };
-    let mut items: Vec<Option<T>> = core::mem::take(v).into_iter().map(Some).collect();
-    v.extend(order.iter().filter_map(|&i| items.get_mut(i).and_then(Option::take)));
+    if let Some(order) = order {
+        permute(v, order);
+    }
+}
+
+/// Moves the items of `v` so that item `k` is the one that was at
+/// `order[k]`, following each cycle of the permutation with swaps (this is
+/// the only part of the sort compiled once per item type).
+fn permute<T>(v: &mut [T], mut order: Vec<usize>) {
+    for k in 0..order.len() {
+        let mut j = k;
+        // `order[j] = j` marks a place done, so a finished cycle ends at once.
+        while let Some(next) = order.get_mut(j).map(|o| core::mem::replace(o, j)) {
+            if next == k || next >= v.len() {
+                break;
+            }
+            v.swap(j, next);
+            j = next;
+        }
+    }
 }
 
 /// Sorts `v` in ascending order.
-pub fn sort<T: Ord>(v: &mut Vec<T>) {
+pub fn sort<T: Ord>(v: &mut [T]) {
     sort_by(v, |a, b| a < b);
 }
 
-/// The order of indices `0..n` that sorts the items `less` compares:
-/// sorted runs are found, then merged pairwise until one is left.
-fn merge_order(n: usize, less: &dyn Fn(usize, usize) -> bool) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..n).collect();
-    let mut bounds: Vec<usize> = Vec::new();
-    for i in 0..n {
-        if i == 0 || less(i, i - 1) {
-            bounds.push(i);
-        }
-    }
+/// The order of indices `0..n` that sorts the items `less` compares, or
+/// `None` if they are sorted already: sorted runs are found, then merged
+/// pairwise until one is left.
+fn merge_order(n: usize, less: &dyn Fn(usize, usize) -> bool) -> Option<Vec<usize>> {
+    let first_break = (1..n).find(|&i| less(i, i - 1))?;
+    let mut bounds = vec![0, first_break];
+    bounds.extend((first_break + 1..n).filter(|&i| less(i, i - 1)));
     bounds.push(n);
+    let mut order: Vec<usize> = (0..n).collect();
     let mut buf = vec![0; n];
     while bounds.len() > 2 {
         let mut merged = Vec::with_capacity(bounds.len() / 2 + 2);
@@ -59,7 +74,7 @@ fn merge_order(n: usize, less: &dyn Fn(usize, usize) -> bool) -> Vec<usize> {
         core::mem::swap(&mut order, &mut buf);
         bounds = merged;
     }
-    order
+    Some(order)
 }
 
 /// Merges the sorted halves `src[..mid]` and `src[mid..]` into `dst`,
