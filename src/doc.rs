@@ -637,7 +637,12 @@ impl Doc {
                 u.sets.push((key.clone(), ListedSet::new(delta, whole)));
             }
         }
-        if u.sets.iter().any(|(_, l)| l.whole) {
+        // `seen` also lets a replica that overhears this delta tell that it
+        // was built for another (see `Doc::apply`). Format 1 carries it only
+        // with every set listed whole, so there it comes with removals (or
+        // with no sets) alone.
+        let whole = u.sets.iter().any(|(_, l)| l.whole);
+        if whole || ((format >= 2 || u.sets.is_empty()) && !u.ctx.is_empty()) {
             u.seen = Some(self.seen.clone());
             // Format 1 has no per-set mark: the receiver reads `seen` against
             // every set listed, so each is listed whole.
@@ -667,14 +672,20 @@ impl Doc {
         let u = Update::decode(bytes, &self.limits)?;
         self.check_clients(&u)?;
         let mut changes = Changes::default();
-        // A delta with set removals carries all its sender had seen (`seen`);
-        // what of that its `ctx` leaves out is what the replica it was built
-        // for held already. This replica may lack some of it: a catch-up
-        // posted to a whole channel, or relayed. The removals' effects can
-        // then lie in what it lacks (a remove of an add it has not had), so
-        // the delta's dots cannot all count as seen here: only those of the
-        // entries it now holds do, and a later sync brings the rest.
-        let built_for_me = u.seen.as_ref().is_none_or(|seen| self.seen.covers(&seen.difference(&u.ctx)));
+        // A catch-up delta carries all its sender had seen (`seen`); what of
+        // that its `ctx` leaves out is what the replica it was built for held
+        // already. This replica may lack some of it: a catch-up posted to a
+        // whole channel, or relayed. The effects of the delta's dots can then
+        // lie in what it lacks (a write that overwrote one in `ctx`, a remove
+        // of an add it has not had), so they cannot all count as seen here:
+        // only those of the entries it merges do, its sets take only adds,
+        // and a later sync brings the rest. (What the delta's own entries
+        // bring, a set listed whole, say, it no longer lacks.)
+        let mut live = None;
+        let built_for_me = u.seen.as_ref().is_none_or(|seen| {
+            let lacked = seen.difference(&u.ctx).difference(&self.seen);
+            lacked.is_empty() || live.insert(unseen_dots(&u, false, &self.seen)).covers(&lacked)
+        });
 
         // (Only a counter this update named can be empty: one it created.)
         let mut empty = false;
@@ -725,7 +736,7 @@ impl Doc {
             let changed = if built_for_me {
                 mine.merge(&listed.set, &self.seen, u.fate(listed))
             } else {
-                mine.merge_without_removals(&listed.set, &self.seen, u.fate(listed))
+                mine.merge_adds(&listed.set, &self.seen)
             };
             self.may_hold_removals |= mine.holds_removals();
             let vacant = mine.is_vacant();
@@ -746,8 +757,10 @@ impl Doc {
         // transaction; holding their effect now, this replica has seen them.
         // (Not its removal records' dots, in a delta built for another: see
         // `built_for_me`.)
-        let seen = self.seen.lookup();
-        let unseen = VersionVector::from_dots(u.entry_dots(built_for_me).filter(|(c, s)| !seen.contains(c, *s)));
+        let unseen = match live {
+            Some(dots) if !built_for_me => dots,
+            _ => unseen_dots(&u, built_for_me, &self.seen),
+        };
         let new_dots = (built_for_me && !self.seen.covers(&u.ctx)) || !unseen.is_empty();
         if built_for_me {
             self.seen.union(&u.ctx);
@@ -883,6 +896,13 @@ impl Doc {
     pub fn entries(&self) -> Entries<'_> {
         (&self.counters, &self.registers, &self.sets)
     }
+}
+
+/// The dots of `u`'s entries (with `removals`, of its sets' removal records
+/// too) that `seen` lacks.
+fn unseen_dots(u: &Update, removals: bool, seen: &VersionVector) -> VersionVector {
+    let seen = seen.lookup();
+    VersionVector::from_dots(u.entry_dots(removals).filter(|(c, s)| !seen.contains(c, *s)))
 }
 
 /// The keys of an update's entries, sorted (for binary search).

@@ -402,11 +402,12 @@ impl Set {
         self.merge_in(theirs, my_seen, their_seen, true)
     }
 
-    /// [`Set::merge`] without taking `theirs`'s removal record: for a replica
-    /// that does not count those removes as seen (`Doc::apply` says when), and
-    /// so must not hold them, or it would list them with dots it lacks.
-    pub fn merge_without_removals(&mut self, theirs: &Set, my_seen: &VersionVector, their_seen: &VersionVector) -> bool {
-        self.merge_in(theirs, my_seen, their_seen, false)
+    /// Only the adds of [`Set::merge`]: takes the tags of `theirs` this
+    /// replica has not seen, and removes nothing. For a replica that cannot
+    /// count `theirs`'s removes as seen (`Doc::apply` says when): it would
+    /// then hold their effect without their dots, which no delta passes on.
+    pub fn merge_adds(&mut self, theirs: &Set, my_seen: &VersionVector) -> bool {
+        self.merge_in(theirs, my_seen, &VersionVector::default(), false)
     }
 
     fn merge_in(&mut self, theirs: &Set, my_seen: &VersionVector, their_seen: &VersionVector, removals: bool) -> bool {
@@ -415,7 +416,8 @@ impl Set {
         // us (a transaction that only added, say) none is touched, and the
         // set, however large, is not looked at. When they are few (a
         // transaction that removed), the tags they name are looked up.
-        let mut changed = their_seen.intersects(my_seen)
+        let mut changed = removals
+            && their_seen.intersects(my_seen)
             && self.drop_seen(theirs, their_seen, their_seen.len() < self.elements.len() as u64);
         let mut shifts = 0;
         for (element, their_tags) in &theirs.elements {

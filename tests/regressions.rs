@@ -616,6 +616,10 @@ fn a_horizon_naming_unseen_dots_adds_no_client_ids_and_forces_no_full_state() {
     let limits = Limits { max_doc_clients: 10, ..Limits::default() };
     let mut d = limited(limits.clone());
     d.increment("k", 1).unwrap();
+    // (More than the one write the peer will lack, so that a delta is clearly the shorter.)
+    for i in 0..20 {
+        d.increment(&format!("other {i}"), 1).unwrap();
+    }
     d.commit(false);
     for round in 0..20 {
         let names: Vec<String> = (0..9).map(|i| format!("h{round}-{i}")).collect();
@@ -923,10 +927,11 @@ fn the_per_set_whole_mark_is_read_only_where_format_2_puts_it() {
     d.apply_update(&delta_with_set_mark(2, 2, 1, 1)).expect("a set listed whole may carry older tags");
     assert_eq!(d.members("s"), ["e"]);
 
-    // The receiver holds "x", tagged p:1. Listed whole without "x", the set
-    // says p:1 was removed; listed in part, it says nothing about it.
+    // The receiver holds "x", tagged p:1, and has seen p:2 (so it holds what
+    // the delta was built on: `seen` less `ctx`). Listed whole without "x",
+    // the set says p:1 was removed; listed in part, it says nothing about it.
     let mut holder = Enc::header(TYPE_DELTA);
-    holder.tables(&["p"], &[b"s", b"x"]).u8(0).vv(&[(0, &[(1, 1)])]);
+    holder.tables(&["p"], &[b"s", b"x"]).u8(0).vv(&[(0, &[(1, 2)])]);
     holder.v(0).v(0).v(0).v(1).v(0).v(1).v(1).v(1).v(0).v(1).v(0).v(0);
     let holder = holder.done();
     for (mark, members) in [(0, vec!["e", "x"]), (1, vec!["e"])] {

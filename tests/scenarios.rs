@@ -488,10 +488,18 @@ fn a_delta_for_a_format_1_receiver_is_written_in_format_1_with_the_same_effect()
     b1.apply_update(&old).unwrap();
     assert_eq!(b1.encode_state(), a.encode_state());
     assert_eq!(b.encode_state(), a.encode_state());
-    // Without removals the two formats write the same delta.
+    // Without removals format 1 lists the set in part too, but without
+    // `seen` (which it carries only with every set listed whole): the same
+    // effect, for a receiver that holds what the delta was built on.
     a.add("reactions", "user501:👍").unwrap();
     let since = b.version();
-    assert_eq!(a.encode_delta_in(Some(&since), 1).unwrap(), a.encode_delta(Some(&since)).unwrap());
+    let (old, newest) = (a.encode_delta_in(Some(&since), 1).unwrap(), a.encode_delta(Some(&since)).unwrap());
+    assert_eq!((old[1], newest[1]), (1, 2));
+    assert!(old.len() < newest.len());
+    b1.apply_update(&old).unwrap();
+    b.apply_update(&newest).unwrap();
+    assert_eq!(b1.encode_state(), a.encode_state());
+    assert_eq!(b.encode_state(), a.encode_state());
 }
 
 /// A transaction that removes from a set sends the set whole, with other
@@ -928,6 +936,97 @@ fn a_delta_built_for_another_replica_does_not_make_a_removed_element_survive() {
     assert!(!c.has("s", "x"), "c kept an element whose only add was removed");
     assert_eq!(visible(&a), visible(&c));
     assert_eq!(visible(&b), visible(&c));
+}
+
+/// Found in review (the same kind of delta as above): c overhears b's
+/// catch-up for a, which lists set s whole without x, since b removed x.
+/// c lacks b's earlier register write, which a had. c did not count the
+/// remove as seen, yet still dropped x: it held a remove's effect without
+/// its dot, which no delta passes on. a, which never got the remove, kept x,
+/// and a and c then had equal versions and different sets. A replica that
+/// lacks part of what a delta was built on now takes only its adds.
+#[test]
+fn a_delta_built_for_another_replica_removes_nothing_the_receiver_cannot_claim() {
+    let (mut a, mut b, mut c) = (doc("a"), doc("b"), doc("c"));
+    a.add("s", "x").unwrap();
+    let add = commit(&mut a);
+    b.apply_update(&add).unwrap();
+    c.apply_update(&add).unwrap();
+    b.set("k", json("1")).unwrap();
+    let write = commit(&mut b);
+    a.apply_update(&write).unwrap(); // c misses b's write
+    b.remove("s", "x").unwrap();
+    commit(&mut b); // this update reaches no one
+    let for_a = b.encode_delta(Some(&a.version())).unwrap();
+    assert_eq!(for_a[2], 2, "a delta, not the whole state");
+    c.apply_update(&for_a).unwrap();
+    sync(&mut a, &mut c);
+    assert_eq!(a.version(), c.version());
+    assert_eq!(visible(&a), visible(&c));
+    // b's remove reaches them with its dot, and everyone agrees.
+    sync(&mut a, &mut b);
+    sync(&mut b, &mut c);
+    assert!(!a.has("s", "x") && !c.has("s", "x"));
+    assert_eq!(visible(&a), visible(&c));
+}
+
+/// Found in review: a's catch-up for b claims a's own write to k, which b's
+/// write replaced there (b had it, so the delta does not carry it). x,
+/// which had neither, took that claim and held nothing for k; c, which held
+/// a's write, showed it. Equal versions, different values, and no delta
+/// between them to mend it (and x's state would have deleted k in c). A
+/// delta now carries what its sender had seen, so that x can tell it was
+/// built for another and take only the dots of what it merges.
+#[test]
+fn a_delta_built_for_another_replica_claims_no_write_it_does_not_carry() {
+    let (mut a, mut b, mut c, mut x) = (doc("a"), doc("b"), doc("c"), doc("x"));
+    a.set("k", json("\"a\"")).unwrap();
+    let ua = commit(&mut a);
+    c.apply_update(&ua).unwrap();
+    b.set("k", json("\"b\"")).unwrap(); // concurrent; wins (the larger client id)
+    let ub = commit(&mut b);
+    a.apply_update(&ub).unwrap();
+    let for_b = a.encode_delta(Some(&b.version())).unwrap();
+    x.apply_update(&for_b).unwrap();
+    sync(&mut c, &mut x);
+    assert_eq!(c.version(), x.version());
+    assert_eq!(visible(&c), visible(&x));
+    assert_eq!(x.get("k"), Some(&json("\"a\"")));
+    // A whole state from x deletes nothing in c.
+    c.apply_update(&x.encode_state()).unwrap();
+    assert_eq!(c.get("k"), Some(&json("\"a\"")));
+    sync(&mut a, &mut x);
+    sync(&mut x, &mut c);
+    assert_eq!(c.get("k"), Some(&json("\"b\"")));
+    assert_eq!(visible(&a), visible(&x));
+}
+
+/// Applying an overheard delta a second time changes nothing more: what it
+/// brings that the receiver lacked (a set listed whole carries older tags)
+/// counts at once toward holding what it was built on.
+#[test]
+fn an_overheard_delta_applied_twice_has_no_effect_the_second_time() {
+    let (mut a, mut b, mut c) = (doc("a"), doc("b"), doc("c"));
+    let mut z = doc("z");
+    for i in 0..30 {
+        z.set(&format!("bulk{i}"), json(&i.to_string())).unwrap();
+    }
+    let base = z.encode_state();
+    for d in [&mut a, &mut b, &mut c] {
+        d.apply_update(&base).unwrap();
+    }
+    b.add("s", "x").unwrap();
+    let add = commit(&mut b);
+    a.apply_update(&add).unwrap();
+    b.add("s", "y").unwrap();
+    b.remove("s", "y").unwrap();
+    commit(&mut b);
+    let for_a = b.encode_delta(Some(&a.version())).unwrap();
+    assert_eq!(for_a[2], 2, "a delta, not the whole state");
+    assert!(c.apply_update(&for_a).unwrap().is_some());
+    assert_eq!(c.apply_update(&for_a).unwrap(), None);
+    assert_eq!(c.members("s"), ["x"]);
+    assert_eq!(c.version(), b.version());
 }
 
 /// In a full state, two writes to one key that each side has seen and the
