@@ -18,7 +18,7 @@
 // came; when it is in a newer format than some replica heard from reads, a
 // new hello follows, so that replica catches up through the syncs it brings.
 import { FORMAT_VERSION, isFreed } from "./doc.js";
-import { formatOf, isFormat, isId, readOptions } from "./message.js";
+import { FROM_TABS, MAX_DELAY_MS, formatOf, isFormat, isId, readOptions } from "./message.js";
 
 const DEFAULTS = { heartbeatMs: 2500, timeoutMs: 10000 };
 
@@ -40,6 +40,10 @@ function validate(m) {
   }
 }
 
+// Liveness is timed on a clock that the wall clock's steps (NTP, a user
+// setting it, a laptop waking) do not move.
+const now = () => performance.now();
+
 function unref(timer) {
   if (typeof timer === "object" && typeof timer.unref === "function") timer.unref();
   return timer;
@@ -60,6 +64,8 @@ export class BroadcastSync {
   #onPageShow;
   #lastBeat = 0;
   #closed = false;
+  // Between pagehide and pageshow: this replica said "bye" and stays silent.
+  #hidden = false;
   #helloPending = false;
   #sharedIdReported = false;
 
@@ -70,13 +76,18 @@ export class BroadcastSync {
     if (typeof channel !== "string" || channel === "") throw new TypeError("slotkv: the channel name must be a non-empty string");
     this.#doc = doc;
     this.#me = doc.clientId;
-    this.#opts = readOptions(options, DEFAULTS, "BroadcastSync", (v) => Number.isFinite(v) && v > 0, "a positive number of milliseconds");
+    this.#opts = readOptions(options, DEFAULTS, "BroadcastSync", (v) => Number.isFinite(v) && v > 0, "a positive number of milliseconds", {
+      heartbeatMs: MAX_DELAY_MS,
+    });
     if (this.#opts.timeoutMs <= this.#opts.heartbeatMs) {
       throw new RangeError(`slotkv: BroadcastSync's timeoutMs (${this.#opts.timeoutMs}) must be longer than its heartbeatMs (${this.#opts.heartbeatMs}), or live peers would come and go`);
     }
     // Listening to the Doc first: if that throws, no channel is left open.
     this.#off = doc.on("update", (update, origin) => {
-      if (origin === this) return;
+      // (Not back to the tabs an update came from: from this channel, or
+      // taken by persist's writer from the tab that made it, whose own
+      // BroadcastSync sends it to every tab.)
+      if (origin === this || origin?.[FROM_TABS]) return;
       this.#post({ t: "update", update });
       // A delta relayed from another transport may be in a newer format
       // than a replica heard from reads, and that
@@ -106,13 +117,21 @@ export class BroadcastSync {
     this.#channel.onmessage = (e) => this.#receive(e.data);
     this.#channel.onmessageerror = () => this.#report(new Error("slotkv: a BroadcastSync message could not be deserialized"));
     this.#post({ t: "hello", version: doc.version() });
-    this.#lastBeat = Date.now(); // a hello tells the peers this replica is alive, as a beat does
+    this.#lastBeat = now(); // a hello tells the peers this replica is alive, as a beat does
     this.#timer = unref(setInterval(() => this.#tick(), this.#opts.heartbeatMs));
     if (typeof addEventListener === "function") {
-      this.#onPageHide = () => this.#post({ t: "bye" });
+      // Leaving, or into the back/forward cache: "bye", and silence until
+      // pageshow (an answer to a message heard meanwhile would make this
+      // replica a peer again, for a timeout, in tabs it has left).
+      this.#onPageHide = () => {
+        this.#post({ t: "bye" });
+        this.#hidden = true;
+      };
       // Back from the back/forward cache: the peers heard "bye", and updates
       // went by while the page was frozen. Join again.
       this.#onPageShow = (e) => {
+        if (!this.#hidden) return;
+        this.#hidden = false;
         if (e.persisted && this.#alive()) this.#post({ t: "hello", version: this.#doc.version() });
       };
       addEventListener("pagehide", this.#onPageHide);
@@ -140,12 +159,12 @@ export class BroadcastSync {
     this.#emit("presence");
   }
 
-  /** clientId -> presence state of every live replica, this one included. */
+  /** clientId -> presence state of every live replica, this one included (copies: changing them changes nothing). */
   presence() {
     this.#expire();
     const out = new Map();
-    if (this.#hasPresence) out.set(this.#me, this.#presence);
-    for (const [id, p] of this.#peers) if (p.hasState) out.set(id, p.state);
+    if (this.#hasPresence) out.set(this.#me, structuredClone(this.#presence));
+    for (const [id, p] of this.#peers) if (p.hasState) out.set(id, structuredClone(p.state));
     return out;
   }
 
@@ -183,7 +202,7 @@ export class BroadcastSync {
   }
 
   #tick() {
-    if (!this.#alive()) return;
+    if (this.#hidden || !this.#alive()) return;
     this.#beat();
     this.#expire();
   }
@@ -196,12 +215,12 @@ export class BroadcastSync {
   }
 
   #beat() {
-    this.#lastBeat = Date.now();
+    this.#lastBeat = now();
     this.#post(this.#hasPresence ? { t: "presence", state: this.#presence } : { t: "presence" });
   }
 
   #expire() {
-    const cutoff = Date.now() - this.#opts.timeoutMs;
+    const cutoff = now() - this.#opts.timeoutMs;
     let changed = false;
     for (const [id, p] of this.#peers) {
       if (p.seen < cutoff) {
@@ -216,11 +235,11 @@ export class BroadcastSync {
   #heard(id, format) {
     const p = this.#peers.get(id);
     if (p) {
-      p.seen = Date.now();
+      p.seen = now();
       p.format = format;
       return false;
     }
-    this.#peers.set(id, { seen: Date.now(), format, state: undefined, hasState: false });
+    this.#peers.set(id, { seen: now(), format, state: undefined, hasState: false });
     return true;
   }
 
@@ -232,7 +251,7 @@ export class BroadcastSync {
   }
 
   #receive(m) {
-    if (this.#closed) return;
+    if (this.#closed || this.#hidden) return;
     const problem = validate(m);
     if (problem) {
       this.#report(new Error(`slotkv: dropped a malformed BroadcastSync message: ${problem}`));
@@ -296,7 +315,7 @@ export class BroadcastSync {
     // A hidden tab's timers may run once a minute, but messages still reach
     // it: a replica that hears its peers answers for itself when its own
     // heartbeat is late, so it stays among theirs.
-    if (Date.now() - this.#lastBeat > this.#opts.heartbeatMs) this.#beat();
+    if (now() - this.#lastBeat > this.#opts.heartbeatMs) this.#beat();
   }
 
   #emit(event, ...args) {

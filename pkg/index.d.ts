@@ -159,14 +159,19 @@ export class Doc {
 
 /** Each a positive number of milliseconds (else `RangeError`); `undefined` keeps the default. */
 export interface BroadcastSyncOptions {
-  /** How often this replica posts a presence heartbeat (default 2500 ms). */
+  /** How often this replica posts a presence heartbeat (default 2500 ms; at most 2147483647 ms, the longest timer delay). */
   heartbeatMs?: number;
   /** A replica silent for longer leaves `peers` and `presence()` (default 10000 ms); must be longer than `heartbeatMs`. */
   timeoutMs?: number;
 }
 
 export class BroadcastSync {
-  /** Syncs `doc` with every replica on BroadcastChannel `channel`: one round trip to catch up, then every transaction as it happens. */
+  /**
+   * Syncs `doc` with every replica on BroadcastChannel `channel`: one round trip to catch up, then every transaction as it
+   * happens. Updates `doc` applies from other transports are relayed to the channel, except those `persist`'s writer takes
+   * from another tab (that tab's own BroadcastSync sends them). Liveness is timed on a monotonic clock, so a change of the
+   * wall clock neither keeps a gone peer nor drops a live one. Between `pagehide` and `pageshow` it is silent.
+   */
   constructor(doc: Doc, channel: string, options?: BroadcastSyncOptions);
   /** Client ids of the replicas heard from within the timeout, sorted. */
   readonly peers: string[];
@@ -175,7 +180,7 @@ export class BroadcastSync {
    * the object is not shared); a value postMessage cannot clone (a function, say) is a `TypeError`.
    */
   setPresence(state: unknown): void;
-  /** clientId -> presence state of every live replica that set one, this one included. */
+  /** clientId -> presence state of every live replica that set one, this one included (copies: changing one shares nothing). */
   presence(): Map<string, unknown>;
   on(event: "presence", fn: () => void): () => void;
   /** A malformed message was dropped, an update could not be applied, or another replica on the channel has this client id. */
@@ -195,7 +200,8 @@ export interface Persistence {
    * is the writer; otherwise they are the other transport's to deliver to the writer tab. After `close()` nothing more is
    * saved: it resolves if the document has not changed since `close()` (and close()'s own flush succeeded), and rejects
    * with an `Error` otherwise. Persisting also stops, with a warning, when another connection deletes or upgrades the
-   * database.
+   * database, and when it finds its Doc freed (at the next message, or when the lock comes to it): a writer then hands
+   * the lock on, and `flush()` rejects.
    */
   flush(): Promise<void>;
   /** Flushes, releases the writer lock if held, and stops persisting; rejects if that last flush failed. */
@@ -214,7 +220,7 @@ export interface PersistOptions {
   compactAfter?: number;
   /** Log bytes before the writer compacts (default 4 MiB). */
   compactAfterBytes?: number;
-  /** How long a non-writer's flush() waits for the writer's ack before asking again (default 2000 ms). */
+  /** How long a non-writer's flush() waits for the writer's ack before asking again (default 2000 ms; at most 2147483647 ms). */
   ackTimeoutMs?: number;
 }
 

@@ -14,16 +14,26 @@ export const isFormat = (f) => f === undefined || (Number.isSafeInteger(f) && f 
 // (docs/FORMAT.md; a varint, one byte for every version so far).
 export const formatOf = (bytes) => bytes[1];
 
+// The longest delay setTimeout and setInterval take: they run a longer one
+// after 1 ms, so a timer option above it would do the opposite of what it asks.
+export const MAX_DELAY_MS = 2 ** 31 - 1;
+
+// Marks the origin of the updates persist's writer takes from other tabs:
+// those tabs' own BroadcastSync sends them to every tab, so BroadcastSync
+// does not post them back.
+export const FROM_TABS = Symbol("slotkv: from a tab of this origin");
+
 // The options of BroadcastSync or persist: `defaults` with each option given
-// and not undefined in place, if `valid`; else a RangeError saying it must be
-// `expected`.
-export function readOptions(options, defaults, what, valid, expected) {
+// and not undefined in place, if `valid` and at most its entry in `max`; else
+// a RangeError saying it must be `expected`.
+export function readOptions(options, defaults, what, valid, expected, max = {}) {
   if (options === null || typeof options !== "object") throw new TypeError(`slotkv: ${what} options must be an object`);
   const opts = { ...defaults };
   for (const key of Object.keys(defaults)) {
     const v = options[key];
     if (v === undefined) continue;
     if (typeof v !== "number" || !valid(v)) throw new RangeError(`slotkv: the ${what} option ${key} must be ${expected}, got ${String(v)}`);
+    if (v > (max[key] ?? Infinity)) throw new RangeError(`slotkv: the ${what} option ${key} must be at most ${max[key]} ms (the longest delay a timer takes), got ${String(v)}`);
     opts[key] = v;
   }
   return opts;

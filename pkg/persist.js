@@ -36,8 +36,8 @@
 //    for a request it sent after catching up with that writer this way: then
 //    the writer holds (and has stored) everything the non-writer ever wrote.
 
-import { FORMAT_VERSION, applyStored } from "./doc.js";
-import { formatOf, isFormat, isId, readOptions } from "./message.js";
+import { FORMAT_VERSION, applyStored, isFreed } from "./doc.js";
+import { FROM_TABS, MAX_DELAY_MS, formatOf, isFormat, isId, readOptions } from "./message.js";
 
 const DEFAULTS = { compactAfter: 500, compactAfterBytes: 4 << 20, ackTimeoutMs: 2000 };
 const SNAPSHOT = "snapshot";
@@ -183,7 +183,8 @@ class Persistence {
     this.#name = name;
     this.#opts = opts;
     this.#fromStorage = Object.freeze({ persist: name, from: "storage" });
-    this.#fromTabs = Object.freeze({ persist: name, from: "tabs" });
+    // (FROM_TABS: BroadcastSync does not post these back to the tabs they came from.)
+    this.#fromTabs = Object.freeze({ persist: name, from: "tabs", [FROM_TABS]: true });
   }
 
   /** True while this tab holds the single-writer lock and writes storage. */
@@ -196,7 +197,7 @@ class Persistence {
    * it resolves if the document is as close() left it, and rejects if it has changed since.
    */
   flush() {
-    if (this.#closed) return this.#closedFlush();
+    if (this.#closed || !this.#alive()) return this.#closedFlush();
     return this.#writer ? this.#durable() : this.#flushViaWriter();
   }
 
@@ -289,7 +290,7 @@ class Persistence {
   #queueForLock() {
     navigator.locks
       .request(this.#lockName, { signal: this.#lockAbort.signal }, () => {
-        if (this.#closed) return;
+        if (this.#closed || !this.#alive()) return;
         this.#takeOver().catch(() => {}); // reported by #writeQueued; retried on the next write or flush
         return this.#released; // held until close() or the tab dies
       })
@@ -487,7 +488,7 @@ class Persistence {
       console.warn(`slotkv: persist dropped a malformed message: ${problem}`);
       return;
     }
-    if (m.from === this.#id) return;
+    if (m.from === this.#id || !this.#alive()) return;
     try {
       if (m.t === "flushed") {
         if (m.to === this.#id) this.#acked(m.id, m.from, m.error);
@@ -540,7 +541,7 @@ class Persistence {
       const flush = { resolve, reject };
       this.#waiting.add(flush);
       this.#sendFlush(flush);
-      this.#retry ??= setInterval(() => this.#post({ t: "hello" }), this.#opts.ackTimeoutMs);
+      this.#retry ??= setInterval(() => this.#alive() && this.#post({ t: "hello" }), this.#opts.ackTimeoutMs);
     });
   }
 
@@ -565,6 +566,18 @@ class Persistence {
   #stopRetry() {
     clearInterval(this.#retry);
     this.#retry = undefined;
+  }
+
+  // A freed Doc has no replica left to save, and a writer that kept the lock
+  // for it would keep every other tab's writes from storage: persist stops
+  // (releasing the lock) once it finds its Doc freed, at the next message or
+  // when the lock comes to it.
+  #alive() {
+    if (!isFreed(this.#doc)) return true;
+    this.#closeError ??= new Error(`slotkv: persist(${JSON.stringify(this.#name)}) stopped: its Doc was freed`);
+    this.#off();
+    this.#stop();
+    return false;
   }
 
   // Releases everything: lock (held or queued), channel, database.
@@ -597,6 +610,6 @@ export async function persist(doc, name, options = {}) {
   }
   if (!doc || typeof doc.applyUpdate !== "function" || typeof doc.on !== "function") throw new TypeError("slotkv: persist needs a Doc");
   if (typeof name !== "string" || name === "") throw new TypeError("slotkv: the persist name must be a non-empty string");
-  const opts = readOptions(options, DEFAULTS, "persist", (v) => Number.isSafeInteger(v) && v >= 1, "a positive integer");
+  const opts = readOptions(options, DEFAULTS, "persist", (v) => Number.isSafeInteger(v) && v >= 1, "a positive integer", { ackTimeoutMs: MAX_DELAY_MS });
   return start(new Persistence(doc, name, opts));
 }

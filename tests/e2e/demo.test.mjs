@@ -318,6 +318,30 @@ test("a tab back from the back/forward cache says hello again (which brings it w
   assert.deepEqual(s.errors, []);
 });
 
+test("a tab that said goodbye on pagehide stays silent: what it hears then does not make it a peer again", { timeout: TEST_TIMEOUT }, async () => {
+  const s = await session();
+  const [a, b] = [await s.open(), await s.open()];
+  const idA = await clientId(a);
+  await until(b, (id) => globalThis.slotkv.sync.peers.includes(id), idA);
+  await b.evaluate(() => {
+    globalThis.heard = [];
+    new BroadcastChannel("slotkv-demo").onmessage = (e) => globalThis.heard.push(`${e.data.t} ${e.data.from}`);
+  });
+  // Leaving (not into the cache): "bye". A message arriving before the page is gone must not bring an answer.
+  await a.evaluate(() => dispatchEvent(new PageTransitionEvent("pagehide", { persisted: false })));
+  await until(b, (id) => globalThis.heard.includes(`bye ${id}`) && !globalThis.slotkv.sync.peers.includes(id), idA);
+  await b.evaluate(() =>
+    new BroadcastChannel("slotkv-demo").postMessage({ t: "hello", from: "joiner", format: 2, version: globalThis.slotkv.doc.version() }),
+  );
+  await new Promise((r) => setTimeout(r, 500));
+  const after = await b.evaluate((id) => {
+    const heard = globalThis.heard;
+    return { peer: globalThis.slotkv.sync.peers.includes(id), sent: heard.slice(heard.indexOf(`bye ${id}`) + 1).filter((h) => h.endsWith(` ${id}`)) };
+  }, idA);
+  assert.deepEqual(after, { peer: false, sent: [] });
+  assert.deepEqual(s.errors, []);
+});
+
 test("clicks, reactions and status survive a reload", { timeout: TEST_TIMEOUT }, async () => {
   const s = await session();
   const a = await s.open();

@@ -200,6 +200,69 @@ test("close() flushes and releases the lock: another tab becomes the writer", { 
   assertNoErrors();
 });
 
+test("a writer tab whose Doc is freed gives up the lock: another tab becomes the writer and stores its writes", { timeout: TEST_TIMEOUT }, async () => {
+  const name = fresh("freed");
+  const a = await tab();
+  await open(a, name);
+  const b = await tab();
+  await open(b, name);
+  assert.equal(await isWriter(a), true);
+  await a.evaluate(() => t.doc.free()); // without close(): nothing is left for a to save
+  await b.evaluate(() => t.doc.increment("b"));
+  await flush(b); // reaches a, which stops and hands the lock on; b takes over and stores everything
+  assert.equal(await isWriter(b), true);
+  assert.equal(await isWriter(a), false);
+  assert.match(await a.evaluate(() => t.p.flush().then(() => "resolved", (e) => e.message)), /its Doc was freed/);
+  assert.equal((await b.evaluate((n) => navigator.locks.query(), name)).held.filter((l) => l.name === `slotkv:${name}`).length, 1);
+  const c = await reopen(name, [a, b]);
+  assert.deepEqual(await state(c), { counters: { b: 1 }, registers: {}, sets: {} });
+  assertNoErrors();
+});
+
+test("BroadcastSync does not post back what the writer took from another tab over persist's channel", { timeout: TEST_TIMEOUT }, async () => {
+  const name = fresh("no-echo");
+  const channel = `sync-${name}`;
+  // persist first, then BroadcastSync: the writer then hears each write over persist's channel too.
+  const [w, n] = [await tab(), await tab()];
+  for (const page of [w, n]) {
+    await open(page, name);
+    await page.evaluate((ch) => (t.sync = new t.slotkv.BroadcastSync(t.doc, ch)), channel);
+  }
+  assert.equal(await isWriter(w), true);
+  // The two have caught up with each other (hello, sync, update) before anyone counts.
+  await waitFor("the tabs to hear each other", async () => (await n.evaluate(() => t.sync.peers.length)) === 1);
+  await new Promise((r) => setTimeout(r, 200));
+  const spy = await tab();
+  await spy.evaluate((ch) => {
+    globalThis.updates = [];
+    new BroadcastChannel(ch).onmessage = (e) => e.data.t === "update" && globalThis.updates.push(e.data.from);
+  }, channel);
+  const writerId = await w.evaluate(() => t.doc.clientId);
+  const writes = 20;
+  await n.evaluate((k) => {
+    for (let i = 0; i < k; i++) t.doc.increment("c");
+  }, writes);
+  await flush(n); // the writer has taken all of them over persist's channel
+  await waitFor("the writer to hold every write", async () => (await state(w)).counters.c === writes);
+  await new Promise((r) => setTimeout(r, 300));
+  const from = await spy.evaluate(() => globalThis.updates);
+  assert.equal(from.length, writes, `${from.length} updates on the channel for ${writes} writes`);
+  assert.ok(!from.includes(writerId), "the writer posted none back");
+  assertNoErrors();
+});
+
+test("a timer option above setTimeout's limit is a RangeError, not a 1 ms timer", { timeout: TEST_TIMEOUT }, async () => {
+  const page = await tab();
+  const error = await page.evaluate(() =>
+    t.slotkv.persist(new t.slotkv.Doc(), "limit", { ackTimeoutMs: 2 ** 31 }).then(
+      () => "resolved",
+      (e) => `${e.name}: ${e.message}`,
+    ),
+  );
+  assert.match(error, /^RangeError: .*ackTimeoutMs must be at most 2147483647 ms/);
+  assertNoErrors();
+});
+
 test("a writer that crashes before storing what it received: the next writer collects it", { timeout: TEST_TIMEOUT }, async () => {
   const name = fresh("crash");
   const a = await tab();

@@ -86,6 +86,66 @@ test("presence: a silent replica leaves after the timeout", async () => {
   a.close();
 });
 
+test("presence: liveness is timed on a monotonic clock, so a wall clock set back keeps no dead peer", async (t) => {
+  const channel = channelName();
+  const a = new BroadcastSync(new Doc({ clientId: "a" }), channel, { heartbeatMs: 20, timeoutMs: 150 });
+  const ghost = new BroadcastChannel(channel);
+  ghost.postMessage({ t: "presence", from: "ghost", state: {} });
+  await until(() => a.peers.includes("ghost"));
+  const realNow = Date.now;
+  t.after(() => (Date.now = realNow));
+  Date.now = () => realNow() - 60_000; // NTP, or a user, sets the clock back a minute
+  const end = realNow() + 3000;
+  while (a.peers.includes("ghost") && realNow() < end) await new Promise((r) => setTimeout(r, 10));
+  const peers = a.peers; // read while the clock is still set back
+  Date.now = realNow;
+  assert.deepEqual(peers, [], "the ghost left after its timeout");
+  ghost.close();
+  a.close();
+});
+
+test("presence() returns copies: changing one changes neither this replica's view nor what peers see", async () => {
+  const channel = channelName();
+  const a = new BroadcastSync(new Doc({ clientId: "a" }), channel, { heartbeatMs: 20, timeoutMs: 1000 });
+  const b = new BroadcastSync(new Doc({ clientId: "b" }), channel, { heartbeatMs: 20, timeoutMs: 1000 });
+  a.setPresence({ cursor: 1 });
+  await until(() => b.presence().get("a")?.cursor === 1);
+  a.presence().get("a").cursor = 999;
+  b.presence().get("a").cursor = -1;
+  await new Promise((r) => setTimeout(r, 100)); // several heartbeats
+  assert.deepEqual(a.presence().get("a"), { cursor: 1 });
+  assert.deepEqual(b.presence().get("a"), { cursor: 1 });
+  a.close();
+  b.close();
+});
+
+test("an update persist's writer took from another tab is not posted back: that tab's BroadcastSync sent it", async () => {
+  // persist marks the origin of what its writer applies from other tabs; Node has no persist (no
+  // IndexedDB), so this applies an update with such an origin the way the writer does.
+  const { FROM_TABS } = await import("../../pkg/message.js");
+  const channel = channelName();
+  const writer = new Doc({ clientId: "w" });
+  const sync = new BroadcastSync(writer, channel);
+  const spy = new BroadcastChannel(channel);
+  const seen = [];
+  spy.onmessage = (e) => seen.push(e.data);
+  const other = new Doc({ clientId: "n" });
+  other.increment("c");
+  writer.applyUpdate(other.encodeState(), Object.freeze({ persist: "app", from: "tabs", [FROM_TABS]: true }));
+  const elsewhere = new Doc({ clientId: "x" });
+  elsewhere.add("s", "e");
+  writer.applyUpdate(elsewhere.encodeState(), "another transport");
+  await until(() => seen.some((m) => m.t === "update"));
+  await new Promise((r) => setTimeout(r, 50));
+  const updates = seen.filter((m) => m.t === "update");
+  assert.equal(updates.length, 1, "only the update from elsewhere is relayed");
+  const relayed = new Doc();
+  relayed.applyUpdate(updates[0].update);
+  assert.deepEqual(relayed.toJSON().sets, { s: ["e"] });
+  spy.close();
+  sync.close();
+});
+
 test("malformed messages are dropped and reported, never fatal", async () => {
   const channel = channelName();
   const doc = new Doc({ clientId: "a" });
@@ -327,6 +387,9 @@ test("options left undefined keep their defaults; bad ones throw", () => {
   assert.throws(() => new BroadcastSync(doc, channelName(), null), TypeError);
   // A timeout no longer than the heartbeat would drop live peers between beats.
   assert.throws(() => new BroadcastSync(doc, channelName(), { heartbeatMs: 5000, timeoutMs: 5000 }), RangeError);
+  // setInterval runs a longer delay after 1 ms: a heartbeat past it would flood the channel.
+  assert.throws(() => new BroadcastSync(doc, channelName(), { heartbeatMs: 2 ** 31, timeoutMs: 2 ** 32 }), /at most 2147483647 ms/);
+  new BroadcastSync(doc, channelName(), { heartbeatMs: 2 ** 31 - 1, timeoutMs: 2 ** 32 }).close();
 });
 
 test("a Doc whose on() throws leaves no channel open", () => {
