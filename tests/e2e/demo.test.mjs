@@ -301,7 +301,11 @@ test("presence lists every open tab, marks this one and the storage writer, and 
   assert.deepEqual(s.errors, []);
 });
 
-test("a tab back from the back/forward cache says hello again (which brings it what it missed), and its peers list it again", { timeout: TEST_TIMEOUT }, async () => {
+/**
+ * Two demo tabs that list each other; b records every message on the demo's channel in `heard`. Then a's
+ * page is hidden (`persisted`: into the back/forward cache) and b hears its "bye". Returns { s, a, b, idA }.
+ */
+async function hideOneOfTwoTabs(persisted) {
   const s = await session();
   const [a, b] = [await s.open(), await s.open()];
   const idA = await clientId(a);
@@ -310,26 +314,22 @@ test("a tab back from the back/forward cache says hello again (which brings it w
     globalThis.heard = [];
     new BroadcastChannel("slotkv-demo").onmessage = (e) => globalThis.heard.push(`${e.data.t} ${e.data.from}`);
   });
-  // Into the cache: "bye"; back from it: a hello (bfcache restores fire pageshow with persisted).
-  await a.evaluate(() => dispatchEvent(new PageTransitionEvent("pagehide", { persisted: true })));
+  await a.evaluate((p) => dispatchEvent(new PageTransitionEvent("pagehide", { persisted: p })), persisted);
   await until(b, (id) => globalThis.heard.includes(`bye ${id}`) && !globalThis.slotkv.sync.peers.includes(id), idA);
+  return { s, a, b, idA };
+}
+
+test("a tab back from the back/forward cache says hello again (which brings it what it missed), and its peers list it again", { timeout: TEST_TIMEOUT }, async () => {
+  // Into the cache: "bye"; back from it: a hello (bfcache restores fire pageshow with persisted).
+  const { s, a, b, idA } = await hideOneOfTwoTabs(true);
   await a.evaluate(() => dispatchEvent(new PageTransitionEvent("pageshow", { persisted: true })));
   await until(b, (id) => globalThis.heard.includes(`hello ${id}`) && globalThis.slotkv.sync.peers.includes(id), idA);
   assert.deepEqual(s.errors, []);
 });
 
 test("a tab that said goodbye on pagehide stays silent: what it hears then does not make it a peer again", { timeout: TEST_TIMEOUT }, async () => {
-  const s = await session();
-  const [a, b] = [await s.open(), await s.open()];
-  const idA = await clientId(a);
-  await until(b, (id) => globalThis.slotkv.sync.peers.includes(id), idA);
-  await b.evaluate(() => {
-    globalThis.heard = [];
-    new BroadcastChannel("slotkv-demo").onmessage = (e) => globalThis.heard.push(`${e.data.t} ${e.data.from}`);
-  });
   // Leaving (not into the cache): "bye". A message arriving before the page is gone must not bring an answer.
-  await a.evaluate(() => dispatchEvent(new PageTransitionEvent("pagehide", { persisted: false })));
-  await until(b, (id) => globalThis.heard.includes(`bye ${id}`) && !globalThis.slotkv.sync.peers.includes(id), idA);
+  const { s, b, idA } = await hideOneOfTwoTabs(false);
   await b.evaluate(() =>
     new BroadcastChannel("slotkv-demo").postMessage({ t: "hello", from: "joiner", format: 2, version: globalThis.slotkv.doc.version() }),
   );

@@ -48,6 +48,8 @@ async function tab() {
 const open = (page, name, options, docOptions) => page.evaluate(([n, o, d]) => t.open(n, o, d), [name, options, docOptions]);
 const isWriter = (page) => page.evaluate(() => t.p.isWriter);
 const flush = (page) => page.evaluate(() => t.p.flush());
+/** What the tab's flush() comes to: "resolved", or the message it rejects with. */
+const flushOutcome = (page) => page.evaluate(() => t.p.flush().then(() => "resolved", (e) => e.message));
 /** The tab's document as comparable JSON (Uint8Array values as { bytes: [...] }). */
 const state = (page) => page.evaluate(() => t.state());
 
@@ -190,7 +192,7 @@ test("close() flushes and releases the lock: another tab becomes the writer", { 
   await flush(b);
   // a keeps its tab but no longer persists: its later writes are not stored,
   // and a flush() says so.
-  const flushed = () => a.evaluate(() => t.p.flush().then(() => "resolved", (e) => e.message));
+  const flushed = () => flushOutcome(a);
   assert.equal(await flushed(), "resolved", "nothing changed since close()");
   await a.evaluate(() => t.doc.increment("a", 100));
   assert.match(await flushed(), /persist was closed and this Doc has changed since/);
@@ -212,7 +214,7 @@ test("a writer tab whose Doc is freed gives up the lock: another tab becomes the
   await flush(b); // reaches a, which stops and hands the lock on; b takes over and stores everything
   assert.equal(await isWriter(b), true);
   assert.equal(await isWriter(a), false);
-  assert.match(await a.evaluate(() => t.p.flush().then(() => "resolved", (e) => e.message)), /its Doc was freed/);
+  assert.match(await flushOutcome(a), /its Doc was freed/);
   assert.equal((await b.evaluate((n) => navigator.locks.query(), name)).held.filter((l) => l.name === `slotkv:${name}`).length, 1);
   const c = await reopen(name, [a, b]);
   assert.deepEqual(await state(c), { counters: { b: 1 }, registers: {}, sets: {} });
@@ -456,11 +458,10 @@ test("a non-writer's flush() rejects when the writer cannot take its update or c
   await open(a, name, {}, { limits: { maxValueDepth: 2 } });
   const b = await tab();
   await open(b, name);
-  const flushed = (p) => p.evaluate(() => t.p.flush().then(() => "resolved", (e) => e.message));
   // Nested deeper than the writer's Doc accepts: it cannot take b's write.
   await b.evaluate(() => t.doc.set("deep", { a: { b: { c: 1 } } }));
-  assert.match(await flushed(b), /flush failed: the writer tab could not take an update from this tab/);
-  assert.equal(await flushed(a), "resolved", "the writer itself stored all it holds");
+  assert.match(await flushOutcome(b), /flush failed: the writer tab could not take an update from this tab/);
+  assert.equal(await flushOutcome(a), "resolved", "the writer itself stored all it holds");
 
   // The writer's IndexedDB writes fail from now on (a full disk, say): every
   // flush says so, a non-writer's included, which used to wait forever.
@@ -468,11 +469,11 @@ test("a non-writer's flush() rejects when the writer cannot take its update or c
   await open(c, name);
   await a.evaluate(() => t.failWrites());
   await c.evaluate(() => t.doc.increment("n"));
-  assert.match(await flushed(c), /flush failed: the writer tab could not write IndexedDB/);
-  assert.match(await flushed(a), /this write fails/);
+  assert.match(await flushOutcome(c), /flush failed: the writer tab could not write IndexedDB/);
+  assert.match(await flushOutcome(a), /this write fails/);
   // close() fails too, and a flush() after it still says nothing was saved.
   assert.match(await a.evaluate(() => t.p.close().then(() => "resolved", (e) => e.message)), /this write fails/);
-  assert.match(await flushed(a), /this write fails/, "flush() after a close() that failed resolved");
+  assert.match(await flushOutcome(a), /this write fails/, "flush() after a close() that failed resolved");
   const errors = env.errors.splice(0).map(String);
   assert.ok(errors.length > 0 && errors.every((e) => /could not write IndexedDB/.test(e)), errors.join("\n"));
 });
@@ -545,7 +546,7 @@ test("deleting the database from another tab is not blocked: persist stops, with
   assert.equal(deleted, "deleted");
   assert.equal(await isWriter(a), false);
   // What it held may be gone with the database, and nothing more is saved: flush() says so.
-  assert.match(await a.evaluate(() => t.p.flush().then(() => "resolved", (e) => e.message)), /deleted or upgraded elsewhere, so this Doc's writes are not saved/);
+  assert.match(await flushOutcome(a), /deleted or upgraded elsewhere, so this Doc's writes are not saved/);
   assert.ok(a.warnings.some((w) => /stopped: the database is being deleted or upgraded elsewhere/.test(w)), a.warnings.join("\n"));
   assertNoErrors();
 });
