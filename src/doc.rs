@@ -638,11 +638,9 @@ impl Doc {
             }
         }
         // `seen` also lets a replica that overhears this delta tell that it
-        // was built for another (see `Doc::apply`). Format 1 carries it only
-        // with every set listed whole, so there it comes with removals (or
-        // with no sets) alone.
-        let whole = u.sets.iter().any(|(_, l)| l.whole);
-        if whole || ((format >= 2 || u.sets.is_empty()) && !u.ctx.is_empty()) {
+        // was built for another (see `Doc::apply`), so every delta that
+        // carries dots has it. (A set listed whole has dots the receiver lacks.)
+        if !u.ctx.is_empty() || u.sets.iter().any(|(_, l)| l.whole) {
             u.seen = Some(self.seen.clone());
             // Format 1 has no per-set mark: the receiver reads `seen` against
             // every set listed, so each is listed whole.

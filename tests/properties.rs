@@ -300,11 +300,13 @@ enum Net {
         to: usize,
     },
     /// `to` applies the delta `from` built for `built_for` (a catch-up posted
-    /// to a whole channel, or relayed to another transport).
+    /// to a whole channel, or relayed to another transport), in format 1 (for
+    /// a tab of an older build) or the newest.
     Overheard {
         from: usize,
         built_for: usize,
         to: usize,
+        format_1: bool,
     },
 }
 
@@ -316,7 +318,8 @@ fn net_step(op: impl Strategy<Value = Op> + Clone) -> impl Strategy<Value = Net>
         1 => (0..5usize, any::<usize>()).prop_map(|(to, pick)| Net::Drop { to, pick }),
         1 => (0..5usize, 0..5usize).prop_map(|(from, to)| Net::DeltaSync { from, to }),
         1 => (0..5usize, 0..5usize).prop_map(|(from, to)| Net::StateSync { from, to }),
-        1 => (0..5usize, 0..5usize, 0..5usize).prop_map(|(from, built_for, to)| Net::Overheard { from, built_for, to }),
+        1 => (0..5usize, 0..5usize, 0..5usize, any::<bool>())
+            .prop_map(|(from, built_for, to, format_1)| Net::Overheard { from, built_for, to, format_1 }),
     ]
 }
 
@@ -439,14 +442,18 @@ impl Network {
                 };
                 apply(&mut self.docs[to], &bytes, "sync")?;
             }
-            Net::Overheard { from, built_for, to } => {
+            Net::Overheard { from, built_for, to, format_1 } => {
                 let (from, built_for, to) = (from % n, built_for % n, to % n);
                 if from == built_for || from == to {
                     return Ok(());
                 }
                 self.commit(from)?;
                 self.commit(to)?;
-                let bytes = delta(&mut self.docs, from, built_for);
+                let version = self.docs[built_for].version();
+                let format = if *format_1 { 1 } else { FORMAT_VERSION };
+                let bytes = self.docs[from]
+                    .encode_delta_in(Some(&version), format)
+                    .map_err(|e| TestCaseError::fail(format!("encode_delta_in: {e}")))?;
                 apply(&mut self.docs[to], &bytes, "an overheard delta")?;
             }
         }
