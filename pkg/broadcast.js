@@ -84,10 +84,10 @@ export class BroadcastSync {
     }
     // Listening to the Doc first: if that throws, no channel is left open.
     this.#off = doc.on("update", (update, origin) => {
-      // (Not back to the tabs an update came from: from this channel, or
-      // taken by persist's writer from the tab that made it, whose own
-      // BroadcastSync sends it to every tab.)
-      if (origin === this || origin?.[FROM_TABS]) return;
+      // Not back to where an update came from: this channel, or (taken by
+      // persist's writer from another tab) a tab that is a peer here, whose
+      // own BroadcastSync sent it to every tab.
+      if (origin === this || this.#peers.has(origin?.[FROM_TABS])) return;
       this.#post({ t: "update", update });
       // A delta relayed from another transport may be in a newer format
       // than a replica heard from reads, and that

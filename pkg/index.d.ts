@@ -169,7 +169,7 @@ export class BroadcastSync {
   /**
    * Syncs `doc` with every replica on BroadcastChannel `channel`: one round trip to catch up, then every transaction as it
    * happens. Updates `doc` applies from other transports are relayed to the channel, except those `persist`'s writer takes
-   * from another tab (that tab's own BroadcastSync sends them). Liveness is timed on a monotonic clock, so a change of the
+   * from a tab that is itself a peer on the channel (that tab's own BroadcastSync sent them). Liveness is timed on a monotonic clock, so a change of the
    * wall clock neither keeps a gone peer nor drops a live one. Between `pagehide` and `pageshow` it ignores what it hears
    * (its own writes are still posted).
    */

@@ -18,10 +18,11 @@ export const formatOf = (bytes) => bytes[1];
 // after 1 ms, so a timer option above it would do the opposite of what it asks.
 export const MAX_DELAY_MS = 2 ** 31 - 1;
 
-// Marks the origin of the updates persist's writer takes from other tabs:
-// those tabs' own BroadcastSync sends them to every tab, so BroadcastSync
-// does not post them back.
-export const FROM_TABS = Symbol("slotkv: from a tab of this origin");
+// The key, on the origin of an update persist's writer took from another tab,
+// of that tab's client id: a BroadcastSync that has it as a peer does not post
+// the update back, since that tab's own BroadcastSync sent it. (Symbol.for, so
+// that two copies of the package agree.)
+export const FROM_TABS = Symbol.for("slotkv.fromTab");
 
 // The options of BroadcastSync or persist: `defaults` with each option given
 // and not undefined in place, if `valid` and at most its entry in `max`; else

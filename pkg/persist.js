@@ -19,7 +19,8 @@
 //  - the BroadcastChannel `slotkv-persist:<name>`, so persistence needs no
 //    BroadcastSync. Messages (structured clones; `from` is the sender's random
 //    instance id):
-//      { t: "update", update }        non-writer -> writer: a local transaction, or a catch-up delta
+//      { t: "update", update, client } non-writer -> writer: a local transaction, or a catch-up delta;
+//                                     `client`: the sender's Doc's client id (absent from an earlier slotkv)
 //      { t: "flush", id }             non-writer -> writer: "ack when my updates so far are durable"
 //      { t: "flushed", to, id, error? }
 //                                     writer -> non-writer: they are; or, with `error`, they are not:
@@ -103,7 +104,7 @@ function validate(m) {
   if (m === null || typeof m !== "object" || !isId(m.from)) return "not an object with an id in `from`";
   switch (m.t) {
     case "update":
-      return m.update instanceof Uint8Array ? null : "update without bytes";
+      return m.update instanceof Uint8Array && (m.client === undefined || isId(m.client)) ? null : "update without bytes, or with a bad client id";
     case "flush":
       return Number.isSafeInteger(m.id) ? null : "flush without an id";
     case "flushed":
@@ -138,10 +139,10 @@ class Persistence {
   #db;
   #channel;
   #off;
-  // Origins of the updates persist applies, so the writer's listener can tell
-  // what it loaded (already stored) from what other tabs sent (to store).
+  // The origin of what persist loads, so the writer's listener can tell it
+  // (already stored) from what other tabs send (to store).
   #fromStorage;
-  #fromTabs;
+  #client; // this Doc's client id, read once (a call into wasm)
   #writer = false;
   #closing = null; // the close() promise once close() was called
   #closed = false;
@@ -183,8 +184,7 @@ class Persistence {
     this.#name = name;
     this.#opts = opts;
     this.#fromStorage = Object.freeze({ persist: name, from: "storage" });
-    // (FROM_TABS: BroadcastSync does not post these back to the tabs they came from.)
-    this.#fromTabs = Object.freeze({ persist: name, from: "tabs", [FROM_TABS]: true });
+    this.#client = doc.clientId;
   }
 
   /** True while this tab holds the single-writer lock and writes storage. */
@@ -320,7 +320,7 @@ class Persistence {
       // An applied update is the caller's buffer, which it may reuse: the log gets a copy.
       if (origin !== this.#fromStorage) this.#append(local ? update : update.slice());
     } else if (local) {
-      this.#post({ t: "update", update });
+      this.#post({ t: "update", update, client: this.#client });
     }
   }
 
@@ -402,9 +402,10 @@ class Persistence {
 
   // The log holds format 1 only. After a rollback an earlier slotkv, which
   // reads no newer format, would skip such a record and then rewrite storage
-  // without it. A delta in a newer format (rare: a catch-up that lists a set
-  // whole beside sets listed in part) is stored by a rewrite instead, whose
-  // snapshot is a state, always format 1.
+  // without it. A delta in a newer format (a catch-up that lists a set in
+  // part: one that brought a tab's offline set changes, say; never a
+  // transaction's update) is stored by a rewrite instead, whose snapshot is a
+  // state, always format 1. Rewrites queued meanwhile are done as one.
   #append(update) {
     if (formatOf(update) === 1) this.#queue.push(update);
     else this.#rewriteNeeded = true;
@@ -499,7 +500,7 @@ class Persistence {
         else if (m.t === "flush") this.#ackFlush(m);
         else if (m.t === "hello") this.#post({ t: "writer", to: m.from, version: this.#doc.version(), format: FORMAT_VERSION });
       } else if (m.t === "writer" && (m.to === undefined || m.to === this.#id)) {
-        this.#post({ t: "update", update: this.#doc.encodeDelta(m.version, { format: m.format ?? 1 }) });
+        this.#post({ t: "update", update: this.#doc.encodeDelta(m.version, { format: m.format ?? 1 }), client: this.#client });
         this.#writerId = m.from;
         for (const flush of this.#waiting) this.#sendFlush(flush);
       }
@@ -516,7 +517,9 @@ class Persistence {
   // allowed to be. If it still cannot be applied, that tab's flushes fail.
   #takeFromTab(m) {
     try {
-      applyStored(this.#doc, m.update, this.#fromTabs);
+      // FROM_TABS names the tab's client id: a BroadcastSync that has it as a
+      // peer does not post the update back (that tab's own BroadcastSync sent it).
+      applyStored(this.#doc, m.update, Object.freeze({ persist: this.#name, from: "tabs", [FROM_TABS]: m.client }));
     } catch (err) {
       this.#refused.set(m.from, err.message);
       throw err;

@@ -333,7 +333,10 @@ test("a tab that said goodbye on pagehide stays silent: what it hears then does 
   await b.evaluate(() =>
     new BroadcastChannel("slotkv-demo").postMessage({ t: "hello", from: "joiner", format: 2, version: globalThis.slotkv.doc.version() }),
   );
-  await new Promise((r) => setTimeout(r, 500));
+  // b answers the hello (its spy hears that); a, had it answered, would have by then, or soon after.
+  const idB = await clientId(b);
+  await until(b, (id) => globalThis.heard.includes(`sync ${id}`), idB);
+  await new Promise((r) => setTimeout(r, 300));
   const after = await b.evaluate((id) => {
     const heard = globalThis.heard;
     return { peer: globalThis.slotkv.sync.peers.includes(id), sent: heard.slice(heard.indexOf(`bye ${id}`) + 1).filter((h) => h.endsWith(` ${id}`)) };

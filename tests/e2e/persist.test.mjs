@@ -246,10 +246,24 @@ test("BroadcastSync does not post back what the writer took from another tab ove
   }, writes);
   await flush(n); // the writer has taken all of them over persist's channel
   await waitFor("the writer to hold every write", async () => (await state(w)).counters.c === writes);
-  await new Promise((r) => setTimeout(r, 300));
+  await waitFor("the spy to hear every write", async () => (await spy.evaluate(() => globalThis.updates.length)) >= writes);
+  await new Promise((r) => setTimeout(r, 300)); // time for an echo to arrive, were there one
   const from = await spy.evaluate(() => globalThis.updates);
-  assert.equal(from.length, writes, `${from.length} updates on the channel for ${writes} writes`);
   assert.ok(!from.includes(writerId), "the writer posted none back");
+  assert.equal(from.length, writes, `${from.length} updates on the channel for ${writes} writes`);
+  assertNoErrors();
+});
+
+test("the writer relays to BroadcastSync what it took from a tab that persists without BroadcastSync", { timeout: TEST_TIMEOUT }, async () => {
+  const name = fresh("relay");
+  const channel = `sync-${name}`;
+  const [w, o, n] = [await tab(), await tab(), await tab()];
+  for (const page of [w, o, n]) await open(page, name);
+  for (const page of [w, o]) await page.evaluate((ch) => (t.sync = new t.slotkv.BroadcastSync(t.doc, ch)), channel);
+  assert.equal(await isWriter(w), true);
+  await n.evaluate(() => t.doc.add("from", "n")); // reaches the writer over persist's channel only
+  await flush(n);
+  await waitFor("o to get n's write through the writer", async () => (await state(o)).sets.from?.[0] === "n");
   assertNoErrors();
 });
 
