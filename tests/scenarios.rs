@@ -65,6 +65,20 @@ fn sync(a: &mut Doc, b: &mut Doc) {
     panic!("sync did not become quiescent");
 }
 
+/// Gives every doc in `docs` the same `n` registers (written by client "z"),
+/// so that a delta between them is shorter than the state and is sent as a
+/// delta.
+fn share_bulk(docs: &mut [&mut Doc], n: usize) {
+    let mut z = doc("z");
+    for i in 0..n {
+        z.set(&format!("bulk{i}"), json(&i.to_string())).unwrap();
+    }
+    let base = z.encode_state();
+    for d in docs {
+        d.apply_update(&base).unwrap();
+    }
+}
+
 /// What a user sees, like `toJSON()`.
 #[derive(Debug, PartialEq, Eq)]
 struct Visible {
@@ -912,14 +926,7 @@ fn a_write_a_full_states_sender_has_seen_and_replaced_gives_way_to_the_senders()
 fn a_delta_built_for_another_replica_does_not_make_a_removed_element_survive() {
     let (mut a, mut b, mut c) = (doc("a"), doc("b"), doc("c"));
     // Shared content, so that a delta is shorter than the state and is sent.
-    let mut z = doc("z");
-    for i in 0..50 {
-        z.set(&format!("bulk{i}"), json(&i.to_string())).unwrap();
-    }
-    let base = z.encode_state();
-    for d in [&mut a, &mut b, &mut c] {
-        d.apply_update(&base).unwrap();
-    }
+    share_bulk(&mut [&mut a, &mut b, &mut c], 50);
     a.add("s", "x").unwrap();
     let add = commit(&mut a);
     b.apply_update(&add).unwrap();
@@ -1008,14 +1015,7 @@ fn a_delta_built_for_another_replica_claims_no_write_it_does_not_carry() {
 #[test]
 fn a_format_1_delta_built_for_another_replica_claims_no_write_it_does_not_carry() {
     let (mut a, mut b, mut c, mut x) = (doc("a"), doc("b"), doc("c"), doc("x"));
-    let mut z = doc("z");
-    for i in 0..30 {
-        z.set(&format!("bulk{i}"), json(&i.to_string())).unwrap();
-    }
-    let base = z.encode_state();
-    for d in [&mut a, &mut b, &mut c, &mut x] {
-        d.apply_update(&base).unwrap();
-    }
+    share_bulk(&mut [&mut a, &mut b, &mut c, &mut x], 30);
     a.set("k", json("\"a\"")).unwrap();
     c.apply_update(&commit(&mut a)).unwrap();
     b.set("k", json("\"b\"")).unwrap();
@@ -1038,14 +1038,7 @@ fn a_format_1_delta_built_for_another_replica_claims_no_write_it_does_not_carry(
 #[test]
 fn an_overheard_delta_applied_twice_has_no_effect_the_second_time() {
     let (mut a, mut b, mut c) = (doc("a"), doc("b"), doc("c"));
-    let mut z = doc("z");
-    for i in 0..30 {
-        z.set(&format!("bulk{i}"), json(&i.to_string())).unwrap();
-    }
-    let base = z.encode_state();
-    for d in [&mut a, &mut b, &mut c] {
-        d.apply_update(&base).unwrap();
-    }
+    share_bulk(&mut [&mut a, &mut b, &mut c], 30);
     b.add("s", "x").unwrap();
     let add = commit(&mut b);
     a.apply_update(&add).unwrap();
