@@ -22,10 +22,8 @@ use slotkv::{ClientId, Doc, Options};
 
 /// Above this, work grew faster than n log n: 8n vs n is 8× for linear work,
 /// ~9× for n log n (more with cache misses at the larger size), 64× for
-/// quadratic. (Not 32: on the 2-core VM one `make test` measured 32.9× for a
-/// case that measures 13–19× in every other run, its 8n time doubled in all
-/// five tries; 40 keeps quadratic work well out.)
-const MAX_RATIO: f64 = 40.0;
+/// quadratic.
+const MAX_RATIO: f64 = 32.0;
 
 /// CPU time this thread has used.
 fn thread_cpu_time() -> Duration {
