@@ -403,9 +403,11 @@ impl Set {
     }
 
     /// Only the adds of [`Set::merge`]: takes the tags of `theirs` this
-    /// replica has not seen, and removes nothing. For a replica that cannot
-    /// count `theirs`'s removes as seen (`Doc::apply` says when): it would
-    /// then hold their effect without their dots, which no delta passes on.
+    /// replica has not seen, and removes nothing (against an empty
+    /// `their_seen`, no tag of ours counts as removed there), nor takes the
+    /// removal record. For a replica that cannot count `theirs`'s removes as
+    /// seen (`Doc::apply` says when): it would then hold their effect
+    /// without their dots, which no delta passes on.
     pub fn merge_adds(&mut self, theirs: &Set, my_seen: &VersionVector) -> bool {
         self.merge_in(theirs, my_seen, &VersionVector::default(), false)
     }
@@ -416,8 +418,7 @@ impl Set {
         // us (a transaction that only added, say) none is touched, and the
         // set, however large, is not looked at. When they are few (a
         // transaction that removed), the tags they name are looked up.
-        let mut changed = removals
-            && their_seen.intersects(my_seen)
+        let mut changed = their_seen.intersects(my_seen)
             && self.drop_seen(theirs, their_seen, their_seen.len() < self.elements.len() as u64);
         let mut shifts = 0;
         for (element, their_tags) in &theirs.elements {
