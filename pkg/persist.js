@@ -252,10 +252,7 @@ class Persistence {
         const why = `slotkv: persist(${JSON.stringify(this.#name)}) stopped: the database is being deleted or upgraded elsewhere`;
         console.warn(why);
         // What was queued or in flight is not saved, and what was saved may be gone.
-        this.#closeError ??= new Error(`${why}, so this Doc's writes are not saved`);
-        this.#closedAt ??= this.#versionOrNull();
-        this.#off();
-        this.#stop();
+        this.#halt(`${why}, so this Doc's writes are not saved`);
       };
       // Try the lock without queueing, so that persist() resolves knowing its
       // role; a writer's takeover rewrite doubles as its load.
@@ -320,7 +317,7 @@ class Persistence {
       // An applied update is the caller's buffer, which it may reuse: the log gets a copy.
       if (origin !== this.#fromStorage) this.#append(local ? update : update.slice());
     } else if (local) {
-      this.#post({ t: "update", update, client: this.#client });
+      this.#postUpdate(update);
     }
   }
 
@@ -482,6 +479,11 @@ class Persistence {
     }
   }
 
+  // To the writer: an update of this tab's, with its client id (see #takeFromTab).
+  #postUpdate(update) {
+    this.#post({ t: "update", update, client: this.#client });
+  }
+
   #receive(m) {
     if (this.#closed) return;
     const problem = validate(m);
@@ -500,7 +502,7 @@ class Persistence {
         else if (m.t === "flush") this.#ackFlush(m);
         else if (m.t === "hello") this.#post({ t: "writer", to: m.from, version: this.#doc.version(), format: FORMAT_VERSION });
       } else if (m.t === "writer" && (m.to === undefined || m.to === this.#id)) {
-        this.#post({ t: "update", update: this.#doc.encodeDelta(m.version, { format: m.format ?? 1 }), client: this.#client });
+        this.#postUpdate(this.#doc.encodeDelta(m.version, { format: m.format ?? 1 }));
         this.#writerId = m.from;
         for (const flush of this.#waiting) this.#sendFlush(flush);
       }
@@ -577,10 +579,17 @@ class Persistence {
   // when the lock comes to it.
   #alive() {
     if (!isFreed(this.#doc)) return true;
-    this.#closeError ??= new Error(`slotkv: persist(${JSON.stringify(this.#name)}) stopped: its Doc was freed`);
+    this.#halt(`slotkv: persist(${JSON.stringify(this.#name)}) stopped: its Doc was freed`);
+    return false;
+  }
+
+  // Stops persisting for a reason other than close(): every later flush()
+  // rejects with `why`.
+  #halt(why) {
+    this.#closeError ??= new Error(why);
+    this.#closedAt ??= this.#versionOrNull();
     this.#off();
     this.#stop();
-    return false;
   }
 
   // Releases everything: lock (held or queued), channel, database.
