@@ -363,13 +363,21 @@ impl Doc {
         // tag can mark seen without its effect (see set.rs).
         let re_add = self.has(key, element);
         self.check_seq(if re_add { 2 } else { 1 })?;
-        if re_add {
-            self.remove(key, element)?;
-        }
+        let now = if re_add { self.now() } else { 0 };
         let seq = self.seq + 1;
         let (key, set) = self.sets.entry(key, Set::default);
-        let element = set.add(element, &self.me, seq);
         let key = key.clone();
+        let (element, removed) = match re_add.then(|| set.re_add(element, &self.me, seq, now)).flatten() {
+            Some((element, tags)) => (element, Some(tags)),
+            None => (set.add(element, &self.me, seq), None),
+        };
+        if let Some(tags) = removed {
+            self.may_hold_removals = true;
+            self.next_seq();
+            let txn = self.open();
+            txn.superseded.extend(tags);
+            note(&mut txn.changes.sets, key.clone());
+        }
         self.next_seq();
         let txn = self.open();
         txn.added.push((key.clone(), element));
