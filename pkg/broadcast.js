@@ -99,7 +99,7 @@ export class BroadcastSync {
         queueMicrotask(() => {
           this.#helloPending = false;
           // (Closed, or its Doc freed, in the tick that relayed the update.)
-          if (this.#closed) return;
+          if (this.#closed || !this.#alive()) return;
           try {
             this.#post({ t: "hello", version: this.#doc.version() });
           } catch (err) {
