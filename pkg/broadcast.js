@@ -286,10 +286,13 @@ export class BroadcastSync {
         }
         case "sync":
           if (m.to === this.#me) {
+            // Ours first: if theirs cannot be applied (past this Doc's
+            // limits, say), what this replica wrote still reaches them.
+            // (A joiner may not have heard every replica yet; the sender of the sync has.)
+            const format = Math.min(this.#formatOfAll(), m.format ?? 1, m.lowest ?? 1);
+            this.#post({ t: "update", update: this.#doc.encodeDelta(m.version, { format }) });
             this.#doc.applyUpdate(m.update, this);
             heard();
-            // (A joiner may not have heard every replica yet; the sender of the sync has.)
-            this.#post({ t: "update", update: this.#doc.encodeDelta(m.version, { format: Math.min(this.#formatOfAll(), m.lowest ?? 1) }) });
           } else {
             heard();
           }

@@ -391,6 +391,31 @@ test("closing and freeing, or freeing alone, in the tick that relayed a format-2
   }
 });
 
+test("a joiner whose Doc cannot take a peer's catch-up still sends its own: what it wrote before joining is not lost", async () => {
+  const channel = channelName();
+  const p = new Doc({ clientId: "p" });
+  for (let i = 0; i < 20; i++) p.add("big", `e${i}`);
+  const sp = new BroadcastSync(p, channel);
+  // p's catch-up for j has more entries than j's limits let an update bring.
+  const j = new Doc({ clientId: "j", limits: { maxEntries: 8 } });
+  j.add("offline", "written before joining");
+  const errors = [];
+  const sj = new BroadcastSync(j, channel);
+  sj.on("error", (e) => errors.push(e.message));
+  try {
+    await until(() => errors.length > 0);
+    assert.match(errors[0], /cannot apply update/);
+    await until(() => p.has("offline", "written before joining"));
+    // j's later writes reach p too, and j stays as it was apart from them.
+    j.set("later", 1);
+    await until(() => p.get("later") === 1);
+    assert.deepEqual(j.members("big"), []);
+  } finally {
+    sp.close();
+    sj.close();
+  }
+});
+
 test("options left undefined keep their defaults; bad ones throw", () => {
   const doc = new Doc();
   const s = new BroadcastSync(doc, channelName(), { heartbeatMs: undefined, timeoutMs: undefined });
