@@ -8,7 +8,11 @@
 //                                     what `to` lacked, the sender's version, and the oldest
 //                                     format among the replicas the sender has heard from
 //   { t: "update", update }           a transaction's delta, or a catch-up delta
-//   { t: "presence", state }          heartbeat with the sender's presence state
+//   { t: "presence", state, rev }     heartbeat with the sender's presence state, if any, and
+//                                     its revision (one more at each setPresence, from a
+//                                     random start): the same revision heard again is no
+//                                     change. (An earlier build sends no revision: each of
+//                                     its heartbeats counts as a change.)
 //   { t: "bye" }                      the sender is leaving
 // A catch-up delta is written in no newer format than its readers read: the
 // one in "sync" for `to`, the "update" after it for every replica heard from,
@@ -33,6 +37,7 @@ function validate(m) {
     case "update":
       return m.update instanceof Uint8Array ? null : "update without bytes";
     case "presence":
+      return m.rev === undefined || (Number.isSafeInteger(m.rev) && m.rev >= 0) ? null : "presence with a revision that is not a safe integer >= 0";
     case "bye":
       return null;
     default:
@@ -57,6 +62,10 @@ export class BroadcastSync {
   #peers = new Map(); // clientId -> { seen: ms, state }
   #presence = undefined;
   #hasPresence = false;
+  // Random at first, so that a later BroadcastSync with this client id (an
+  // app's own id, across a reload that said no goodbye) does not repeat a
+  // revision its peers still hold.
+  #rev = Math.floor(Math.random() * 2 ** 48);
   #listeners = { presence: new Set(), error: new Set() };
   #off;
   #timer;
@@ -155,7 +164,8 @@ export class BroadcastSync {
     }
     this.#presence = state;
     this.#hasPresence = true;
-    this.#post({ t: "presence", state });
+    this.#rev++;
+    this.#postPresence();
     this.#emit("presence");
   }
 
@@ -216,7 +226,12 @@ export class BroadcastSync {
 
   #beat() {
     this.#lastBeat = now();
-    this.#post(this.#hasPresence ? { t: "presence", state: this.#presence } : { t: "presence" });
+    if (this.#hasPresence) this.#postPresence();
+    else this.#post({ t: "presence" });
+  }
+
+  #postPresence() {
+    this.#post({ t: "presence", state: this.#presence, rev: this.#rev });
   }
 
   #expire() {
@@ -239,7 +254,7 @@ export class BroadcastSync {
       p.format = format;
       return false;
     }
-    this.#peers.set(id, { seen: now(), format, state: undefined, hasState: false });
+    this.#peers.set(id, { seen: now(), format, state: undefined, hasState: false, rev: undefined });
     return true;
   }
 
@@ -281,7 +296,7 @@ export class BroadcastSync {
           const update = this.#doc.encodeDelta(m.version, { format: m.format ?? 1 });
           heard();
           this.#post({ t: "sync", to: m.from, update, version: this.#doc.version(), lowest: this.#formatOfAll() });
-          if (this.#hasPresence) this.#post({ t: "presence", state: this.#presence });
+          if (this.#hasPresence) this.#postPresence();
           break;
         }
         case "sync":
@@ -305,9 +320,10 @@ export class BroadcastSync {
           heard();
           if ("state" in m) {
             const p = this.#peers.get(m.from);
+            changed ||= !p.hasState || m.rev === undefined || m.rev !== p.rev;
             p.state = m.state;
             p.hasState = true;
-            changed = true;
+            p.rev = m.rev;
           }
           break;
       }

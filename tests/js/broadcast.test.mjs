@@ -416,6 +416,44 @@ test("a joiner whose Doc cannot take a peer's catch-up still sends its own: what
   }
 });
 
+test("presence: listeners hear changes, not the heartbeats that repeat a state", async () => {
+  const channel = channelName();
+  const opts = { heartbeatMs: 20, timeoutMs: 1000 };
+  const a = new BroadcastSync(new Doc({ clientId: "a" }), channel, opts);
+  const b = new BroadcastSync(new Doc({ clientId: "b" }), channel, opts);
+  try {
+    b.setPresence({ name: "Bob" });
+    await until(() => a.presence().get("b")?.name === "Bob");
+    await new Promise((r) => setTimeout(r, 50));
+    let events = 0;
+    a.on("presence", () => events++);
+    await new Promise((r) => setTimeout(r, 300)); // about 15 heartbeats of b's
+    assert.equal(events, 0, "no event for a state heard again");
+    assert.deepEqual(a.peers, ["b"]);
+    b.setPresence({ name: "Bob" }); // set again, even to an equal state: a change
+    await until(() => events === 1);
+    b.setPresence({ name: "Bo" });
+    await until(() => a.presence().get("b")?.name === "Bo");
+    assert.equal(events, 2);
+    // A replica of an earlier build sends no revision: each of its heartbeats is a change.
+    const old = new BroadcastChannel(channel);
+    old.postMessage({ t: "presence", from: "old", state: "x" });
+    old.postMessage({ t: "presence", from: "old", state: "x" });
+    await until(() => events === 4);
+    // A revision that is not a safe integer >= 0 is a malformed message.
+    const errors = [];
+    a.on("error", (e) => errors.push(e.message));
+    old.postMessage({ t: "presence", from: "old", state: "y", rev: -1 });
+    await until(() => errors.length === 1);
+    assert.match(errors[0], /malformed BroadcastSync message: presence with a revision/);
+    assert.equal(a.presence().get("old"), "x");
+    old.close();
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
 test("options left undefined keep their defaults; bad ones throw", () => {
   const doc = new Doc();
   const s = new BroadcastSync(doc, channelName(), { heartbeatMs: undefined, timeoutMs: undefined });
