@@ -482,20 +482,23 @@ impl Doc {
     /// `start + 1 ..= seq` to the keys in `changes`: our slots, writes and tags
     /// from it, and in `ctx` its dots and those of what it superseded.
     ///
-    /// Not the dots of its register writes whose key now holds nothing: a
-    /// peer's full state took them (the peer had seen such a write, say a
-    /// delete, and purged it). The update cannot carry what they did, so it
-    /// must not claim them, or a receiver still holding a write they beat
-    /// would count them as seen and keep that write; left unclaimed, they
-    /// get that receiver a full state (the peer's purge raised the horizon).
+    /// Not the dots of its register writes whose key now holds no write of
+    /// this transaction. The update lists only our writes, so it cannot
+    /// carry what replaced them, and must not claim them: a receiver still
+    /// holding a write they beat would count them as seen and keep that
+    /// write. That happens when an update applied while the transaction was
+    /// open brought a later write to the key, or a peer's full state took
+    /// the key (the peer had seen such a write, say a delete, and purged
+    /// it). Left unclaimed, they reach the receiver with what replaced them,
+    /// in its next catch-up (a full state, after a purge: the peer's purge
+    /// raised the horizon).
     fn transaction_update<'s>(&'s self, txn: &Txn, changes: &'s Changes) -> Update<'s> {
         let start = txn.start;
         let ours = |client: &ClientId, seq: u64| *client == self.me && seq > start;
         let mut ctx = VersionVector::from_dots(txn.superseded.iter().map(|(client, seq)| (client, *seq)));
         ctx.insert_range(&self.me, start + 1, self.seq);
-        let taken = VersionVector::from_dots(
-            txn.written.iter().filter(|(key, _)| !self.registers.contains_key(key)).map(|(_, seq)| (&self.me, *seq)),
-        );
+        let replaced = |key: &Key| !self.registers.get(key).is_some_and(|reg| ours(&reg.writer, reg.seq));
+        let taken = VersionVector::from_dots(txn.written.iter().filter(|(key, _)| replaced(key)).map(|(_, seq)| (&self.me, *seq)));
         if !taken.is_empty() {
             ctx = ctx.difference(&taken);
         }

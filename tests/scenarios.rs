@@ -353,6 +353,43 @@ fn a_transaction_update_carries_exactly_that_transaction() {
     assert!(empty.members("other").is_empty());
 }
 
+/// A remote write that replaces one of ours while our transaction is open
+/// leaves the transaction's update without that key (the register there is
+/// not ours), so the update must not claim our write's dot either. (Found by
+/// the core review's trace tester: a receiver holding an older write took
+/// the dot without its effect, and so had the version of a replica holding
+/// our write and another value.)
+#[test]
+fn a_transaction_update_does_not_claim_a_write_that_a_remote_one_replaced_before_the_commit() {
+    let t = time(1_000);
+    let (mut a, mut b, mut c, mut d) = (doc_on("a", &t), doc_on("b", &t), doc_on("c", &t), doc_on("d", &t));
+    share_bulk(&mut [&mut a, &mut b, &mut c, &mut d], 30);
+    t.set(1_100);
+    c.set("k", json("\"c\"")).unwrap();
+    commit(&mut c);
+    t.set(1_200);
+    a.set("k", json("\"a\"")).unwrap();
+    // d hears of a's write before a commits, from a catch-up built meanwhile.
+    assert!(send(&mut a, &mut d));
+    t.set(1_300);
+    b.set("k", json("\"b\"")).unwrap();
+    let from_b = commit(&mut b);
+    a.apply_update(&from_b).unwrap();
+    assert_eq!(a.get("k"), Some(&json("\"b\"")));
+    let from_a = commit(&mut a);
+    c.apply_update(&from_a).unwrap();
+    // b's write has reached neither c nor d: a's, the later of theirs, wins.
+    sync(&mut c, &mut d);
+    assert_eq!(c.version(), d.version());
+    assert_eq!(visible(&c), visible(&d));
+    assert_eq!(c.get("k"), Some(&json("\"a\"")));
+    // And b's write, once it comes, wins everywhere.
+    for x in [&mut c, &mut d] {
+        x.apply_update(&from_b).unwrap();
+        assert_eq!(x.get("k"), Some(&json("\"b\"")));
+    }
+}
+
 #[test]
 fn a_duplicate_update_returns_none() {
     let mut a = doc("a");
