@@ -286,6 +286,18 @@ enum Net {
         to: usize,
         pick: usize,
     },
+    /// Delivers (and removes) one queued message while the receiver's
+    /// transaction is still open (an app's `applyUpdate` inside `transact`).
+    DeliverOpen {
+        to: usize,
+        pick: usize,
+    },
+    /// `to` applies the delta `from` built for it while `from`'s transaction
+    /// was still open (an app's `encodeDelta` inside `transact`).
+    DeltaOpen {
+        from: usize,
+        to: usize,
+    },
     /// Loses one queued message.
     Drop {
         to: usize,
@@ -315,6 +327,8 @@ fn net_step(op: impl Strategy<Value = Op> + Clone) -> impl Strategy<Value = Net>
         6 => (0..5usize, op, prop::bool::weighted(0.8)).prop_map(|(at, op, commit)| Net::Local { at, op, commit }),
         5 => (0..5usize, any::<usize>(), prop::bool::weighted(0.2)).prop_map(|(to, pick, relay)| Net::Deliver { to, pick, relay }),
         1 => (0..5usize, any::<usize>()).prop_map(|(to, pick)| Net::Duplicate { to, pick }),
+        1 => (0..5usize, any::<usize>()).prop_map(|(to, pick)| Net::DeliverOpen { to, pick }),
+        1 => (0..5usize, 0..5usize).prop_map(|(from, to)| Net::DeltaOpen { from, to }),
         1 => (0..5usize, any::<usize>()).prop_map(|(to, pick)| Net::Drop { to, pick }),
         1 => (0..5usize, 0..5usize).prop_map(|(from, to)| Net::DeltaSync { from, to }),
         1 => (0..5usize, 0..5usize).prop_map(|(from, to)| Net::StateSync { from, to }),
@@ -406,12 +420,14 @@ impl Network {
                     self.commit(at)?;
                 }
             }
-            Net::Deliver { to, pick, .. } | Net::Duplicate { to, pick } | Net::Drop { to, pick } => {
+            Net::Deliver { to, pick, .. } | Net::Duplicate { to, pick } | Net::Drop { to, pick } | Net::DeliverOpen { to, pick } => {
                 let to = to % n;
                 if self.queues[to].is_empty() {
                     return Ok(());
                 }
-                self.commit(to)?;
+                if !matches!(step, Net::DeliverOpen { .. }) {
+                    self.commit(to)?;
+                }
                 let i = pick % self.queues[to].len();
                 let msg = match step {
                     Net::Duplicate { .. } => self.queues[to][i].clone(),
@@ -429,12 +445,14 @@ impl Network {
                     }
                 }
             }
-            Net::DeltaSync { from, to } | Net::StateSync { from, to } => {
+            Net::DeltaSync { from, to } | Net::StateSync { from, to } | Net::DeltaOpen { from, to } => {
                 let (from, to) = (from % n, to % n);
                 if from == to {
                     return Ok(());
                 }
-                self.commit(from)?;
+                if !matches!(step, Net::DeltaOpen { .. }) {
+                    self.commit(from)?;
+                }
                 self.commit(to)?;
                 let bytes = match step {
                     Net::StateSync { .. } => self.docs[from].encode_state(),
