@@ -183,6 +183,7 @@ export class BroadcastSync {
   setPresence(state: unknown): void;
   /** clientId -> presence state of every live replica that set one, this one included (copies: changing one shares nothing). */
   presence(): Map<string, unknown>;
+  /** A replica joined or left, or a presence state was set (here or on a peer; a heartbeat repeating a state is no change). */
   on(event: "presence", fn: () => void): () => void;
   /** A malformed message was dropped, an update could not be applied, or another replica on the channel has this client id. */
   on(event: "error", fn: (error: Error) => void): () => void;
