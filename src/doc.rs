@@ -129,6 +129,9 @@ pub struct Committed {
     pub update: Option<Vec<u8>>,
 }
 
+/// A register write of a transaction (see `Txn::written`).
+type Written = (Key, u64, Option<(ClientId, u64)>);
+
 /// The local changes not yet committed. One lives as long as its document,
 /// so its lists keep their buffers from one transaction to the next and a
 /// write allocates nothing for them.
@@ -145,10 +148,16 @@ struct Txn {
     /// A list (made a version only for the update), so a write allocates
     /// nothing for it.
     superseded: Vec<(ClientId, u64)>,
-    /// Each register write of this transaction: its key and seq.
-    written: Vec<(Key, u64)>,
-    /// Each set add of this transaction: the set's key and the element.
-    added: Vec<(Key, Key)>,
+    /// Each register write of this transaction: its key, its seq, and the
+    /// dot of the write it replaced (also among `superseded`).
+    written: Vec<Written>,
+    /// Each set add of this transaction: the set's key, the element and
+    /// the add's seq.
+    added: Vec<(Key, Key, u64)>,
+    /// Whether an update was applied while this transaction was open: only
+    /// then can something other than the transaction have undone what it
+    /// wrote (see `Doc::transaction_update`).
+    foreign: bool,
 }
 
 /// A replicated key-value document.
@@ -331,10 +340,11 @@ impl Doc {
         self.may_hold_tombstones |= value.is_none();
         let (key, old) = self.registers.insert_str(key, Register::new(value, ts, self.me.clone(), seq));
         let txn = self.open();
-        if let Some(old) = old {
-            txn.superseded.push((old.writer, old.seq));
+        let old = old.map(|old| (old.writer, old.seq));
+        if let Some(old) = &old {
+            txn.superseded.push(old.clone());
         }
-        txn.written.push((key.clone(), seq));
+        txn.written.push((key.clone(), seq, old));
         note(&mut txn.changes.registers, key);
         Ok(())
     }
@@ -378,9 +388,9 @@ impl Doc {
             txn.superseded.extend(tags);
             note(&mut txn.changes.sets, key.clone());
         }
-        self.next_seq();
+        let seq = self.next_seq();
         let txn = self.open();
-        txn.added.push((key.clone(), element));
+        txn.added.push((key.clone(), element, seq));
         note(&mut txn.changes.sets, key);
         Ok(())
     }
@@ -463,6 +473,7 @@ impl Doc {
         self.txn.changes.clear();
         self.txn.written.clear();
         self.txn.added.clear();
+        self.txn.foreign = false;
         // Removing an element drops all its tags, which peers may have made
         // many: a list that grew past its everyday size is given back.
         if self.txn.superseded.capacity() > 256 {
@@ -482,23 +493,40 @@ impl Doc {
     /// `start + 1 ..= seq` to the keys in `changes`: our slots, writes and tags
     /// from it, and in `ctx` its dots and those of what it superseded.
     ///
-    /// Not the dots of its register writes whose key now holds no write of
-    /// this transaction. The update lists only our writes, so it cannot
-    /// carry what replaced them, and must not claim them: a receiver still
-    /// holding a write they beat would count them as seen and keep that
-    /// write. That happens when an update applied while the transaction was
-    /// open brought a later write to the key, or a peer's full state took
-    /// the key (the peer had seen such a write, say a delete, and purged
-    /// it). Left unclaimed, they reach the receiver with what replaced them,
-    /// in its next catch-up (a full state, after a purge: the peer's purge
-    /// raised the horizon).
+    /// Not the dots of what an update applied while the transaction was
+    /// open undid: its register writes whose key now holds no write of this
+    /// transaction (and the writes those replaced), and its adds whose tag
+    /// is gone. The update carries only
+    /// what the transaction made, so not what undid them, and must not claim
+    /// them: a receiver still holding a write they beat, or lacking the tag,
+    /// would count them as seen and keep what it holds. An update can bring
+    /// a later write to the key; a peer's full state can take the key (the
+    /// peer had seen such a write, say a delete, and purged it); a remove
+    /// can drop the tag (its replica saw the add in a catch-up built while
+    /// the transaction was open). Left unclaimed, they reach the receiver
+    /// with what undid them, in its next catch-up (a full state, after a
+    /// purge: the peer's purge raised the horizon).
     fn transaction_update<'s>(&'s self, txn: &Txn, changes: &'s Changes) -> Update<'s> {
         let start = txn.start;
         let ours = |client: &ClientId, seq: u64| *client == self.me && seq > start;
         let mut ctx = VersionVector::from_dots(txn.superseded.iter().map(|(client, seq)| (client, *seq)));
+        let taken = if txn.foreign {
+            let replaced = |key: &Key| !self.registers.get(key).is_some_and(|reg| ours(&reg.writer, reg.seq));
+            // (A tag this transaction removed itself, by a later remove or
+            // re-add, is among those it superseded.)
+            let undone = |key: &Key, element: &str, seq: u64| {
+                !ctx.contains(&self.me, seq) && !self.sets.get(key).is_some_and(|set| set.has_tag(element, &self.me, seq))
+            };
+            // A replaced key's writes, and the writes they replaced in turn.
+            let written = txn.written.iter().filter(|(key, ..)| replaced(key)).flat_map(|(_, seq, old)| {
+                core::iter::once((&self.me, *seq)).chain(old.as_ref().map(|(client, seq)| (client, *seq)))
+            });
+            let added = txn.added.iter().filter(|(key, element, seq)| undone(key, element, *seq)).map(|(_, _, seq)| (&self.me, *seq));
+            VersionVector::from_dots(written.chain(added))
+        } else {
+            VersionVector::new()
+        };
         ctx.insert_range(&self.me, start + 1, self.seq);
-        let replaced = |key: &Key| !self.registers.get(key).is_some_and(|reg| ours(&reg.writer, reg.seq));
-        let taken = VersionVector::from_dots(txn.written.iter().filter(|(key, _)| replaced(key)).map(|(_, seq)| (&self.me, *seq)));
         if !taken.is_empty() {
             ctx = ctx.difference(&taken);
         }
@@ -519,7 +547,7 @@ impl Doc {
         for (key, set) in select(&self.sets, &changes.sets) {
             u.sets.push((key.clone(), ListedSet::new(Cow::Owned(set.removals_part(&ours)), false)));
         }
-        for (key, element) in &txn.added {
+        for (key, element, _) in &txn.added {
             let part = u.sets.binary_search_by(|(k, _)| (**k).cmp(&**key)).ok().and_then(|i| u.sets.get_mut(i));
             if let (Some((_, part)), Some(set)) = (part, self.sets.get(key)) {
                 part.set.to_mut().pick_element(set, element, &ours);
@@ -680,6 +708,7 @@ impl Doc {
     pub fn apply(&mut self, bytes: &[u8]) -> Result<bool, Error> {
         let u = Update::decode(bytes, &self.limits)?;
         self.check_clients(&u)?;
+        self.txn.foreign |= self.txn.open;
         let mut changes = Changes::default();
         // A catch-up delta carries all its sender had seen (`seen`); what of
         // that its `ctx` leaves out is what the replica it was built for held

@@ -307,6 +307,11 @@ impl Set {
         Some((element, removed))
     }
 
+    /// Whether `element` holds the tag `(client, seq)`.
+    pub fn has_tag(&self, element: &str, client: &ClientId, seq: u64) -> bool {
+        self.elements.get(element).is_some_and(|tags| tags.iter().any(|(c, s)| *s == seq && c == client))
+    }
+
     pub fn contains(&self, element: &str) -> bool {
         self.elements.contains_key(element)
     }

@@ -390,6 +390,70 @@ fn a_transaction_update_does_not_claim_a_write_that_a_remote_one_replaced_before
     }
 }
 
+/// As above, for the write that ours replaced: the update lists neither, so
+/// it must claim neither. (Found by the trace tester once the test above
+/// passed.)
+#[test]
+fn a_transaction_update_does_not_claim_the_write_it_replaced_when_a_remote_one_replaced_it_in_turn() {
+    let t = time(1_000);
+    let (mut a, mut b, mut c, mut d) = (doc_on("a", &t), doc_on("b", &t), doc_on("c", &t), doc_on("d", &t));
+    share_bulk(&mut [&mut a, &mut b, &mut c, &mut d], 30);
+    t.set(1_100);
+    c.set("k", json("\"c\"")).unwrap();
+    commit(&mut c);
+    t.set(1_200);
+    a.set("k", json("\"a1\"")).unwrap();
+    let first = commit(&mut a);
+    d.apply_update(&first).unwrap();
+    t.set(1_250);
+    a.set("k", json("\"a2\"")).unwrap(); // a's transaction stays open
+    t.set(1_300);
+    b.set("k", json("\"b\"")).unwrap();
+    let from_b = commit(&mut b);
+    a.apply_update(&from_b).unwrap();
+    let second = commit(&mut a);
+    c.apply_update(&second).unwrap();
+    // b's write has reached neither c nor d: a's first write, the latest of theirs, wins.
+    sync(&mut c, &mut d);
+    assert_eq!(c.version(), d.version());
+    assert_eq!(visible(&c), visible(&d));
+    assert_eq!(c.get("k"), Some(&json("\"a1\"")));
+    for x in [&mut c, &mut d] {
+        x.apply_update(&from_b).unwrap();
+        assert_eq!(x.get("k"), Some(&json("\"b\"")));
+    }
+}
+
+/// The set twin of the test above: a remove that saw our add (from a
+/// catch-up built while our transaction was open) and reached us before the
+/// commit leaves the transaction's update without our tag, so the update
+/// must not claim the add's dot either.
+#[test]
+fn a_transaction_update_does_not_claim_an_add_that_a_remote_remove_undid_before_the_commit() {
+    let (mut a, mut c, mut d, mut e) = (doc("a"), doc("c"), doc("d"), doc("e"));
+    share_bulk(&mut [&mut a, &mut c, &mut d, &mut e], 30);
+    a.add("s", "x").unwrap();
+    // d and e hear of a's add before a commits, from catch-ups built meanwhile.
+    assert!(send(&mut a, &mut d));
+    assert!(send(&mut a, &mut e));
+    d.remove("s", "x").unwrap();
+    let from_d = commit(&mut d);
+    a.apply_update(&from_d).unwrap();
+    assert!(!a.has("s", "x"));
+    let from_a = commit(&mut a);
+    c.apply_update(&from_a).unwrap();
+    // d's remove has reached neither c nor e: a's add stands for both.
+    sync(&mut c, &mut e);
+    assert_eq!(c.version(), e.version());
+    assert_eq!(visible(&c), visible(&e));
+    assert!(c.has("s", "x"));
+    // And d's remove, once it comes, removes it everywhere.
+    for x in [&mut c, &mut e] {
+        x.apply_update(&from_d).unwrap();
+        assert!(!x.has("s", "x"));
+    }
+}
+
 #[test]
 fn a_duplicate_update_returns_none() {
     let mut a = doc("a");
