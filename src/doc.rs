@@ -510,22 +510,25 @@ impl Doc {
         let start = txn.start;
         let ours = |client: &ClientId, seq: u64| *client == self.me && seq > start;
         let mut ctx = VersionVector::from_dots(txn.superseded.iter().map(|(client, seq)| (client, *seq)));
-        let taken = if txn.foreign {
-            let replaced = |key: &Key| !self.registers.get(key).is_some_and(|reg| ours(&reg.writer, reg.seq));
+        let mut taken = VersionVector::new();
+        if txn.foreign {
+            // A replaced key's writes, and the writes they replaced in turn.
+            for (key, seq, old) in &txn.written {
+                if !self.registers.get(key).is_some_and(|reg| ours(&reg.writer, reg.seq)) {
+                    taken.insert(&self.me, *seq);
+                    if let Some((client, seq)) = old {
+                        taken.insert(client, *seq);
+                    }
+                }
+            }
             // (A tag this transaction removed itself, by a later remove or
             // re-add, is among those it superseded.)
-            let undone = |key: &Key, element: &str, seq: u64| {
-                !ctx.contains(&self.me, seq) && !self.sets.get(key).is_some_and(|set| set.has_tag(element, &self.me, seq))
-            };
-            // A replaced key's writes, and the writes they replaced in turn.
-            let written = txn.written.iter().filter(|(key, ..)| replaced(key)).flat_map(|(_, seq, old)| {
-                core::iter::once((&self.me, *seq)).chain(old.as_ref().map(|(client, seq)| (client, *seq)))
-            });
-            let added = txn.added.iter().filter(|(key, element, seq)| undone(key, element, *seq)).map(|(_, _, seq)| (&self.me, *seq));
-            VersionVector::from_dots(written.chain(added))
-        } else {
-            VersionVector::new()
-        };
+            for (key, element, seq) in &txn.added {
+                if !ctx.contains(&self.me, *seq) && !self.sets.get(key).is_some_and(|set| set.has_tag(element, &self.me, *seq)) {
+                    taken.insert(&self.me, *seq);
+                }
+            }
+        }
         ctx.insert_range(&self.me, start + 1, self.seq);
         if !taken.is_empty() {
             ctx = ctx.difference(&taken);
