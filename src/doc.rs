@@ -943,7 +943,7 @@ impl Doc {
 /// too) that `seen` lacks.
 fn unseen_dots(u: &Update, removals: bool, seen: &VersionVector) -> VersionVector {
     let seen = seen.lookup();
-    VersionVector::from_dots(u.entry_dots(removals).filter(|(c, s)| !seen.contains(c, *s)))
+    u.entry_dots(removals, &|c, s| !seen.contains(c, s))
 }
 
 /// The keys of an update's entries, sorted (for binary search).
