@@ -164,22 +164,38 @@ impl<K: Ord, V> SmallMap<K, V> {
             return self.items.len() - before;
         }
         let mut merged: Vec<(K, V)> = Vec::with_capacity(before + other.len());
-        let mut mine = core::mem::take(&mut self.items).into_iter().peekable();
+        let mut mine = core::mem::take(&mut self.items).into_iter();
+        // The next of our items not yet moved to `merged` (held here rather
+        // than by `Peekable`, whose adapters compiled to as much wasm as this).
+        let mut next = mine.next();
         for (k, v) in other {
-            while let Some(item) = mine.next_if(|(mk, _)| *mk < k) {
-                merged.push(item);
+            while let Some(item) = next.take() {
+                if item.0 < k {
+                    merged.push(item);
+                    next = mine.next();
+                } else {
+                    next = Some(item);
+                    break;
+                }
             }
             match merged.last_mut() {
                 // `other` named this key twice: fold it in as well.
                 Some(last) if last.0 == k => combine(&mut last.1, v),
-                _ => match mine.next_if(|(mk, _)| *mk == k) {
-                    Some(mut item) => {
+                _ => match next.take() {
+                    Some(mut item) if item.0 == k => {
                         combine(&mut item.1, v);
                         merged.push(item);
+                        next = mine.next();
                     }
-                    None => merged.push((k, v)),
+                    held => {
+                        next = held;
+                        merged.push((k, v));
+                    }
                 },
             }
+        }
+        if let Some(item) = next {
+            merged.push(item);
         }
         merged.extend(mine);
         self.items = merged;
@@ -230,15 +246,17 @@ mod tests {
             }
         }
 
-        /// A sorted merge gives what inserting the pairs one by one gives.
+        /// A sorted merge gives what inserting the pairs one by one gives,
+        /// when `other` names a key twice too.
         #[test]
         fn merge_sorted_matches_inserts(
             mine in prop::collection::btree_map(0u16..200, 0u32..1000, 0..60),
-            theirs in prop::collection::btree_map(0u16..200, 0u32..1000, 0..60),
+            mut theirs in prop::collection::vec((0u16..200, 0u32..1000), 0..60),
         ) {
+            theirs.sort_by_key(|(k, _)| *k);
             let mut small: SmallMap<u16, u32> = mine.iter().map(|(k, v)| (*k, *v)).collect();
             let mut model = mine.clone();
-            let added = small.merge_sorted(theirs.iter().map(|(k, v)| (*k, *v)).collect(), |a, b| *a = (*a).max(b));
+            let added = small.merge_sorted(theirs.clone(), |a, b| *a = (*a).max(b));
             for (k, v) in &theirs {
                 let e = model.entry(*k).or_insert(*v);
                 *e = (*e).max(*v);
