@@ -438,9 +438,9 @@ impl Doc {
     /// holding a value, sets with a member.
     pub fn keys(&self, kind: Kind) -> Vec<&str> {
         match kind {
-            Kind::Counter => self.counters.iter().filter(|(_, c)| !c.is_empty()).map(|(k, _)| &**k).collect(),
-            Kind::Register => self.registers.iter().filter(|(_, r)| !r.is_tombstone()).map(|(k, _)| &**k).collect(),
-            Kind::Set => self.sets.iter().filter(|(_, s)| !s.is_empty()).map(|(k, _)| &**k).collect(),
+            Kind::Counter => self.counters.keys_where(&|c| !c.is_empty()),
+            Kind::Register => self.registers.keys_where(&|r| !r.is_tombstone()),
+            Kind::Set => self.sets.keys_where(&|s| !s.is_empty()),
         }
     }
 

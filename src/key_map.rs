@@ -454,6 +454,17 @@ impl<V> KeyMap<V> {
         Iter { order: self.index.order(), next: 0, keys: &self.index.keys, values: &self.values }
     }
 
+    /// The keys, in key order, whose values `live` accepts.
+    pub fn keys_where(&self, live: &dyn Fn(&V) -> bool) -> Vec<&str> {
+        let mut keys = Vec::new();
+        for (key, value) in self.iter() {
+            if live(value) {
+                keys.push(&**key);
+            }
+        }
+        keys
+    }
+
     /// Keys in key order.
     pub fn keys(&self) -> impl Iterator<Item = &Key> + '_ {
         self.iter().map(|(k, _)| k)
