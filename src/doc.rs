@@ -496,16 +496,16 @@ impl Doc {
     /// Not the dots of what an update applied while the transaction was
     /// open undid: its register writes whose key now holds no write of this
     /// transaction (and the writes those replaced), and its adds whose tag
-    /// is gone. The update carries only
-    /// what the transaction made, so not what undid them, and must not claim
-    /// them: a receiver still holding a write they beat, or lacking the tag,
-    /// would count them as seen and keep what it holds. An update can bring
-    /// a later write to the key; a peer's full state can take the key (the
-    /// peer had seen such a write, say a delete, and purged it); a remove
-    /// can drop the tag (its replica saw the add in a catch-up built while
-    /// the transaction was open). Left unclaimed, they reach the receiver
-    /// with what undid them, in its next catch-up (a full state, after a
-    /// purge: the peer's purge raised the horizon).
+    /// is gone. The update carries only what the transaction made, so not
+    /// what undid them, and must not claim them: a receiver still holding a
+    /// write they beat, or lacking the tag, would count them as seen and
+    /// keep what it holds. An update can bring a later write to the key; a
+    /// peer's full state can take the key (the peer had seen such a write,
+    /// say a delete, and purged it); a remove can drop the tag (its replica
+    /// saw the add in a catch-up built while the transaction was open).
+    /// Left unclaimed, they reach the receiver with what undid them, in its
+    /// next catch-up (a full state, after a purge: the peer's purge raised
+    /// the horizon).
     fn transaction_update<'s>(&'s self, txn: &Txn, changes: &'s Changes) -> Update<'s> {
         let start = txn.start;
         let ours = |client: &ClientId, seq: u64| *client == self.me && seq > start;
