@@ -361,12 +361,7 @@ fn a_transaction_update_carries_exactly_that_transaction() {
 /// our write and another value.)
 #[test]
 fn a_transaction_update_does_not_claim_a_write_that_a_remote_one_replaced_before_the_commit() {
-    let t = time(1_000);
-    let (mut a, mut b, mut c, mut d) = (doc_on("a", &t), doc_on("b", &t), doc_on("c", &t), doc_on("d", &t));
-    share_bulk(&mut [&mut a, &mut b, &mut c, &mut d], 30);
-    t.set(1_100);
-    c.set("k", json("\"c\"")).unwrap();
-    commit(&mut c);
+    let (t, mut a, mut b, mut c, mut d) = four_writers_of_k();
     t.set(1_200);
     a.set("k", json("\"a\"")).unwrap();
     // d hears of a's write before a commits, from a catch-up built meanwhile.
@@ -379,15 +374,7 @@ fn a_transaction_update_does_not_claim_a_write_that_a_remote_one_replaced_before
     let from_a = commit(&mut a);
     c.apply_update(&from_a).unwrap();
     // b's write has reached neither c nor d: a's, the later of theirs, wins.
-    sync(&mut c, &mut d);
-    assert_eq!(c.version(), d.version());
-    assert_eq!(visible(&c), visible(&d));
-    assert_eq!(c.get("k"), Some(&json("\"a\"")));
-    // And b's write, once it comes, wins everywhere.
-    for x in [&mut c, &mut d] {
-        x.apply_update(&from_b).unwrap();
-        assert_eq!(x.get("k"), Some(&json("\"b\"")));
-    }
+    agree_until_b_comes(&mut c, &mut d, "\"a\"", &from_b);
 }
 
 /// As above, for the write that ours replaced: the update lists neither, so
@@ -395,12 +382,7 @@ fn a_transaction_update_does_not_claim_a_write_that_a_remote_one_replaced_before
 /// passed.)
 #[test]
 fn a_transaction_update_does_not_claim_the_write_it_replaced_when_a_remote_one_replaced_it_in_turn() {
-    let t = time(1_000);
-    let (mut a, mut b, mut c, mut d) = (doc_on("a", &t), doc_on("b", &t), doc_on("c", &t), doc_on("d", &t));
-    share_bulk(&mut [&mut a, &mut b, &mut c, &mut d], 30);
-    t.set(1_100);
-    c.set("k", json("\"c\"")).unwrap();
-    commit(&mut c);
+    let (t, mut a, mut b, mut c, mut d) = four_writers_of_k();
     t.set(1_200);
     a.set("k", json("\"a1\"")).unwrap();
     let first = commit(&mut a);
@@ -414,12 +396,30 @@ fn a_transaction_update_does_not_claim_the_write_it_replaced_when_a_remote_one_r
     let second = commit(&mut a);
     c.apply_update(&second).unwrap();
     // b's write has reached neither c nor d: a's first write, the latest of theirs, wins.
-    sync(&mut c, &mut d);
+    agree_until_b_comes(&mut c, &mut d, "\"a1\"", &from_b);
+}
+
+/// a, b, c and d on one clock, sharing content (so that deltas between them
+/// stay deltas), c having written "c" to register k at 1 100 ms.
+fn four_writers_of_k() -> (Time, Doc, Doc, Doc, Doc) {
+    let t = time(1_000);
+    let (mut a, mut b, mut c, mut d) = (doc_on("a", &t), doc_on("b", &t), doc_on("c", &t), doc_on("d", &t));
+    share_bulk(&mut [&mut a, &mut b, &mut c, &mut d], 30);
+    t.set(1_100);
+    c.set("k", json("\"c\"")).unwrap();
+    commit(&mut c);
+    (t, a, b, c, d)
+}
+
+/// c and d, once synced, have one version and one document, where k holds
+/// `expected`; b's update then wins on both.
+fn agree_until_b_comes(c: &mut Doc, d: &mut Doc, expected: &str, from_b: &[u8]) {
+    sync(c, d);
     assert_eq!(c.version(), d.version());
-    assert_eq!(visible(&c), visible(&d));
-    assert_eq!(c.get("k"), Some(&json("\"a1\"")));
-    for x in [&mut c, &mut d] {
-        x.apply_update(&from_b).unwrap();
+    assert_eq!(visible(c), visible(d));
+    assert_eq!(c.get("k"), Some(&json(expected)));
+    for x in [c, d] {
+        x.apply_update(from_b).unwrap();
         assert_eq!(x.get("k"), Some(&json("\"b\"")));
     }
 }
