@@ -59,7 +59,7 @@ export class BroadcastSync {
   #channel;
   #me;
   #opts;
-  #peers = new Map(); // clientId -> { seen: ms, state }
+  #peers = new Map(); // clientId -> { seen: ms, format, state, hasState, rev }
   #presence = undefined;
   #hasPresence = false;
   // Random at first, so that a later BroadcastSync with this client id (an
