@@ -218,7 +218,15 @@ fn insert(rs: &mut Vec<(u64, u64)>, lo: u64, hi: u64) {
     }
     let new_lo = rs.get(start).map_or(lo, |r| r.0.min(lo));
     let new_hi = rs.get(end - 1).map_or(hi, |r| r.1.max(hi));
-    rs.splice(start..end, [(new_lo, new_hi)]);
+    // (Not `splice`: this shift is a memmove; splice cost 1 KB of wasm.)
+    if let Some(r) = rs.get_mut(start) {
+        *r = (new_lo, new_hi);
+    }
+    let len = rs.len();
+    if end < len {
+        rs.copy_within(end.., start + 1);
+    }
+    rs.truncate(len - (end - start - 1));
 }
 
 /// Sorts ranges and joins overlapping or adjacent ones; drops empty ones.
@@ -360,6 +368,26 @@ mod tests {
             for s in 1..42 {
                 prop_assert_eq!(va.contains(&c("c0"), s), ma.contains(&("c0".to_string(), s)));
             }
+        }
+
+        /// Inserting ranges in any order, each able to span, join or fall
+        /// between the ranges held, keeps them sorted, disjoint and
+        /// non-adjacent, and holds exactly the dots inserted.
+        #[test]
+        fn inserted_ranges_hold_exactly_their_dots(ranges in prop::collection::vec((1u64..60, 0u64..12), 0..30)) {
+            let a = c("a");
+            let mut v = VersionVector::new();
+            let mut expect = BTreeSet::new();
+            for &(lo, len) in &ranges {
+                v.insert_range(&a, lo, lo + len);
+                expect.extend((lo..=lo + len).map(|s| ("a".to_string(), s)));
+                for (_, rs) in v.iter() {
+                    for w in rs.windows(2) {
+                        prop_assert!(w[0].1 + 1 < w[1].0, "{:?}", rs);
+                    }
+                }
+            }
+            prop_assert_eq!(model(&v), expect);
         }
 
         /// A lookup answers as the version does, query after query, whether
