@@ -632,25 +632,23 @@ impl Doc {
     }
 
     fn full_update(&self) -> Update<'_> {
-        Update {
-            full: true,
-            ctx: self.seen.clone(),
-            seen: None,
-            horizon: self.horizon.clone(),
-            counters: self
-                .counters
-                .iter()
-                .map(|(k, c)| (k.clone(), c.slots().map(|(id, s)| (id.clone(), *s)).collect()))
-                .collect(),
-            registers: self.registers.iter().map(|(k, r)| (k.clone(), Cow::Borrowed(r))).collect(),
-            sets: self
-                .sets
-                .iter()
-                .filter(|(_, s)| !s.is_vacant())
-                .map(|(k, s)| (k.clone(), ListedSet::new(Cow::Borrowed(s), true)))
-                .collect(),
-            clients: Vec::new(),
+        let mut u = Update { full: true, ctx: self.seen.clone(), horizon: self.horizon.clone(), ..Update::default() };
+        for (key, counter) in &self.counters {
+            let mut slots = Vec::new();
+            for (c, s) in counter.slots() {
+                slots.push((c.clone(), *s));
+            }
+            u.counters.push((key.clone(), slots));
         }
+        for (key, reg) in &self.registers {
+            u.registers.push((key.clone(), Cow::Borrowed(reg)));
+        }
+        for (key, set) in &self.sets {
+            if !set.is_vacant() {
+                u.sets.push((key.clone(), ListedSet::new(Cow::Borrowed(set), true)));
+            }
+        }
+        u
     }
 
     /// The entries whose dots `since` lacks, for a receiver that reads
