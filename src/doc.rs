@@ -425,7 +425,7 @@ impl Doc {
 
     /// Members of set `key` in UTF-8 byte order.
     pub fn members(&self, key: &str) -> Vec<&str> {
-        self.sets.get(key).map_or_else(Vec::new, |s| s.members().collect())
+        self.sets.get(key).map_or_else(Vec::new, Set::members)
     }
 
     pub fn set_state(&self, key: &str) -> Option<&Set> {

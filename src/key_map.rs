@@ -256,6 +256,21 @@ impl Index {
     }
 
     /// The positions in key order.
+    /// The keys, in key order, at the positions `live` accepts (one loop
+    /// for every value type).
+    fn keys_where(&self, live: &dyn Fn(usize) -> bool) -> Vec<&str> {
+        let order = self.order();
+        let mut keys = Vec::new();
+        let mut k = 0;
+        while let Some(p) = order.get(k) {
+            if let Some(key) = self.keys.get(p).filter(|_| live(p)) {
+                keys.push(&**key);
+            }
+            k += 1;
+        }
+        keys
+    }
+
     fn order(&self) -> Positions<'_> {
         self.edits.set(0);
         if !self.sorted.get() {
@@ -456,13 +471,7 @@ impl<V> KeyMap<V> {
 
     /// The keys, in key order, whose values `live` accepts.
     pub fn keys_where(&self, live: &dyn Fn(&V) -> bool) -> Vec<&str> {
-        let mut keys = Vec::new();
-        for (key, value) in self.iter() {
-            if live(value) {
-                keys.push(&**key);
-            }
-        }
-        keys
+        self.index.keys_where(&|p| self.values.get(p).is_some_and(live))
     }
 
     /// Keys in key order.
