@@ -202,8 +202,14 @@ impl Dots {
             };
             for &(lo, hi) in ranges {
                 let from = v.partition_point(|(s, _)| *s < lo);
-                let within = v.get(from..).unwrap_or(&[]).iter().take_while(|(s, _)| *s <= hi);
-                out.extend(within.filter_map(|(seq, element)| Some((client, *seq, element.clone()?))));
+                for (seq, element) in v.get(from..).unwrap_or(&[]) {
+                    if *seq > hi {
+                        break;
+                    }
+                    if let Some(element) = element {
+                        out.push((client, *seq, element.clone()));
+                    }
+                }
             }
         }
         out
@@ -408,7 +414,12 @@ impl Set {
     }
 
     fn keep(&mut self, element: &Key, tags: &Tags, pick: &dyn Fn(&ClientId, u64) -> bool) {
-        let picked: Tags = tags.iter().filter(|(c, s)| pick(c, *s)).cloned().collect();
+        let mut picked = Tags::new();
+        for (c, s) in tags {
+            if pick(c, *s) {
+                picked.push((c.clone(), *s));
+            }
+        }
         if !picked.is_empty() {
             self.index.forget(); // (a part, built for an update, has none)
             self.elements.insert(element.clone(), picked);
