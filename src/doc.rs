@@ -657,8 +657,12 @@ impl Doc {
         let mut u = Update { ctx: self.seen.difference(since), ..Update::default() };
         let lookup = since.lookup();
         for (key, counter) in &self.counters {
-            let slots: Vec<_> =
-                counter.slots().filter(|(c, s)| !lookup.contains(c, s.seq)).map(|(c, s)| (c.clone(), *s)).collect();
+            let mut slots = Vec::new();
+            for (c, s) in counter.slots() {
+                if !lookup.contains(c, s.seq) {
+                    slots.push((c.clone(), *s));
+                }
+            }
             if !slots.is_empty() {
                 u.counters.push((key.clone(), slots));
             }
