@@ -40,7 +40,7 @@ use crate::prelude::*;
 use crate::register::{self, Register, Value};
 use crate::set::Set;
 use crate::small_map::SmallMap;
-use crate::update::{decode_version, encode_version, ListedSet, Update};
+use crate::update::{decode_version, encode_version, sorted_keys, ListedSet, Update};
 use crate::version::VersionVector;
 
 /// How long a deleted register's tombstone (and a set's removal record) is
@@ -946,13 +946,6 @@ impl Doc {
 fn unseen_dots(u: &Update, removals: bool, seen: &VersionVector) -> VersionVector {
     let seen = seen.lookup();
     u.entry_dots(removals, &|c, s| !seen.contains(c, s))
-}
-
-/// The keys of an update's entries, sorted (for binary search).
-fn sorted_keys<V>(entries: &[(Key, V)]) -> Vec<&str> {
-    let mut keys: Vec<&str> = entries.iter().map(|(k, _)| &**k).collect();
-    crate::sort::sort(&mut keys);
-    keys
 }
 
 /// The entries of `map` named in `keys`.

@@ -426,12 +426,21 @@ impl<'a> Update<'a> {
 
 /// Refuses a list of entries that names a key twice.
 fn unique_keys<V>(entries: &[(Key, V)], kind: &str) -> Result<(), Error> {
-    let mut keys: Vec<&str> = entries.iter().map(|(k, _)| &**k).collect();
-    crate::sort::sort(&mut keys);
+    let keys = sorted_keys(entries);
     match keys.windows(2).find(|w| w[0] == w[1]) {
         Some(w) => Err(Error::invalid(cat!["key \"", w[0], "\" appears twice among the ", kind])),
         None => Ok(()),
     }
+}
+
+/// The keys of an update's entries, sorted (for binary search).
+pub fn sorted_keys<V>(entries: &[(Key, V)]) -> Vec<&str> {
+    let mut keys = Vec::with_capacity(entries.len());
+    for (k, _) in entries {
+        keys.push(&**k);
+    }
+    crate::sort::sort(&mut keys);
+    keys
 }
 
 /// Encodes a version vector as a version message (`Doc::version`).
