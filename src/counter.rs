@@ -111,7 +111,10 @@ impl Counter {
 
     /// Merges a whole counter. Returns whether anything changed.
     pub fn merge(&mut self, other: &Counter) -> bool {
-        let slots: Vec<(ClientId, Slot)> = other.slots.iter().map(|(c, s)| (c.clone(), *s)).collect();
+        let mut slots = Vec::with_capacity(other.slots.len());
+        for (c, s) in other.slots.iter() {
+            slots.push((c.clone(), *s));
+        }
         self.merge_slots(&slots)
     }
 

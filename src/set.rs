@@ -400,8 +400,12 @@ impl Set {
     /// transaction's update carries costs what the transaction added, not
     /// the size of the set.
     pub fn removals_part(&self, pick: &dyn Fn(&ClientId, u64) -> bool) -> Set {
-        let removes: SmallMap<ClientId, u64> =
-            self.removes.iter().filter(|(c, s)| pick(c, **s)).map(|(c, s)| (c.clone(), *s)).collect();
+        let mut removes = SmallMap::new();
+        for (c, s) in self.removes.iter() {
+            if pick(c, *s) {
+                removes.insert(c.clone(), *s);
+            }
+        }
         let removed_at = if removes.is_empty() { 0 } else { self.removed_at };
         Set { elements: KeyMap::new(), removes, removed_at, index: Index::Unbuilt }
     }

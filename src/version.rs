@@ -89,7 +89,10 @@ impl VersionVector {
     /// Adds every dot of `other`, in one pass over both (linear, however
     /// the two interleave).
     pub fn union(&mut self, other: &VersionVector) {
-        let theirs: Vec<(ClientId, Vec<(u64, u64)>)> = other.ranges.iter().map(|(c, rs)| (c.clone(), rs.clone())).collect();
+        let mut theirs = Vec::with_capacity(other.ranges.len());
+        for (c, rs) in other.ranges.iter() {
+            theirs.push((c.clone(), rs.clone()));
+        }
         self.ranges.merge_sorted(theirs, |mine, rs| union_ranges(mine, &rs));
     }
 
