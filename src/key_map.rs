@@ -255,7 +255,6 @@ impl Index {
         }
     }
 
-    /// The positions in key order.
     /// The keys, in key order, at the positions `live` accepts (one loop
     /// for every value type).
     fn keys_where(&self, live: &dyn Fn(usize) -> bool) -> Vec<&str> {
@@ -271,6 +270,7 @@ impl Index {
         keys
     }
 
+    /// The positions in key order.
     fn order(&self) -> Positions<'_> {
         self.edits.set(0);
         if !self.sorted.get() {
