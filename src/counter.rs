@@ -104,23 +104,35 @@ impl Counter {
     /// Merges slots from a peer, sorted by client (one pass over both sides
     /// when there are many). Returns whether anything changed.
     pub fn merge_slots(&mut self, slots: &[(ClientId, Slot)]) -> bool {
-        let mut changed = false;
-        let added = self.slots.merge_sorted(slots.to_vec(), |mine, theirs| changed |= mine.merge(&theirs));
-        changed || added > 0
+        self.merge_owned(slots.to_vec())
     }
 
     /// Merges a whole counter. Returns whether anything changed.
     pub fn merge(&mut self, other: &Counter) -> bool {
-        let mut slots = Vec::with_capacity(other.slots.len());
-        for (c, s) in other.slots.iter() {
-            slots.push((c.clone(), *s));
-        }
-        self.merge_slots(&slots)
+        self.merge_owned(other.slot_list(&|_, _| true))
+    }
+
+    fn merge_owned(&mut self, slots: Vec<(ClientId, Slot)>) -> bool {
+        let mut changed = false;
+        let added = self.slots.merge_sorted(slots, |mine, theirs| changed |= mine.merge(&theirs));
+        changed || added > 0
     }
 
     /// Each client's slot, ordered by client id.
     pub fn slots(&self) -> impl Iterator<Item = (&ClientId, &Slot)> {
         self.slots.iter()
+    }
+
+    /// A copy of the slots `keep` accepts, ordered by client id (as an
+    /// update lists them).
+    pub fn slot_list(&self, keep: &dyn Fn(&ClientId, &Slot) -> bool) -> Vec<(ClientId, Slot)> {
+        let mut slots = Vec::new();
+        for (c, s) in self.slots.iter() {
+            if keep(c, s) {
+                slots.push((c.clone(), *s));
+            }
+        }
+        slots
     }
 
     pub fn slot(&self, client: &ClientId) -> Option<&Slot> {

@@ -634,11 +634,7 @@ impl Doc {
     fn full_update(&self) -> Update<'_> {
         let mut u = Update { full: true, ctx: self.seen.clone(), horizon: self.horizon.clone(), ..Update::default() };
         for (key, counter) in &self.counters {
-            let mut slots = Vec::new();
-            for (c, s) in counter.slots() {
-                slots.push((c.clone(), *s));
-            }
-            u.counters.push((key.clone(), slots));
+            u.counters.push((key.clone(), counter.slot_list(&|_, _| true)));
         }
         for (key, reg) in &self.registers {
             u.registers.push((key.clone(), Cow::Borrowed(reg)));
@@ -657,12 +653,7 @@ impl Doc {
         let mut u = Update { ctx: self.seen.difference(since), ..Update::default() };
         let lookup = since.lookup();
         for (key, counter) in &self.counters {
-            let mut slots = Vec::new();
-            for (c, s) in counter.slots() {
-                if !lookup.contains(c, s.seq) {
-                    slots.push((c.clone(), *s));
-                }
-            }
+            let slots = counter.slot_list(&|c, s| !lookup.contains(c, s.seq));
             if !slots.is_empty() {
                 u.counters.push((key.clone(), slots));
             }
