@@ -100,13 +100,13 @@ export function groupOf(name) {
   const n = name.replace(/\[[0-9a-f]+\]/g, "");
   if (/^(rawdoc_|__wbg|__wbindgen|__externref)/.test(n)) return "wasm-bindgen glue";
   if (/^(memcpy|memmove|memset|memcmp|bcmp)$/.test(n)) return "compiler builtins (memcpy, memcmp…)";
-  const m = /(slotkv::\w+|alloc::|core::|std::|__rustc::|wasm_bindgen::|js_sys::|rlsf::|siphasher::|getrandom::)/.exec(n);
+  const m = /(slotkv::\w+|alloc::|core::|std::|__rustc::|wasm_bindgen::|js_sys::|rlsf::|getrandom::)/.exec(n);
   const crate = m?.[1] ?? "";
   if (crate.startsWith("slotkv::")) return crate;
   if (/^(alloc|core|std|__rustc)::$/.test(crate)) return "Rust's generic std code (alloc, core)";
   if (/^(wasm_bindgen|js_sys)::$/.test(crate)) return "wasm-bindgen glue";
   if (crate === "rlsf::") return "allocator (rlsf)";
-  if (crate) return "hashing and randomness (siphasher, getrandom)";
+  if (crate) return "randomness (getrandom)";
   return "other";
 }
 
