@@ -57,11 +57,19 @@ impl Slot {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counter {
     slots: SmallMap<ClientId, Slot>,
+    /// `Σp − Σn` over the slots, kept with them: an increment and a read
+    /// then cost the same however many clients ever wrote the counter (a
+    /// counter gets a slot per tab session that clicked it).
+    value: i128,
 }
 
 impl Counter {
     /// `Σp − Σn` over all slots. Wide enough that no slot values overflow it.
     pub fn value(&self) -> i128 {
+        self.value
+    }
+
+    fn sum(&self) -> i128 {
         self.slots.values().map(|s| s.p as i128 - s.n as i128).sum()
     }
 
@@ -98,6 +106,7 @@ impl Counter {
         if is_new {
             self.slots.insert(client.clone(), fresh);
         }
+        self.value = value;
         Ok(())
     }
 
@@ -115,7 +124,11 @@ impl Counter {
     fn merge_owned(&mut self, slots: Vec<(ClientId, Slot)>) -> bool {
         let mut changed = false;
         let added = self.slots.merge_sorted(slots, |mine, theirs| changed |= mine.merge(&theirs));
-        changed || added > 0
+        let changed = changed || added > 0;
+        if changed {
+            self.value = self.sum();
+        }
+        changed
     }
 
     /// Each client's slot, ordered by client id.
@@ -228,8 +241,10 @@ mod tests {
     }
 
     fn counter() -> impl Strategy<Value = Counter> {
-        prop::collection::btree_map(0u8..4, (0u64..100, 0u64..100, 1u64..50), 0..4).prop_map(|m| Counter {
-            slots: m.into_iter().map(|(k, (p, n, seq))| (c(&format!("c{k}")), Slot { p, n, seq })).collect(),
+        prop::collection::btree_map(0u8..4, (0u64..100, 0u64..100, 1u64..50), 0..4).prop_map(|m| {
+            let mut counter = Counter::default();
+            counter.merge_owned(m.into_iter().map(|(k, (p, n, seq))| (c(&format!("c{k}")), Slot { p, n, seq })).collect());
+            counter
         })
     }
 
@@ -240,6 +255,25 @@ mod tests {
             prop_assert_eq!(merged(&a, &b), merged(&b, &a));
             prop_assert_eq!(merged(&merged(&a, &b), &x), merged(&a, &merged(&b, &x)));
             prop_assert_eq!(merged(&a, &a), a.clone());
+        }
+
+        /// The value kept with the slots is their sum after any increments
+        /// and merges.
+        #[test]
+        fn the_kept_value_is_the_sum_of_the_slots(
+            start in counter(),
+            steps in prop::collection::vec((any::<bool>(), 0u8..4, -50i64..50, counter()), 0..12),
+        ) {
+            let mut x = start;
+            prop_assert_eq!(x.value(), x.sum());
+            for (seq, (merge, client, delta, other)) in (100u64..).zip(steps) {
+                if merge {
+                    x.merge(&other);
+                } else {
+                    x.increment(&c(&format!("c{client}")), delta, seq).unwrap();
+                }
+                prop_assert_eq!(x.value(), x.sum());
+            }
         }
     }
 }
