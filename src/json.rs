@@ -127,12 +127,15 @@ impl Parser<'_> {
         }
     }
 
+    /// How many of the bytes from `self.i` on `ok` accepts, in a row.
+    fn run(&self, ok: impl Fn(u8) -> bool) -> usize {
+        self.s.get(self.i..).map_or(0, |rest| rest.iter().take_while(|&&c| ok(c)).count())
+    }
+
     fn digits(&mut self) -> usize {
-        let start = self.i;
-        while matches!(self.peek(), Some(b'0'..=b'9')) {
-            self.i += 1;
-        }
-        self.i - start
+        let n = self.run(|c| c.is_ascii_digit());
+        self.i += n;
+        n
     }
 
     fn number(&mut self) -> Result<(), JsonError> {
@@ -211,7 +214,8 @@ impl Parser<'_> {
                     }
                 }
                 Some(c) if c < 0x20 => return self.err("control character in string"),
-                Some(_) => self.i += 1,
+                // The run of plain characters this one starts.
+                Some(_) => self.i += self.run(|c| c >= 0x20 && c != b'"' && c != b'\\'),
             }
         }
     }
