@@ -141,7 +141,12 @@ struct Txn {
     open: bool,
     /// Our seq before the first change.
     start: u64,
-    changes: Changes,
+    /// Two lists of changed keys: this transaction's, `lists[current]`,
+    /// and the other, the keys the last commit or applied update changed
+    /// (see [`Txn::last`]). A commit flips `current` rather than moving
+    /// the lists, and so keeps both buffers.
+    lists: [Changes; 2],
+    current: usize,
     /// The dots of the set tags this transaction removed and the register
     /// writes it overwrote. Its update carries them, so a receiver drops them
     /// too, or, if it has not seen them yet, ignores them when they arrive.
@@ -158,6 +163,22 @@ struct Txn {
     /// then can something other than the transaction have undone what it
     /// wrote (see `Doc::transaction_update`).
     foreign: bool,
+}
+
+impl Txn {
+    /// The keys this transaction changed.
+    fn changes(&mut self) -> &mut Changes {
+        &mut self.lists[self.current & 1]
+    }
+
+    fn pending(&self) -> &Changes {
+        &self.lists[self.current & 1]
+    }
+
+    /// The keys the last commit or applied update changed.
+    fn last(&self) -> &Changes {
+        &self.lists[(self.current ^ 1) & 1]
+    }
 }
 
 /// A replicated key-value document.
@@ -183,8 +204,6 @@ pub struct Doc {
     may_hold_tombstones: bool,
     may_hold_removals: bool,
     txn: Txn,
-    /// The keys the last commit or applied update changed.
-    last: Changes,
 }
 
 impl Doc {
@@ -215,7 +234,6 @@ impl Doc {
             may_hold_tombstones: false,
             may_hold_removals: false,
             txn: Txn::default(),
-            last: Changes::default(),
         })
     }
 
@@ -296,7 +314,7 @@ impl Doc {
             }
         };
         self.next_seq();
-        note(&mut self.open().changes.counters, key);
+        note(&mut self.open().changes().counters, key);
         Ok(())
     }
 
@@ -345,7 +363,7 @@ impl Doc {
             txn.superseded.push(old.clone());
         }
         txn.written.push((key.clone(), seq, old));
-        note(&mut txn.changes.registers, key);
+        note(&mut txn.changes().registers, key);
         Ok(())
     }
 
@@ -386,12 +404,12 @@ impl Doc {
             self.next_seq();
             let txn = self.open();
             txn.superseded.extend(tags);
-            note(&mut txn.changes.sets, key.clone());
+            note(&mut txn.changes().sets, key.clone());
         }
         let seq = self.next_seq();
         let txn = self.open();
         txn.added.push((key.clone(), element, seq));
-        note(&mut txn.changes.sets, key);
+        note(&mut txn.changes().sets, key);
         Ok(())
     }
 
@@ -414,7 +432,7 @@ impl Doc {
             self.next_seq();
             let txn = self.open();
             txn.superseded.extend(tags);
-            note(&mut txn.changes.sets, key);
+            note(&mut txn.changes().sets, key);
         }
         Ok(())
     }
@@ -454,7 +472,7 @@ impl Doc {
     /// exactly those changes.
     pub fn commit(&mut self, encode: bool) -> Option<Committed> {
         let update = self.finish(encode)?;
-        Some(Committed { changes: self.last.clone(), update })
+        Some(Committed { changes: self.txn.last().clone(), update })
     }
 
     /// [`Doc::commit`] without copying the changed keys out: they are
@@ -466,11 +484,11 @@ impl Doc {
         }
         let mut update = None;
         if self.txn.start != self.seq {
-            self.txn.changes.sort();
-            update = Some(encode.then(|| self.transaction_update(&self.txn, &self.txn.changes).encode()));
-            core::mem::swap(&mut self.last, &mut self.txn.changes);
+            self.txn.changes().sort();
+            update = Some(encode.then(|| self.transaction_update(&self.txn).encode()));
+            self.txn.current ^= 1;
         }
-        self.txn.changes.clear();
+        self.txn.changes().clear();
         self.txn.written.clear();
         self.txn.added.clear();
         self.txn.foreign = false;
@@ -486,11 +504,11 @@ impl Doc {
 
     /// The keys the last committed transaction or applied update changed.
     pub fn last_changes(&self) -> &Changes {
-        &self.last
+        self.txn.last()
     }
 
     /// The update carrying exactly the transaction `txn` that made our changes
-    /// `start + 1 ..= seq` to the keys in `changes`: our slots, writes and tags
+    /// `start + 1 ..= seq` to the keys it lists: our slots, writes and tags
     /// from it, and in `ctx` its dots and those of what it superseded.
     ///
     /// Not the dots of what an update applied while the transaction was
@@ -506,7 +524,8 @@ impl Doc {
     /// Left unclaimed, they reach the receiver with what undid them, in its
     /// next catch-up (a full state, after a purge: the peer's purge raised
     /// the horizon).
-    fn transaction_update<'s>(&'s self, txn: &Txn, changes: &'s Changes) -> Update<'s> {
+    fn transaction_update<'s>(&'s self, txn: &'s Txn) -> Update<'s> {
+        let changes = txn.pending();
         let start = txn.start;
         let ours = |client: &ClientId, seq: u64| *client == self.me && seq > start;
         let mut ctx = VersionVector::from_dots(txn.superseded.iter().map(|(client, seq)| (client, *seq)));
@@ -695,7 +714,7 @@ impl Doc {
     /// if the update had any effect (new data or new dots), `None` if it was a
     /// no-op (a duplicate, say).
     pub fn apply_update(&mut self, bytes: &[u8]) -> Result<Option<Changes>, Error> {
-        Ok(self.apply(bytes)?.then(|| self.last.clone()))
+        Ok(self.apply(bytes)?.then(|| self.txn.last().clone()))
     }
 
     /// [`Doc::apply_update`] without copying the changed keys out: returns
@@ -824,7 +843,7 @@ impl Doc {
             return Ok(false);
         }
         changes.sort();
-        self.last = changes;
+        self.txn.lists[(self.txn.current ^ 1) & 1] = changes;
         Ok(true)
     }
 
