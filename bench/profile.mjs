@@ -101,6 +101,8 @@ export function layer(cf) {
     if (fn.startsWith("__wbg_")) return "boundary: wasm->JS imports (e.g. Date.now for the HLC)";
     return "boundary: RawDoc method wrappers (JS glue)";
   }
+  // Keys and elements written into the Doc's input buffer in wasm memory.
+  if (url.endsWith("/doc.js") && /^#(put|grow|key)$/.test(fn)) return "boundary: string passing (UTF-8 encode/decode, memory views)";
   if (url.endsWith("/doc.js")) return "JS Doc wrapper (argument checks, JSON.stringify, dispatch)";
   if (url.includes("profile-target")) return "benchmark loop";
   if (!url) return "V8 builtins (" + (fn || "anonymous") + ")";

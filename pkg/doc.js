@@ -258,6 +258,18 @@ export let applyStored;
 // anything else), without a call into wasm.
 export let isFreed;
 
+// Keys and elements reach wasm through each document's input buffer in wasm
+// memory (src/wasm.rs, RawDoc::inputBuffer), written in place: passing them
+// as strings would allocate and free wasm memory on every call. The entry
+// module (index.js, node.js) hands over the memory once it is instantiated.
+let memory;
+let bytes = new Uint8Array(0);
+const encoder = new TextEncoder();
+
+export function useMemory(m) {
+  memory = m;
+}
+
 export class Doc {
   static {
     applyStored = (doc, bytes, origin) => doc.#applyStored(bytes, origin);
@@ -265,6 +277,9 @@ export class Doc {
   }
 
   #raw;
+  // The input buffer: its address and size.
+  #in = 0;
+  #inSize = 0;
   #listeners = { update: new Set(), change: new Set() };
   #depth = 0;
   #inClock = false;
@@ -325,6 +340,39 @@ export class Doc {
     if (this.#inClock) throw new Error("slotkv: the now option must not use its own Doc");
     if (!this.#raw) throw new Error("slotkv: this Doc was freed");
     return this.#raw;
+  }
+
+  // Writes the well-formed string `s` as UTF-8 at `at` in the input buffer;
+  // returns its size in bytes. ASCII is copied char by char, which for short
+  // strings beats TextEncoder.
+  #put(s, at) {
+    // Never into a freed Doc's buffer, nor while the core reads it (in the clock).
+    this.#r;
+    const n = s.length;
+    if (at + n > this.#inSize) this.#grow(at + n);
+    if (bytes.byteLength === 0) bytes = new Uint8Array(memory.buffer); // memory grew
+    const p = this.#in + at;
+    let i = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0x7f) break;
+      bytes[p + i] = c;
+    }
+    if (i === n) return n;
+    const end = at + i + 3 * (n - i); // at most 3 bytes per UTF-16 unit
+    if (end > this.#inSize) this.#grow(end);
+    if (bytes.byteLength === 0) bytes = new Uint8Array(memory.buffer);
+    return i + encoder.encodeInto(s.slice(i), bytes.subarray(this.#in + at + i, this.#in + end)).written;
+  }
+
+  #grow(size) {
+    // (Growing keeps what the buffer holds.)
+    this.#in = this.#r.inputBuffer(size);
+    this.#inSize = size;
+  }
+
+  #key(key) {
+    return this.#put(checkKey(key), 0);
   }
 
   // Whether a RawDoc write or applyUpdate changed the document; throws its error.
@@ -391,21 +439,21 @@ export class Doc {
   increment(key, delta = 1) {
     checkKey(key);
     checkDelta(delta);
-    if (this.#ok(this.#r.increment(key, delta, this.#flags))) this.#emitLocal(undefined);
+    if (this.#ok(this.#r.increment(this.#put(key, 0), delta, this.#flags))) this.#emitLocal(undefined);
   }
 
   decrement(key, delta = 1) {
     checkKey(key);
     checkDelta(delta);
-    if (this.#ok(this.#r.increment(key, -delta, this.#flags))) this.#emitLocal(undefined);
+    if (this.#ok(this.#r.increment(this.#put(key, 0), -delta, this.#flags))) this.#emitLocal(undefined);
   }
 
   counter(key) {
-    return this.#r.counter(checkKey(key));
+    return this.#r.counter(this.#key(key));
   }
 
   counterSlots(key) {
-    return JSON.parse(this.#r.counterSlots(checkKey(key)));
+    return JSON.parse(this.#r.counterSlots(this.#key(key)));
   }
 
   // ----- registers -----
@@ -415,48 +463,51 @@ export class Doc {
       const bytes = checkBytes(value, "a register value");
       const max = this.#limits.maxValueBytes;
       if (bytes.length > max) throw tooLarge(`at most ${max} bytes, this one is ${bytes.length}`);
-      if (this.#ok(this.#r.setBytes(key, bytes, this.#flags))) this.#emitLocal(undefined);
+      if (this.#ok(this.#r.setBytes(this.#put(key, 0), bytes, this.#flags))) this.#emitLocal(undefined);
       return;
     }
     const json = jsonText(value, this.#limits);
-    if (this.#ok(this.#r.setJson(key, json, this.#flags))) this.#emitLocal(undefined);
+    if (this.#ok(this.#r.setJson(this.#put(key, 0), json, this.#flags))) this.#emitLocal(undefined);
   }
 
   get(key) {
-    const v = this.#r.get(checkKey(key));
+    const v = this.#r.get(this.#key(key));
     return typeof v === "string" ? JSON.parse(v) : v;
   }
 
   /** Who last wrote register `key`, and when (hybrid logical clock time). */
   registerInfo(key) {
-    const info = this.#r.registerInfo(checkKey(key));
+    const info = this.#r.registerInfo(this.#key(key));
     return info ? JSON.parse(info) : undefined;
   }
 
   delete(key) {
     checkKey(key);
-    if (this.#ok(this.#r.delete(key, this.#flags))) this.#emitLocal(undefined);
+    if (this.#ok(this.#r.delete(this.#put(key, 0), this.#flags))) this.#emitLocal(undefined);
   }
 
   // ----- sets -----
   add(key, element) {
     checkKey(key);
     checkElement(element, this.#limits);
-    if (this.#ok(this.#r.add(key, element, this.#flags))) this.#emitLocal(undefined);
+    const n = this.#put(key, 0);
+    if (this.#ok(this.#r.add(n, this.#put(element, n), this.#flags))) this.#emitLocal(undefined);
   }
 
   remove(key, element) {
     checkKey(key);
     checkElement(element, this.#limits);
-    if (this.#ok(this.#r.remove(key, element, this.#flags))) this.#emitLocal(undefined);
+    const n = this.#put(key, 0);
+    if (this.#ok(this.#r.remove(n, this.#put(element, n), this.#flags))) this.#emitLocal(undefined);
   }
 
   has(key, element) {
-    return this.#r.has(checkKey(key), checkElement(element, this.#limits));
+    const n = this.#key(key);
+    return this.#r.has(n, this.#put(checkElement(element, this.#limits), n));
   }
 
   members(key) {
-    return JSON.parse(this.#r.members(checkKey(key)));
+    return JSON.parse(this.#r.members(this.#key(key)));
   }
 
   // ----- whole document -----
@@ -471,7 +522,7 @@ export class Doc {
   toJSON() {
     // One crossing: JSON.parse makes every key an own property, "__proto__" too.
     const { counters, registers, sets, bytes } = JSON.parse(this.#r.entriesJson());
-    for (const key of bytes) registers[key] = this.#r.get(key);
+    for (const key of bytes) registers[key] = this.#r.get(this.#put(key, 0));
     return { counters, registers, sets };
   }
 

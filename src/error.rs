@@ -37,6 +37,9 @@ pub enum Error {
     Exhausted { what: &'static str },
     /// A register value was not valid JSON text.
     InvalidJson { reason: String },
+    /// Text that must be UTF-8 was not (only a caller that bypasses the
+    /// JavaScript wrapper can pass such bytes).
+    NotUtf8 { what: &'static str },
     /// A register value is larger or deeper than allowed.
     ValueTooLarge { reason: String },
     /// An update could not be decoded; says where and why.
@@ -68,7 +71,7 @@ impl Error {
         match self {
             Error::EmptyKey | Error::KeyTooLong { .. } | Error::InvalidClientId { .. } => ErrorKind::Range,
             Error::UnsafeInteger { .. } | Error::ValueTooLarge { .. } | Error::Exhausted { .. } => ErrorKind::Range,
-            Error::InvalidJson { .. } => ErrorKind::Type,
+            Error::InvalidJson { .. } | Error::NotUtf8 { .. } => ErrorKind::Type,
             Error::NoRandomness | Error::Decode(_) | Error::BadVersion(_) => ErrorKind::Other,
         }
     }
@@ -89,6 +92,7 @@ impl Error {
             Error::UnsafeInteger { what } => cat![what, " must be a safe integer (|x| <= 2^53 - 1)"],
             Error::Exhausted { what } => cat![what, " reached 2^53 - 1; this replica cannot write any more (create a new Doc with a new clientId)"],
             Error::InvalidJson { reason } => cat!["register value is not valid JSON: ", reason],
+            Error::NotUtf8 { what } => cat![what, " is not valid UTF-8"],
             Error::ValueTooLarge { reason } => cat!["register value or set element is too large: ", reason],
             Error::Decode(e) => cat!["cannot apply update: ", e.message()],
             Error::BadVersion(e) => cat!["since is not a version from version(): ", e.message()],

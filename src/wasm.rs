@@ -2,8 +2,9 @@
 //! convert arguments and errors at the boundary. The idiomatic API (events,
 //! transactions, argument checks) is `pkg/doc.js`.
 //!
-//! Keys and elements arrive as `&str`, numbers as `f64` (checked here to be
-//! safe integers), register values as JSON text or bytes; lists go back as JSON
+//! Keys and elements arrive in the document's input buffer (see
+//! [`RawDoc::input_buffer`]), numbers as `f64` (checked here to be safe
+//! integers), register values as JSON text or bytes; lists go back as JSON
 //! text, one string per call, because that is cheaper than building JS objects
 //! field by field across the boundary.
 
@@ -164,6 +165,24 @@ pub struct RawDoc {
     update: Option<Vec<u8>>,
     /// The last failed call's error (see `FAILED`).
     error: Option<Error>,
+    /// Where pkg/doc.js writes a call's key, then its element if it has one,
+    /// as UTF-8 (see [`RawDoc::input_buffer`]).
+    input: Vec<u8>,
+}
+
+/// The key of a call: the first `key_len` bytes of the input buffer.
+fn key_in(input: &[u8], key_len: usize) -> Result<&str, Error> {
+    let bytes = input.get(..key_len).ok_or(Error::NotUtf8 { what: "a key" })?;
+    core::str::from_utf8(bytes).map_err(|_| Error::NotUtf8 { what: "a key" })
+}
+
+/// The key and the element of a call: the element's `element_len` bytes
+/// follow the key's in the input buffer.
+fn key_element_in(input: &[u8], key_len: usize, element_len: usize) -> Result<(&str, &str), Error> {
+    let key = key_in(input, key_len)?;
+    let bytes = input.get(key_len..).and_then(|rest| rest.get(..element_len)).ok_or(Error::NotUtf8 { what: "a set element" })?;
+    let element = core::str::from_utf8(bytes).map_err(|_| Error::NotUtf8 { what: "a set element" })?;
+    Ok((key, element))
 }
 
 #[wasm_bindgen]
@@ -181,7 +200,19 @@ impl RawDoc {
             options.limits = to_limits(&values)?;
         }
         let doc = Doc::with_clock(options, Box::new(JsClock(now))).map_err(to_js)?;
-        Ok(RawDoc { doc, update: None, error: None })
+        Ok(RawDoc { doc, update: None, error: None, input: Vec::new() })
+    }
+
+    /// The input buffer, grown to at least `len` bytes: its address in wasm
+    /// memory, valid until the next call to this. pkg/doc.js writes each
+    /// call's strings there in place, which costs no allocation per call, as
+    /// passing a `&str` would (about a fifth of an `increment`).
+    #[wasm_bindgen(js_name = inputBuffer)]
+    pub fn input_buffer(&mut self, len: usize) -> *mut u8 {
+        if self.input.len() < len {
+            self.input.resize(len, 0);
+        }
+        self.input.as_mut_ptr()
     }
 
     #[wasm_bindgen(js_name = clientId)]
@@ -201,6 +232,12 @@ impl RawDoc {
         } else {
             0
         }
+    }
+
+    /// A read's key. Bytes that are not UTF-8 (only a caller bypassing
+    /// pkg/doc.js writes them) name no key, so the read finds nothing.
+    fn read(&self, key_len: usize) -> Option<&str> {
+        key_in(&self.input, key_len).ok()
     }
 
     fn fail(&mut self, e: Error) -> u32 {
@@ -237,21 +274,21 @@ impl RawDoc {
         changes_json(self.doc.last_changes())
     }
 
-    pub fn increment(&mut self, key: &str, delta: f64, flags: u32) -> u32 {
-        let r = safe_integer(delta, "the delta").and_then(|delta| self.doc.increment(key, delta));
+    pub fn increment(&mut self, key_len: usize, delta: f64, flags: u32) -> u32 {
+        let r = key_in(&self.input, key_len).and_then(|key| self.doc.increment(key, safe_integer(delta, "the delta")?));
         self.wrote(r, flags)
     }
 
     /// A safe integer (see `Counter::safe_value`).
-    pub fn counter(&self, key: &str) -> f64 {
-        self.doc.counter_state(key).map_or(0, Counter::safe_value) as f64
+    pub fn counter(&self, key_len: usize) -> f64 {
+        self.read(key_len).and_then(|key| self.doc.counter_state(key)).map_or(0, Counter::safe_value) as f64
     }
 
     /// `{"clientId": net, …}`.
     #[wasm_bindgen(js_name = counterSlots)]
-    pub fn counter_slots(&self, key: &str) -> String {
+    pub fn counter_slots(&self, key_len: usize) -> String {
         let mut out = String::from("{");
-        if let Some(counter) = self.doc.counter_state(key) {
+        if let Some(counter) = self.read(key_len).and_then(|key| self.doc.counter_state(key)) {
             for (i, (client, slot)) in counter.slots().enumerate() {
                 if i > 0 {
                     out.push(',');
@@ -266,20 +303,20 @@ impl RawDoc {
     }
 
     #[wasm_bindgen(js_name = setJson)]
-    pub fn set_json(&mut self, key: &str, json: String, flags: u32) -> u32 {
-        let r = self.doc.set(key, Value::Json(json));
+    pub fn set_json(&mut self, key_len: usize, json: String, flags: u32) -> u32 {
+        let r = key_in(&self.input, key_len).and_then(|key| self.doc.set(key, Value::Json(json)));
         self.wrote(r, flags)
     }
 
     #[wasm_bindgen(js_name = setBytes)]
-    pub fn set_bytes(&mut self, key: &str, bytes: Vec<u8>, flags: u32) -> u32 {
-        let r = self.doc.set(key, Value::Bytes(bytes));
+    pub fn set_bytes(&mut self, key_len: usize, bytes: Vec<u8>, flags: u32) -> u32 {
+        let r = key_in(&self.input, key_len).and_then(|key| self.doc.set(key, Value::Bytes(bytes)));
         self.wrote(r, flags)
     }
 
     /// JSON text (a string), bytes (a `Uint8Array`) or `undefined`.
-    pub fn get(&self, key: &str) -> JsValue {
-        match self.doc.get(key) {
+    pub fn get(&self, key_len: usize) -> JsValue {
+        match self.read(key_len).and_then(|key| self.doc.get(key)) {
             Some(Value::Json(text)) => JsValue::from_str(text),
             Some(Value::Bytes(b)) => js_sys::Uint8Array::from(b.as_slice()).into(),
             None => JsValue::UNDEFINED,
@@ -288,8 +325,8 @@ impl RawDoc {
 
     /// `{"writer","wall","logical","deleted"}` of the register's last write, or "".
     #[wasm_bindgen(js_name = registerInfo)]
-    pub fn register_info(&self, key: &str) -> String {
-        let Some(r) = self.doc.register(key) else {
+    pub fn register_info(&self, key_len: usize) -> String {
+        let Some(r) = self.read(key_len).and_then(|key| self.doc.register(key)) else {
             return String::new();
         };
         let mut out = String::from("{\"writer\":");
@@ -298,28 +335,29 @@ impl RawDoc {
         out
     }
 
-    pub fn delete(&mut self, key: &str, flags: u32) -> u32 {
-        let r = self.doc.delete(key);
+    pub fn delete(&mut self, key_len: usize, flags: u32) -> u32 {
+        let r = key_in(&self.input, key_len).and_then(|key| self.doc.delete(key));
         self.wrote(r, flags)
     }
 
-    pub fn add(&mut self, key: &str, element: &str, flags: u32) -> u32 {
-        let r = self.doc.add(key, element);
+    /// The element's bytes follow the key's in the input buffer.
+    pub fn add(&mut self, key_len: usize, element_len: usize, flags: u32) -> u32 {
+        let r = key_element_in(&self.input, key_len, element_len).and_then(|(key, element)| self.doc.add(key, element));
         self.wrote(r, flags)
     }
 
-    pub fn remove(&mut self, key: &str, element: &str, flags: u32) -> u32 {
-        let r = self.doc.remove(key, element);
+    pub fn remove(&mut self, key_len: usize, element_len: usize, flags: u32) -> u32 {
+        let r = key_element_in(&self.input, key_len, element_len).and_then(|(key, element)| self.doc.remove(key, element));
         self.wrote(r, flags)
     }
 
-    pub fn has(&self, key: &str, element: &str) -> bool {
-        self.doc.has(key, element)
+    pub fn has(&self, key_len: usize, element_len: usize) -> bool {
+        key_element_in(&self.input, key_len, element_len).is_ok_and(|(key, element)| self.doc.has(key, element))
     }
 
     /// The members, as a JSON array.
-    pub fn members(&self, key: &str) -> String {
-        list_json(self.doc.members(key))
+    pub fn members(&self, key_len: usize) -> String {
+        list_json(self.read(key_len).map_or_else(Vec::new, |key| self.doc.members(key)))
     }
 
     /// The live keys of a kind (0 = counters, 1 = registers, 2 = sets), as a
@@ -410,6 +448,19 @@ impl RawDoc {
             Ok(false) => 0,
             Err(e) => self.fail(e),
         }
+    }
+}
+
+impl RawDoc {
+    /// Writes `parts` one after another into the input buffer, as pkg/doc.js
+    /// writes a call's key and element; returns their lengths. For Rust
+    /// callers (the browser tests): JavaScript writes to wasm memory itself.
+    pub fn put(&mut self, parts: &[&[u8]]) -> Vec<usize> {
+        self.input.clear();
+        for part in parts {
+            self.input.extend_from_slice(part);
+        }
+        parts.iter().map(|p| p.len()).collect()
     }
 }
 

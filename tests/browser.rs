@@ -18,6 +18,43 @@ fn doc(id: &str) -> RawDoc {
     RawDoc::new(Some(id.to_owned()), None, -1.0, None).unwrap()
 }
 
+// RawDoc's keyed calls take their strings' lengths, the strings themselves
+// written to its input buffer first, as pkg/doc.js does; these do both.
+fn increment(d: &mut RawDoc, key: &str, delta: f64) -> u32 {
+    let [k] = d.put(&[key.as_bytes()])[..] else { unreachable!() };
+    d.increment(k, delta, COMMIT)
+}
+
+fn counter(d: &mut RawDoc, key: &str) -> f64 {
+    let [k] = d.put(&[key.as_bytes()])[..] else { unreachable!() };
+    d.counter(k)
+}
+
+fn set_json(d: &mut RawDoc, key: &str, json: &str) -> u32 {
+    let [k] = d.put(&[key.as_bytes()])[..] else { unreachable!() };
+    d.set_json(k, json.into(), COMMIT)
+}
+
+fn get(d: &mut RawDoc, key: &str) -> JsValue {
+    let [k] = d.put(&[key.as_bytes()])[..] else { unreachable!() };
+    d.get(k)
+}
+
+fn add(d: &mut RawDoc, key: &str, element: &str) -> u32 {
+    let [k, e] = d.put(&[key.as_bytes(), element.as_bytes()])[..] else { unreachable!() };
+    d.add(k, e, COMMIT)
+}
+
+fn remove(d: &mut RawDoc, key: &str, element: &str) -> u32 {
+    let [k, e] = d.put(&[key.as_bytes(), element.as_bytes()])[..] else { unreachable!() };
+    d.remove(k, e, COMMIT)
+}
+
+fn members(d: &mut RawDoc, key: &str) -> String {
+    let [k] = d.put(&[key.as_bytes()])[..] else { unreachable!() };
+    d.members(k)
+}
+
 fn exchange(a: &mut RawDoc, b: &mut RawDoc) {
     let newest = slotkv::FORMAT_VERSION as f64;
     let to_b = a.encode_delta(Some(b.version()), newest).unwrap();
@@ -37,29 +74,30 @@ fn random_client_ids_come_from_the_browser() {
 #[wasm_bindgen_test]
 fn concurrent_clicks_in_two_tabs_count_two() {
     let (mut a, mut b) = (doc("a"), doc("b"));
-    assert_eq!(a.increment("clicks", 1.0, COMMIT), CHANGED);
-    assert_eq!(b.increment("clicks", 1.0, COMMIT), CHANGED);
+    assert_eq!(increment(&mut a, "clicks", 1.0), CHANGED);
+    assert_eq!(increment(&mut b, "clicks", 1.0), CHANGED);
     exchange(&mut a, &mut b);
-    assert_eq!(a.counter("clicks"), 2.0);
-    assert_eq!(b.counter("clicks"), 2.0);
-    assert_eq!(a.counter_slots("clicks"), r#"{"a":1,"b":1}"#);
+    assert_eq!(counter(&mut a, "clicks"), 2.0);
+    assert_eq!(counter(&mut b, "clicks"), 2.0);
+    let [k] = a.put(&[&b"clicks"[..]])[..] else { unreachable!() };
+    assert_eq!(a.counter_slots(k), r#"{"a":1,"b":1}"#);
 }
 
 #[wasm_bindgen_test]
 fn registers_and_sets_sync_through_deltas() {
     let (mut a, mut b) = (doc("a"), doc("b"));
-    assert_eq!(a.set_json("status", "\"busy\"".into(), COMMIT), CHANGED);
-    assert_eq!(a.add("poll", "👍", COMMIT), CHANGED);
-    assert_eq!(b.add("poll", "👍", COMMIT), CHANGED);
+    assert_eq!(set_json(&mut a, "status", "\"busy\""), CHANGED);
+    assert_eq!(add(&mut a, "poll", "👍"), CHANGED);
+    assert_eq!(add(&mut b, "poll", "👍"), CHANGED);
     exchange(&mut a, &mut b);
-    assert_eq!(b.members("poll"), r#"["👍"]"#);
+    assert_eq!(members(&mut b, "poll"), r#"["👍"]"#);
     assert_eq!(b.keys(2).unwrap(), r#"["poll"]"#);
-    assert_eq!(a.remove("poll", "👍", COMMIT), CHANGED);
+    assert_eq!(remove(&mut a, "poll", "👍"), CHANGED);
     // Nothing left to remove: no change, no error.
-    assert_eq!(a.remove("poll", "👍", COMMIT), 0);
+    assert_eq!(remove(&mut a, "poll", "👍"), 0);
     exchange(&mut a, &mut b);
-    assert_eq!(b.get("status").as_string().as_deref(), Some("\"busy\""));
-    assert_eq!(b.members("poll"), "[]");
+    assert_eq!(get(&mut b, "status").as_string().as_deref(), Some("\"busy\""));
+    assert_eq!(members(&mut b, "poll"), "[]");
     assert_eq!(b.keys(2).unwrap(), "[]");
     assert_eq!(a.entries_json(), b.entries_json());
     assert_eq!(b.entries_json(), r#"{"counters":{},"registers":{"status":"busy"},"sets":{},"bytes":[]}"#);
@@ -68,19 +106,33 @@ fn registers_and_sets_sync_through_deltas() {
 #[wasm_bindgen_test]
 fn bad_input_throws_the_right_error_class_and_the_doc_still_works() {
     let mut d = doc("d");
-    assert_eq!(d.increment("x", 0.5, COMMIT), FAILED);
+    assert_eq!(increment(&mut d, "x", 0.5), FAILED);
     let err: JsValue = d.take_error();
     assert!(err.is_instance_of::<js_sys::RangeError>());
     // The error is taken once.
     assert!(d.take_error().is_undefined());
-    assert_eq!(d.increment("", 1.0, COMMIT), FAILED);
+    assert_eq!(increment(&mut d, "", 1.0), FAILED);
     assert!(d.take_error().is_instance_of::<js_sys::RangeError>());
-    assert_eq!(d.set_json("r", "{oops".into(), COMMIT), FAILED);
+    assert_eq!(set_json(&mut d, "r", "{oops"), FAILED);
+    assert!(d.take_error().is_instance_of::<js_sys::TypeError>());
+    // A key that is not UTF-8, or longer than what the input buffer holds,
+    // which only a caller bypassing pkg/doc.js can pass.
+    let [k] = d.put(&[&b"\xff"[..]])[..] else { unreachable!() };
+    assert_eq!(d.increment(k, 1.0, COMMIT), FAILED);
+    let msg = js_sys::Error::from(d.take_error()).message().as_string().unwrap();
+    assert!(d.take_error().is_undefined());
+    assert_eq!(msg, "slotkv: a key is not valid UTF-8");
+    let [k, e] = d.put(&[&b"s"[..], &b"\xc3"[..]])[..] else { unreachable!() };
+    assert_eq!(d.add(k, e, COMMIT), FAILED);
+    assert!(d.take_error().is_instance_of::<js_sys::TypeError>());
+    assert_eq!(d.add(k, e + 1, COMMIT), FAILED);
+    assert!(d.take_error().is_instance_of::<js_sys::TypeError>());
+    assert_eq!(d.increment(1 << 20, 1.0, COMMIT), FAILED);
     assert!(d.take_error().is_instance_of::<js_sys::TypeError>());
     assert_eq!(d.apply_update(&[0xb7, 9, 1]), FAILED);
     let msg = js_sys::Error::from(d.take_error()).message().as_string().unwrap();
     assert!(msg.contains("format version 9"), "{msg}");
     assert_eq!(d.entries_json(), r#"{"counters":{},"registers":{},"sets":{},"bytes":[]}"#);
-    assert_eq!(d.increment("x", 2.0, COMMIT), CHANGED);
-    assert_eq!(d.counter("x"), 2.0);
+    assert_eq!(increment(&mut d, "x", 2.0), CHANGED);
+    assert_eq!(counter(&mut d, "x"), 2.0);
 }

@@ -699,3 +699,72 @@ test("a peer's register value with a lone surrogate escape is refused", () => {
   assert.throws(() => d.applyUpdate(new Uint8Array(forged)), /lone surrogate/);
   assert.deepEqual(d.keys("register"), []);
 });
+
+// Keys and elements reach wasm through a buffer each Doc keeps in wasm memory
+// (pkg/doc.js #put): ASCII copied char by char, the rest by TextEncoder, the
+// buffer grown as needed, even in the middle of a string.
+test("keys and elements of any text arrive intact, whatever the order of calls", () => {
+  const texts = [
+    "k",
+    "a".repeat(300) + "é".repeat(200), // ASCII, then text that needs the buffer grown mid-string
+    "é".repeat(512), // 1024 bytes
+    "😀 and \u2028, \0 and \"quotes\\",
+    "x".repeat(1024),
+    "日本語のキー",
+  ];
+  const doc = new Doc({ clientId: "a" });
+  // Each text as a key of every kind and as an element, in an order that
+  // writes a short string over a long one and the reverse.
+  for (const order of [texts, [...texts].reverse()]) {
+    for (const t of order) {
+      doc.increment(t);
+      doc.set(t, t);
+      doc.add(t, t);
+      doc.add("elements", t);
+    }
+  }
+  for (const t of texts) {
+    assert.equal(doc.counter(t), 2, `counter ${JSON.stringify(t.slice(0, 20))}`);
+    assert.equal(doc.get(t), t);
+    assert.ok(doc.has(t, t));
+    assert.deepEqual(doc.members(t), [t]);
+    assert.deepEqual(doc.counterSlots(t), { a: 2 });
+    assert.equal(doc.registerInfo(t).writer, "a");
+  }
+  const sorted = [...texts].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+  assert.deepEqual(doc.members("elements"), sorted);
+  assert.deepEqual(doc.keys("counter"), sorted);
+  // A replica decoded from the state has the same keys: the bytes were right.
+  const copy = Doc.load(doc.encodeState());
+  assert.deepEqual(copy.toJSON(), doc.toJSON());
+  for (const t of texts) {
+    doc.remove(t, t);
+    doc.delete(t);
+    assert.equal(doc.has(t, t), false);
+    assert.equal(doc.get(t), undefined);
+  }
+  doc.free();
+  copy.free();
+});
+
+test("writes still find their keys after wasm memory grew", () => {
+  const doc = new Doc({ clientId: "a" });
+  doc.increment("key");
+  doc.increment("é-key");
+  const before = wasmMemoryBytes();
+  // Other documents take enough memory that the module must grow it.
+  const others = [];
+  while (wasmMemoryBytes() === before) {
+    const other = new Doc();
+    other.set("big", "x".repeat(1 << 16));
+    others.push(other);
+  }
+  doc.increment("key");
+  doc.increment("é-key");
+  doc.add("s", "é-element");
+  assert.equal(doc.counter("key"), 2);
+  assert.equal(doc.counter("é-key"), 2);
+  assert.deepEqual(doc.members("s"), ["é-element"]);
+  for (const other of others) other.free();
+  doc.free();
+});
