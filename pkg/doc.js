@@ -367,7 +367,9 @@ export class Doc {
 
   #grow(size) {
     // (Growing keeps what the buffer holds.)
-    this.#in = this.#r.inputBuffer(size);
+    const at = this.#r.inputBuffer(size);
+    if (!at) throw new RangeError(`slotkv: no memory left for a ${size}-byte key or element`);
+    this.#in = at;
     this.#inSize = size;
   }
 

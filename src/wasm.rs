@@ -204,12 +204,16 @@ impl RawDoc {
     }
 
     /// The input buffer, grown to at least `len` bytes: its address in wasm
-    /// memory, valid until the next call to this. pkg/doc.js writes each
-    /// call's strings there in place, which costs no allocation per call, as
+    /// memory, valid until the next call to this, or 0 if there is no
+    /// memory for it (then it is unchanged). pkg/doc.js writes each call's
+    /// strings there in place, which costs no allocation per call, as
     /// passing a `&str` would (about a fifth of an `increment`).
     #[wasm_bindgen(js_name = inputBuffer)]
     pub fn input_buffer(&mut self, len: usize) -> *mut u8 {
-        if self.input.len() < len {
+        if let Some(more) = len.checked_sub(self.input.len()).filter(|&more| more > 0) {
+            if self.input.try_reserve(more).is_err() {
+                return core::ptr::null_mut();
+            }
             self.input.resize(len, 0);
         }
         self.input.as_mut_ptr()

@@ -129,6 +129,9 @@ fn bad_input_throws_the_right_error_class_and_the_doc_still_works() {
     assert!(d.take_error().is_instance_of::<js_sys::TypeError>());
     assert_eq!(d.increment(1 << 20, 1.0, COMMIT), FAILED);
     assert!(d.take_error().is_instance_of::<js_sys::TypeError>());
+    // A buffer larger than memory can hold is refused, not a trap.
+    assert!(d.input_buffer(usize::MAX).is_null());
+    assert!(!d.input_buffer(16).is_null());
     assert_eq!(d.apply_update(&[0xb7, 9, 1]), FAILED);
     let msg = js_sys::Error::from(d.take_error()).message().as_string().unwrap();
     assert!(msg.contains("format version 9"), "{msg}");
