@@ -389,19 +389,11 @@ impl Doc {
         // A re-add is a remove, then the add: two changes, so that the remove
         // keeps a change number of its own, which no later remove of the new
         // tag can mark seen without its effect (see set.rs).
-        let found = self.sets.position(key);
-        let re_add = found.and_then(|p| self.sets.at(p)).is_some_and(|set| set.contains(element));
+        let re_add = self.has(key, element);
         self.check_seq(if re_add { 2 } else { 1 })?;
         let now = if re_add { self.now() } else { 0 };
         let seq = self.seq + 1;
-        let entry = match found {
-            Some(p) => self.sets.at_mut(p),
-            None => Some(self.sets.entry(key, Set::default)),
-        };
-        // (A position from `position` holds an entry until the map changes.)
-        let Some((key, set)) = entry else {
-            return Ok(());
-        };
+        let (key, set) = self.sets.entry(key, Set::default);
         let key = key.clone();
         let (element, removed) = match re_add.then(|| set.re_add(element, &self.me, seq, now)).flatten() {
             Some((element, tags)) => (element, Some(tags)),
@@ -425,13 +417,13 @@ impl Doc {
     /// non-member changes nothing.
     pub fn remove(&mut self, key: &str, element: &str) -> Result<(), Error> {
         self.limits.check_key(key)?;
-        let Some(p) = self.sets.position(key).filter(|&p| self.sets.at(p).is_some_and(|set| set.contains(element))) else {
+        if !self.has(key, element) {
             return Ok(());
-        };
+        }
         self.check_seq(1)?;
         let now = self.now();
         let seq = self.seq + 1;
-        let Some((key, set)) = self.sets.at_mut(p) else {
+        let Some((key, set)) = self.sets.get_key_value_mut(key) else {
             return Ok(());
         };
         let key = key.clone();

@@ -418,23 +418,6 @@ impl<V> KeyMap<V> {
         Some((self.index.keys.get(p)?, self.values.get_mut(p)?))
     }
 
-    /// Where the entry of `key` is, for [`KeyMap::at`] and [`KeyMap::at_mut`]:
-    /// valid until the next insert or remove. A caller that reads an entry
-    /// and then, on what it found, may change it searches once.
-    pub fn position(&self, key: &str) -> Option<usize> {
-        self.index.find(key).ok().map(|(p, _)| p)
-    }
-
-    /// The entry at `position` (see [`KeyMap::position`]).
-    pub fn at(&self, position: usize) -> Option<&V> {
-        self.values.get(position)
-    }
-
-    /// The entry at `position` (see [`KeyMap::position`]), the value mutable.
-    pub fn at_mut(&mut self, position: usize) -> Option<(&Key, &mut V)> {
-        Some((self.index.keys.get(position)?, self.values.get_mut(position)?))
-    }
-
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&V> {
         self.get_key_value(key).map(|(_, v)| v)
