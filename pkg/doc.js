@@ -282,7 +282,8 @@ export class Doc {
   #inSize = 0;
   #listeners = { update: new Set(), change: new Set() };
   #depth = 0;
-  #inClock = false;
+  // Whether the core is reading the clock (see the constructor).
+  #clock = { running: false };
   #limits;
 
   constructor(options = {}) {
@@ -309,17 +310,34 @@ export class Doc {
       }
       retention = tombstoneRetentionMs;
     }
-    // The core calls the clock in the middle of a write; a clock that used
-    // this Doc then would find it borrowed (see #r). A clock that throws or
-    // returns something other than a finite number >= 0 means Date.now().
-    const clock = now && (() => {
-      this.#inClock = true;
+    // The core reads the clock in the middle of a write, holding the write's
+    // key in the input buffer: a clock that used this Doc then would
+    // overwrite it, or find the Doc borrowed (see #r). So the clock, the
+    // app's or Date.now (which an app or a test may have replaced too), runs
+    // marked running. A `now` that throws or returns something other than
+    // a finite number >= 0 means Date.now(); the clock itself never throws
+    // (src/wasm.rs, JsClock, relies on it). It holds its mark, not this Doc:
+    // the core holds the clock, and a Doc it held could never be
+    // garbage-collected.
+    const mark = this.#clock;
+    const clock = () => {
+      mark.running = true;
       try {
-        return now();
+        if (now) {
+          try {
+            const t = now();
+            if (Number.isFinite(t) && t >= 0) return t;
+          } catch {
+            // Date.now(), below.
+          }
+        }
+        return Date.now();
+      } catch {
+        return 0; // (a replaced Date.now)
       } finally {
-        this.#inClock = false;
+        mark.running = false;
       }
-    });
+    };
     this.#limits = limits;
     this.#raw = new RawDoc(clientId, clock, retention, limits === LIMITS ? undefined : new Float64Array(Object.values(limits)));
   }
@@ -337,7 +355,7 @@ export class Doc {
   }
 
   get #r() {
-    if (this.#inClock) throw new Error("slotkv: the now option must not use its own Doc");
+    if (this.#clock.running) throw new Error("slotkv: the now option must not use its own Doc");
     if (!this.#raw) throw new Error("slotkv: this Doc was freed");
     return this.#raw;
   }
@@ -504,8 +522,9 @@ export class Doc {
   }
 
   has(key, element) {
+    const raw = this.#r; // a freed Doc says so before the arguments are checked, as everywhere
     const n = this.#key(key);
-    return this.#r.has(n, this.#put(checkElement(element, this.#limits), n));
+    return raw.has(n, this.#put(checkElement(element, this.#limits), n));
   }
 
   members(key) {
@@ -595,7 +614,7 @@ export class Doc {
   }
 
   free() {
-    if (this.#inClock) throw new Error("slotkv: the now option must not use its own Doc");
+    if (this.#clock.running) throw new Error("slotkv: the now option must not use its own Doc");
     if (this.#raw) {
       this.#raw.free();
       this.#raw = undefined;

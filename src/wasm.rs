@@ -10,6 +10,7 @@
 
 use js_sys::{Function, RangeError, TypeError};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 use crate::clock::WallClock;
 use crate::counter::{Counter, MAX_SAFE_INTEGER};
@@ -59,18 +60,43 @@ fn to_js(e: Error) -> JsValue {
     }
 }
 
-/// `Date.now()`, or the app's `now` option. A `now` that throws or returns
-/// something other than a finite non-negative number falls back to
-/// `Date.now()`: the clock only orders register writes, and the hybrid
-/// logical clock keeps that order correct whatever the wall clock says.
+/// The clock pkg/doc.js gives: the app's `now` option or `Date.now()`,
+/// called with the Doc marked busy (the core holds the write's key in the
+/// input buffer meanwhile, and `Date.now` may be an app's replacement too).
+/// pkg/doc.js already falls back to `Date.now()` where `now` throws or
+/// returns something other than a finite number >= 0, and to 0 where
+/// `Date.now` throws; what still is not such a number reads as 0, and no
+/// other JavaScript is called. That is safe: the
+/// clock only orders register writes, and the hybrid logical clock keeps
+/// that order correct whatever the wall clock says. Without a function
+/// (Rust callers), `Date.now()`.
 struct JsClock(Option<Function>);
+
+#[wasm_bindgen]
+extern "C" {
+    /// pkg/doc.js's clock function (see [`JsClock`]), which never throws
+    /// and always returns a number.
+    type Clock;
+
+    /// `clock.call(this_arg)` as a number, in one crossing (`Function::call0`
+    /// takes three: the call, then a `JsValue` to read and drop; a register
+    /// write took a quarter longer).
+    #[wasm_bindgen(method, js_name = call)]
+    fn call_for_ms(clock: &Clock, this_arg: &JsValue) -> f64;
+}
 
 impl WallClock for JsClock {
     fn now_ms(&mut self) -> u64 {
-        let from_app = self.0.as_ref().and_then(|f| f.call0(&JsValue::UNDEFINED).ok()).and_then(|v| v.as_f64());
-        match from_app {
-            Some(ms) if ms.is_finite() && ms >= 0.0 => ms as u64,
-            _ => js_sys::Date::now() as u64,
+        match &self.0 {
+            Some(f) => {
+                let ms = f.unchecked_ref::<Clock>().call_for_ms(&JsValue::UNDEFINED);
+                if ms.is_finite() && ms >= 0.0 {
+                    ms as u64
+                } else {
+                    0
+                }
+            }
+            None => js_sys::Date::now() as u64,
         }
     }
 }

@@ -417,6 +417,43 @@ test("now: a clock that uses its own Doc cannot corrupt it", () => {
   }
 });
 
+// Without a `now` option the core reads Date.now, which a page or a test may
+// have replaced with code of its own; the write's key is in the Doc's input
+// buffer meanwhile.
+test("a replaced Date.now that uses the Doc in the middle of a write cannot corrupt it", () => {
+  const realNow = Date.now;
+  try {
+    for (const [label, write, check] of [
+      ["set", (d) => d.set("aaaa", 1), (d) => assert.deepEqual(d.keys("register"), ["aaaa"])],
+      ["set of a non-ASCII key", (d) => d.set("é", 2), (d) => assert.deepEqual(d.keys("register"), ["é"])],
+      ["add of a member (a re-add)", (d) => d.add("ssss", "eeee"), (d) => assert.deepEqual(d.members("ssss"), ["eeee"])],
+      ["remove", (d) => d.remove("ssss", "eeee"), (d) => assert.deepEqual(d.members("ssss"), [])],
+    ]) {
+      const d = new Doc();
+      Date.now = realNow;
+      d.add("ssss", "eeee");
+      let inner;
+      Date.now = () => {
+        try {
+          d.get("bbbb");
+        } catch (e) {
+          inner = e;
+        }
+        return realNow();
+      };
+      write(d);
+      Date.now = realNow;
+      assert.equal(inner?.constructor, Error, `${label}: the nested call throws`);
+      assert.match(inner.message, /must not use its own Doc/);
+      check(d);
+      assertUsable(d, label);
+      d.free();
+    }
+  } finally {
+    Date.now = realNow;
+  }
+});
+
 test("large and unusual arguments do not grow wasm memory before they are refused", () => {
   const d = new Doc();
   const before = wasmMemoryBytes();
