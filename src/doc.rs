@@ -171,6 +171,7 @@ impl Txn {
         &mut self.lists[self.current & 1]
     }
 
+    /// [`Txn::changes`], to read.
     fn pending(&self) -> &Changes {
         &self.lists[self.current & 1]
     }
@@ -178,6 +179,11 @@ impl Txn {
     /// The keys the last commit or applied update changed.
     fn last(&self) -> &Changes {
         &self.lists[(self.current ^ 1) & 1]
+    }
+
+    /// Records an applied update's changed keys as the last ones.
+    fn set_last(&mut self, changes: Changes) {
+        self.lists[(self.current ^ 1) & 1] = changes;
     }
 }
 
@@ -843,7 +849,7 @@ impl Doc {
             return Ok(false);
         }
         changes.sort();
-        self.txn.lists[(self.txn.current ^ 1) & 1] = changes;
+        self.txn.set_last(changes);
         Ok(true)
     }
 
