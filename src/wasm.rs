@@ -66,10 +66,10 @@ fn to_js(e: Error) -> JsValue {
 /// pkg/doc.js already falls back to `Date.now()` where `now` throws or
 /// returns something other than a finite number >= 0, and to 0 where
 /// `Date.now` throws; what still is not such a number reads as 0, and no
-/// other JavaScript is called. That is safe: the
-/// clock only orders register writes, and the hybrid logical clock keeps
-/// that order correct whatever the wall clock says. Without a function
-/// (Rust callers), `Date.now()`.
+/// other JavaScript is called. That is safe: the clock only orders
+/// register writes, and the hybrid logical clock keeps that order correct
+/// whatever the wall clock says. Without a function (Rust callers),
+/// `Date.now()`.
 struct JsClock(Option<Function>);
 
 #[wasm_bindgen]
