@@ -355,7 +355,7 @@ export class Doc {
   }
 
   get #r() {
-    if (this.#clock.running) throw new Error("slotkv: the now option must not use its own Doc");
+    if (this.#clock.running) throw new Error("slotkv: the clock (the now option, or Date.now) must not use its own Doc");
     if (!this.#raw) throw new Error("slotkv: this Doc was freed");
     return this.#raw;
   }
@@ -614,7 +614,7 @@ export class Doc {
   }
 
   free() {
-    if (this.#clock.running) throw new Error("slotkv: the now option must not use its own Doc");
+    if (this.#clock.running) throw new Error("slotkv: the clock (the now option, or Date.now) must not use its own Doc");
     if (this.#raw) {
       this.#raw.free();
       this.#raw = undefined;
