@@ -70,7 +70,7 @@ fn to_js(e: Error) -> JsValue {
 /// register writes, and the hybrid logical clock keeps that order correct
 /// whatever the wall clock says. Without a function (Rust callers),
 /// `Date.now()`.
-struct JsClock(Option<Function>);
+struct JsClock(Option<Clock>);
 
 #[wasm_bindgen]
 extern "C" {
@@ -89,7 +89,7 @@ impl WallClock for JsClock {
     fn now_ms(&mut self) -> u64 {
         match &self.0 {
             Some(f) => {
-                let ms = f.unchecked_ref::<Clock>().call_for_ms(&JsValue::UNDEFINED);
+                let ms = f.call_for_ms(&JsValue::UNDEFINED);
                 if ms.is_finite() && ms >= 0.0 {
                     ms as u64
                 } else {
@@ -196,19 +196,21 @@ pub struct RawDoc {
     input: Vec<u8>,
 }
 
+/// The `len` bytes at `from` in the input buffer, as the text `what`.
+fn text_in<'a>(input: &'a [u8], from: usize, len: usize, what: &'static str) -> Result<&'a str, Error> {
+    let bytes = input.get(from..).and_then(|rest| rest.get(..len)).ok_or(Error::NotUtf8 { what })?;
+    core::str::from_utf8(bytes).map_err(|_| Error::NotUtf8 { what })
+}
+
 /// The key of a call: the first `key_len` bytes of the input buffer.
 fn key_in(input: &[u8], key_len: usize) -> Result<&str, Error> {
-    let bytes = input.get(..key_len).ok_or(Error::NotUtf8 { what: "a key" })?;
-    core::str::from_utf8(bytes).map_err(|_| Error::NotUtf8 { what: "a key" })
+    text_in(input, 0, key_len, "a key")
 }
 
 /// The key and the element of a call: the element's `element_len` bytes
 /// follow the key's in the input buffer.
 fn key_element_in(input: &[u8], key_len: usize, element_len: usize) -> Result<(&str, &str), Error> {
-    let key = key_in(input, key_len)?;
-    let bytes = input.get(key_len..).and_then(|rest| rest.get(..element_len)).ok_or(Error::NotUtf8 { what: "a set element" })?;
-    let element = core::str::from_utf8(bytes).map_err(|_| Error::NotUtf8 { what: "a set element" })?;
-    Ok((key, element))
+    Ok((key_in(input, key_len)?, text_in(input, key_len, element_len, "a set element")?))
 }
 
 #[wasm_bindgen]
@@ -225,7 +227,7 @@ impl RawDoc {
         if let Some(values) = limits {
             options.limits = to_limits(&values)?;
         }
-        let doc = Doc::with_clock(options, Box::new(JsClock(now))).map_err(to_js)?;
+        let doc = Doc::with_clock(options, Box::new(JsClock(now.map(JsCast::unchecked_into)))).map_err(to_js)?;
         Ok(RawDoc { doc, update: None, error: None, input: Vec::new() })
     }
 

@@ -20,38 +20,48 @@ fn doc(id: &str) -> RawDoc {
 
 // RawDoc's keyed calls take their strings' lengths, the strings themselves
 // written to its input buffer first, as pkg/doc.js does; these do both.
-fn increment(d: &mut RawDoc, key: &str, delta: f64) -> u32 {
-    let [k] = d.put(&[key.as_bytes()])[..] else { unreachable!() };
+fn key(d: &mut RawDoc, key: &[u8]) -> usize {
+    let [k] = d.put(&[key])[..] else { unreachable!() };
+    k
+}
+
+fn key_element(d: &mut RawDoc, key: &[u8], element: &[u8]) -> (usize, usize) {
+    let [k, e] = d.put(&[key, element])[..] else { unreachable!() };
+    (k, e)
+}
+
+fn increment(d: &mut RawDoc, k: &str, delta: f64) -> u32 {
+    let k = key(d, k.as_bytes());
     d.increment(k, delta, COMMIT)
 }
 
-fn counter(d: &mut RawDoc, key: &str) -> f64 {
-    let [k] = d.put(&[key.as_bytes()])[..] else { unreachable!() };
+fn counter(d: &mut RawDoc, k: &str) -> f64 {
+    let k = key(d, k.as_bytes());
     d.counter(k)
 }
 
-fn set_json(d: &mut RawDoc, key: &str, json: &str) -> u32 {
-    let [k] = d.put(&[key.as_bytes()])[..] else { unreachable!() };
+fn set_json(d: &mut RawDoc, k: &str, json: &str) -> u32 {
+    let k = key(d, k.as_bytes());
     d.set_json(k, json.into(), COMMIT)
 }
 
-fn get(d: &mut RawDoc, key: &str) -> JsValue {
-    let [k] = d.put(&[key.as_bytes()])[..] else { unreachable!() };
+fn get(d: &mut RawDoc, k: &str) -> JsValue {
+    let k = key(d, k.as_bytes());
     d.get(k)
 }
 
-fn add(d: &mut RawDoc, key: &str, element: &str) -> u32 {
-    let [k, e] = d.put(&[key.as_bytes(), element.as_bytes()])[..] else { unreachable!() };
+fn add(d: &mut RawDoc, k: &str, element: &str) -> u32 {
+    let (k, e) = key_element(d, k.as_bytes(), element.as_bytes());
     d.add(k, e, COMMIT)
 }
 
-fn remove(d: &mut RawDoc, key: &str, element: &str) -> u32 {
-    let [k, e] = d.put(&[key.as_bytes(), element.as_bytes()])[..] else { unreachable!() };
+fn remove(d: &mut RawDoc, k: &str, element: &str) -> u32 {
+    let (k, e) = key_element(d, k.as_bytes(), element.as_bytes());
     d.remove(k, e, COMMIT)
 }
 
-fn members(d: &mut RawDoc, key: &str) -> String {
-    let [k] = d.put(&[key.as_bytes()])[..] else { unreachable!() };
+fn members(d: &mut RawDoc, k: &str) -> String {
+    let k = key(d, k.as_bytes());
     d.members(k)
 }
 
@@ -79,7 +89,7 @@ fn concurrent_clicks_in_two_tabs_count_two() {
     exchange(&mut a, &mut b);
     assert_eq!(counter(&mut a, "clicks"), 2.0);
     assert_eq!(counter(&mut b, "clicks"), 2.0);
-    let [k] = a.put(&[&b"clicks"[..]])[..] else { unreachable!() };
+    let k = key(&mut a, b"clicks");
     assert_eq!(a.counter_slots(k), r#"{"a":1,"b":1}"#);
 }
 
@@ -117,12 +127,12 @@ fn bad_input_throws_the_right_error_class_and_the_doc_still_works() {
     assert!(d.take_error().is_instance_of::<js_sys::TypeError>());
     // A key that is not UTF-8, or longer than what the input buffer holds,
     // which only a caller bypassing pkg/doc.js can pass.
-    let [k] = d.put(&[&b"\xff"[..]])[..] else { unreachable!() };
+    let k = key(&mut d, b"\xff");
     assert_eq!(d.increment(k, 1.0, COMMIT), FAILED);
     let msg = js_sys::Error::from(d.take_error()).message().as_string().unwrap();
     assert!(d.take_error().is_undefined());
     assert_eq!(msg, "slotkv: a key is not valid UTF-8");
-    let [k, e] = d.put(&[&b"s"[..], &b"\xc3"[..]])[..] else { unreachable!() };
+    let (k, e) = key_element(&mut d, b"s", b"\xc3");
     assert_eq!(d.add(k, e, COMMIT), FAILED);
     assert!(d.take_error().is_instance_of::<js_sys::TypeError>());
     assert_eq!(d.add(k, e + 1, COMMIT), FAILED);
