@@ -263,12 +263,15 @@ export let isFreed;
 // as strings would allocate and free wasm memory on every call. The entry
 // module (index.js, node.js) hands over the memory once it is instantiated.
 let memory;
-let bytes = new Uint8Array(0);
+let heap = new Uint8Array(0);
 const encoder = new TextEncoder();
 
 export function useMemory(m) {
   memory = m;
 }
+
+// A view of wasm memory, made anew when memory grew (which detaches the old one).
+const view = () => (heap.byteLength ? heap : (heap = new Uint8Array(memory.buffer)));
 
 export class Doc {
   static {
@@ -368,19 +371,18 @@ export class Doc {
     this.#r;
     const n = s.length;
     if (at + n > this.#inSize) this.#grow(at + n);
-    if (bytes.byteLength === 0) bytes = new Uint8Array(memory.buffer); // memory grew
+    const mem = view();
     const p = this.#in + at;
     let i = 0;
     for (; i < n; i++) {
       const c = s.charCodeAt(i);
       if (c > 0x7f) break;
-      bytes[p + i] = c;
+      mem[p + i] = c;
     }
     if (i === n) return n;
     const end = at + i + 3 * (n - i); // at most 3 bytes per UTF-16 unit
     if (end > this.#inSize) this.#grow(end);
-    if (bytes.byteLength === 0) bytes = new Uint8Array(memory.buffer);
-    return i + encoder.encodeInto(s.slice(i), bytes.subarray(this.#in + at + i, this.#in + end)).written;
+    return i + encoder.encodeInto(s.slice(i), view().subarray(this.#in + at + i, this.#in + end)).written;
   }
 
   #grow(size) {
