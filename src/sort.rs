@@ -14,7 +14,7 @@
 use crate::prelude::*;
 
 /// Sorts `v` so that `less` never holds for a later item against an earlier one.
-pub fn sort_by<T>(v: &mut Vec<T>, less: impl Fn(&T, &T) -> bool) {
+pub fn sort_by<T>(v: &mut [T], less: impl Fn(&T, &T) -> bool) {
     let order = {
         let items: &[T] = v;
         merge_order(items.len(), &|i, j| match (items.get(i), items.get(j)) {
@@ -64,7 +64,7 @@ fn cycle_swaps(order: &[usize]) -> Vec<(usize, usize)> {
 }
 
 /// Sorts `v` in ascending order.
-pub fn sort<T: Ord>(v: &mut Vec<T>) {
+pub fn sort<T: Ord>(v: &mut [T]) {
     sort_by(v, |a, b| a < b);
 }
 
