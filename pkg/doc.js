@@ -260,18 +260,21 @@ export let isFreed;
 
 // Keys and elements reach wasm through each document's input buffer in wasm
 // memory (src/wasm.rs, RawDoc::inputBuffer), written in place: passing them
-// as strings would allocate and free wasm memory on every call. The entry
-// module (index.js, node.js) hands over the memory once it is instantiated.
-let memory;
+// as strings would allocate and free wasm memory on every call. The hot
+// calls (writes, and reads of one key) go straight to the module's plain
+// exports (src/wasm.rs, hot_increment), past wasm-bindgen's wrappers. The
+// entry module (index.js, node.js) hands over the module's exports once it
+// is instantiated.
+let wasm;
 let heap = new Uint8Array(0);
 const encoder = new TextEncoder();
 
-export function useMemory(m) {
-  memory = m;
+export function useWasm(exports) {
+  wasm = exports;
 }
 
 // A view of wasm memory, made anew when memory grew (which detaches the old one).
-const view = () => (heap.byteLength ? heap : (heap = new Uint8Array(memory.buffer)));
+const view = () => (heap.byteLength ? heap : (heap = new Uint8Array(wasm.memory.buffer)));
 
 export class Doc {
   static {
@@ -280,6 +283,8 @@ export class Doc {
   }
 
   #raw;
+  // The address of its Core, for the hot calls (see `#c`).
+  #core = 0;
   // The input buffer: its address and size.
   #in = 0;
   #inSize = 0;
@@ -343,6 +348,7 @@ export class Doc {
     };
     this.#limits = limits;
     this.#raw = new RawDoc(clientId, clock, retention, limits === LIMITS ? undefined : new Float64Array(Object.values(limits)));
+    this.#core = this.#raw.core();
   }
 
   /** A document holding `state` (from `encodeState`, or any update). */
@@ -361,6 +367,14 @@ export class Doc {
     if (this.#clock.running) throw new Error("slotkv: the clock (the now option, or Date.now) must not use its own Doc");
     if (!this.#raw) throw new Error("slotkv: this Doc was freed");
     return this.#raw;
+  }
+
+  // The Core address for a hot call, after the checks of `#r`: the hot
+  // calls rely on them (a freed Doc's Core is gone; a call from inside the
+  // clock would run inside another call on the same Core).
+  get #c() {
+    this.#r;
+    return this.#core;
   }
 
   // Writes the well-formed string `s` as UTF-8 at `at` in the input buffer;
@@ -461,17 +475,17 @@ export class Doc {
   increment(key, delta = 1) {
     checkKey(key);
     checkDelta(delta);
-    if (this.#ok(this.#r.increment(this.#put(key, 0), delta, this.#flags))) this.#emitLocal(undefined);
+    if (this.#ok(wasm.hot_increment(this.#c, this.#put(key, 0), delta, this.#flags))) this.#emitLocal(undefined);
   }
 
   decrement(key, delta = 1) {
     checkKey(key);
     checkDelta(delta);
-    if (this.#ok(this.#r.increment(this.#put(key, 0), -delta, this.#flags))) this.#emitLocal(undefined);
+    if (this.#ok(wasm.hot_increment(this.#c, this.#put(key, 0), -delta, this.#flags))) this.#emitLocal(undefined);
   }
 
   counter(key) {
-    return this.#r.counter(this.#key(key));
+    return wasm.hot_counter(this.#c, this.#key(key));
   }
 
   counterSlots(key) {
@@ -505,7 +519,7 @@ export class Doc {
 
   delete(key) {
     checkKey(key);
-    if (this.#ok(this.#r.delete(this.#put(key, 0), this.#flags))) this.#emitLocal(undefined);
+    if (this.#ok(wasm.hot_delete(this.#c, this.#put(key, 0), this.#flags))) this.#emitLocal(undefined);
   }
 
   // ----- sets -----
@@ -513,20 +527,20 @@ export class Doc {
     checkKey(key);
     checkElement(element, this.#limits);
     const n = this.#put(key, 0);
-    if (this.#ok(this.#r.add(n, this.#put(element, n), this.#flags))) this.#emitLocal(undefined);
+    if (this.#ok(wasm.hot_add(this.#c, n, this.#put(element, n), this.#flags))) this.#emitLocal(undefined);
   }
 
   remove(key, element) {
     checkKey(key);
     checkElement(element, this.#limits);
     const n = this.#put(key, 0);
-    if (this.#ok(this.#r.remove(n, this.#put(element, n), this.#flags))) this.#emitLocal(undefined);
+    if (this.#ok(wasm.hot_remove(this.#c, n, this.#put(element, n), this.#flags))) this.#emitLocal(undefined);
   }
 
   has(key, element) {
-    const raw = this.#r; // a freed Doc says so before the arguments are checked, as everywhere
+    const core = this.#c; // a freed Doc says so before the arguments are checked, as everywhere
     const n = this.#key(key);
-    return raw.has(n, this.#put(checkElement(element, this.#limits), n));
+    return wasm.hot_has(core, n, this.#put(checkElement(element, this.#limits), n)) === 1;
   }
 
   members(key) {
@@ -620,6 +634,7 @@ export class Doc {
     if (this.#raw) {
       this.#raw.free();
       this.#raw = undefined;
+      this.#core = 0;
     }
   }
 }

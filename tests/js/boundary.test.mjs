@@ -394,7 +394,7 @@ test("now: a clock returning any value, or throwing, never breaks a write", () =
 test("now: a clock that uses its own Doc cannot corrupt it", () => {
   // (A call that wrote its key to the Doc's input buffer first would
   // overwrite the key the core is writing: "r" would not be set.)
-  const calls = { free: [], counter: ["k"], increment: ["k"], encodeState: [], get: ["k"], set: ["k", 1], add: ["k", "e"], remove: ["k", "e"], has: ["k", "e"], members: ["k"] };
+  const calls = { free: [], counter: ["k"], increment: ["k"], encodeState: [], get: ["k"], set: ["k", 1], delete: ["k"], add: ["k", "e"], remove: ["k", "e"], has: ["k", "e"], members: ["k"] };
   for (const [method, args] of Object.entries(calls)) {
     let d;
     let inner;
