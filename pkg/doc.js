@@ -259,7 +259,7 @@ export let applyStored;
 export let isFreed;
 
 // Keys and elements reach wasm through each document's input buffer in wasm
-// memory (src/wasm.rs, RawDoc::inputBuffer), written in place: passing them
+// memory (src/wasm.rs, Core::input_buffer), written in place: passing them
 // as strings would allocate and free wasm memory on every call. The hot
 // calls (writes, and reads of one key) go straight to the module's plain
 // exports (src/wasm.rs, hot_increment), past wasm-bindgen's wrappers. The
@@ -401,7 +401,7 @@ export class Doc {
 
   #grow(size) {
     // (Growing keeps what the buffer holds.)
-    const at = this.#r.inputBuffer(size);
+    const at = wasm.hot_input_buffer(this.#c, size);
     if (!at) throw new RangeError(`slotkv: no memory left for a ${size}-byte key or element`);
     this.#in = at;
     this.#inSize = size;
@@ -579,7 +579,7 @@ export class Doc {
     } finally {
       this.#depth = 0;
       // (fn may have freed the document.)
-      if (this.#raw && this.#raw.commit(this.#listeners.update.size > 0)) this.#emitLocal(origin);
+      if (this.#raw && wasm.hot_commit(this.#core, this.#listeners.update.size > 0 ? 1 : 0) === 1) this.#emitLocal(origin);
     }
   }
 

@@ -3,7 +3,7 @@
 //! transactions, argument checks) is `pkg/doc.js`.
 //!
 //! Keys and elements arrive in the document's input buffer (see
-//! [`RawDoc::input_buffer`]), numbers as `f64` (checked here to be safe
+//! [`Core::input_buffer`]), numbers as `f64` (checked here to be safe
 //! integers), register values as JSON text or bytes; lists go back as JSON
 //! text, one string per call, because that is cheaper than building JS objects
 //! field by field across the boundary.
@@ -206,7 +206,7 @@ pub struct Core {
     /// The last failed call's error (see `FAILED`).
     error: Option<Error>,
     /// Where pkg/doc.js writes a call's key, then its element if it has one,
-    /// as UTF-8 (see [`RawDoc::input_buffer`]).
+    /// as UTF-8 (see [`Core::input_buffer`]).
     input: Vec<u8>,
 }
 
@@ -274,22 +274,6 @@ impl RawDoc {
         self.core.as_ptr()
     }
 
-    /// The input buffer, grown to at least `len` bytes: its address in wasm
-    /// memory, valid until the next call to this, or 0 if there is no
-    /// memory for it (then it is unchanged). pkg/doc.js writes each call's
-    /// strings there in place, which costs no allocation per call, as
-    /// passing a `&str` would (about a fifth of an `increment`).
-    #[wasm_bindgen(js_name = inputBuffer)]
-    pub fn input_buffer(&mut self, len: usize) -> *mut u8 {
-        if let Some(more) = len.checked_sub(self.input.len()).filter(|&more| more > 0) {
-            if self.input.try_reserve(more).is_err() {
-                return core::ptr::null_mut();
-            }
-            self.input.resize(len, 0);
-        }
-        self.input.as_mut_ptr()
-    }
-
     #[wasm_bindgen(js_name = clientId)]
     pub fn client_id(&self) -> String {
         self.doc.client_id().as_str().into()
@@ -299,11 +283,6 @@ impl RawDoc {
     #[wasm_bindgen(js_name = takeError)]
     pub fn take_error(&mut self) -> JsValue {
         self.error.take().map_or(JsValue::UNDEFINED, to_js)
-    }
-
-    /// Ends the open transaction. Returns whether it changed anything.
-    pub fn commit(&mut self, encode: bool) -> bool {
-        Core::commit(self, encode)
     }
 
     /// The last commit's update (once).
@@ -470,8 +449,8 @@ impl RawDoc {
 /// The calls that pkg/doc.js makes through the hot exports, and what the
 /// writes share.
 impl Core {
-    /// See [`RawDoc::commit`].
-    fn commit(&mut self, encode: bool) -> bool {
+    /// Ends the open transaction. Returns whether it changed anything.
+    pub fn commit(&mut self, encode: bool) -> bool {
         match self.doc.finish(encode) {
             Some(update) => {
                 self.update = update;
@@ -479,6 +458,21 @@ impl Core {
             }
             None => false,
         }
+    }
+
+    /// The input buffer, grown to at least `len` bytes: its address in wasm
+    /// memory, valid until the next call to this, or 0 if there is no
+    /// memory for it (then it is unchanged). pkg/doc.js writes each call's
+    /// strings there in place, which costs no allocation per call, as
+    /// passing a `&str` would (about a fifth of an `increment`).
+    pub fn input_buffer(&mut self, len: usize) -> *mut u8 {
+        if let Some(more) = len.checked_sub(self.input.len()).filter(|&more| more > 0) {
+            if self.input.try_reserve(more).is_err() {
+                return core::ptr::null_mut();
+            }
+            self.input.resize(len, 0);
+        }
+        self.input.as_mut_ptr()
     }
 
     /// A write's outcome (see `FAILED`): on success, commits pending changes
@@ -561,6 +555,24 @@ unsafe fn hot<R: Default>(core: *mut Core, call: impl FnOnce(&mut Core) -> R) ->
 #[no_mangle]
 pub unsafe extern "C" fn hot_increment(core: *mut Core, key_len: usize, delta: f64, flags: u32) -> u32 {
     unsafe { hot(core, |c| c.increment(key_len, delta, flags)) }
+}
+
+/// `Core::input_buffer` (see [`hot_increment`]).
+///
+/// # Safety
+/// See [`hot_increment`].
+#[no_mangle]
+pub unsafe extern "C" fn hot_input_buffer(core: *mut Core, len: usize) -> *mut u8 {
+    unsafe { core.as_mut() }.map_or(core::ptr::null_mut(), |c| c.input_buffer(len))
+}
+
+/// `Core::commit`, 1 or 0 (see [`hot_increment`]).
+///
+/// # Safety
+/// See [`hot_increment`].
+#[no_mangle]
+pub unsafe extern "C" fn hot_commit(core: *mut Core, encode: u32) -> u32 {
+    unsafe { hot(core, |c| u32::from(c.commit(encode != 0))) }
 }
 
 /// `Core::counter` (see [`hot_increment`]).
