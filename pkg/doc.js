@@ -268,6 +268,7 @@ export let isFreed;
 let wasm;
 let heap = new Uint8Array(0);
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 export function useWasm(exports) {
   wasm = exports;
@@ -407,6 +408,18 @@ export class Doc {
     this.#inSize = size;
   }
 
+  // The `n` bytes of a hot call's output (src/wasm.rs, hot_out), copied out.
+  #bytes(n) {
+    const p = wasm.hot_out(this.#core);
+    return view().slice(p, p + n);
+  }
+
+  // The same, UTF-8 text.
+  #text(n) {
+    const p = wasm.hot_out(this.#core);
+    return decoder.decode(view().subarray(p, p + n));
+  }
+
   #key(key) {
     return this.#put(checkKey(key), 0);
   }
@@ -432,7 +445,8 @@ export class Doc {
     const change = this.#changeEvent(true, origin);
     // The update was encoded only if an update listener was there to take it.
     if (this.#listeners.update.size) {
-      const update = this.#r.takeUpdate();
+      const n = wasm.hot_take_update(this.#c);
+      const update = n ? this.#bytes(n) : undefined;
       if (update) this.#emit("update", update, origin, true);
     }
     this.#emitChange(change);
@@ -448,7 +462,7 @@ export class Doc {
   // listener runs: a listener's own write or applyUpdate has changes of its own.
   #changeEvent(local, origin) {
     if (!this.#listeners.change.size) return null;
-    const e = JSON.parse(this.#raw.lastChanges());
+    const e = JSON.parse(this.#text(wasm.hot_last_changes(this.#core)));
     // An update whose only news was dots (a write that lost, say) changed no key.
     if (!e.counters.length && !e.registers.length && !e.sets.length) return null;
     e.local = local;

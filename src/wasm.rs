@@ -208,6 +208,9 @@ pub struct Core {
     /// Where pkg/doc.js writes a call's key, then its element if it has one,
     /// as UTF-8 (see [`Core::input_buffer`]).
     input: Vec<u8>,
+    /// The output of the last hot call that returns text or bytes: they
+    /// return its size, and pkg/doc.js reads it in place (see [`hot_out`]).
+    out: Vec<u8>,
 }
 
 impl Drop for RawDoc {
@@ -265,7 +268,7 @@ impl RawDoc {
             options.limits = to_limits(&values)?;
         }
         let doc = Doc::with_clock(options, Box::new(JsClock(now.map(JsCast::unchecked_into)))).map_err(to_js)?;
-        let core = Box::new(Core { doc, update: None, error: None, input: Vec::new() });
+        let core = Box::new(Core { doc, update: None, error: None, input: Vec::new(), out: Vec::new() });
         Ok(RawDoc { core: NonNull::from(Box::leak(core)) })
     }
 
@@ -285,17 +288,6 @@ impl RawDoc {
         self.error.take().map_or(JsValue::UNDEFINED, to_js)
     }
 
-    /// The last commit's update (once).
-    #[wasm_bindgen(js_name = takeUpdate)]
-    pub fn take_update(&mut self) -> Option<Vec<u8>> {
-        self.update.take()
-    }
-
-    /// The last commit's or update's changed keys, as JSON.
-    #[wasm_bindgen(js_name = lastChanges)]
-    pub fn last_changes(&self) -> String {
-        changes_json(self.doc.last_changes())
-    }
 
     /// `{"clientId": net, …}`.
     #[wasm_bindgen(js_name = counterSlots)]
@@ -475,6 +467,20 @@ impl Core {
         self.input.as_mut_ptr()
     }
 
+    /// The last commit's update (once), as the output; its size, or 0 if
+    /// there is none (an update is never empty: it starts with `MAGIC`).
+    pub fn take_update(&mut self) -> usize {
+        self.out = self.update.take().unwrap_or_default();
+        self.out.len()
+    }
+
+    /// The last commit's or update's changed keys as JSON, as the output;
+    /// its size.
+    pub fn last_changes(&mut self) -> usize {
+        self.out = changes_json(self.doc.last_changes()).into_bytes();
+        self.out.len()
+    }
+
     /// A write's outcome (see `FAILED`): on success, commits pending changes
     /// if `flags` says so.
     fn wrote(&mut self, r: Result<(), Error>, flags: u32) -> u32 {
@@ -573,6 +579,39 @@ pub unsafe extern "C" fn hot_input_buffer(core: *mut Core, len: usize) -> *mut u
 #[no_mangle]
 pub unsafe extern "C" fn hot_commit(core: *mut Core, encode: u32) -> u32 {
     unsafe { hot(core, |c| u32::from(c.commit(encode != 0))) }
+}
+
+/// `Core::take_update` (see [`hot_increment`]): an update listener takes
+/// every local transaction's update, so this runs once per write of an
+/// app that syncs.
+///
+/// # Safety
+/// See [`hot_increment`].
+#[no_mangle]
+pub unsafe extern "C" fn hot_take_update(core: *mut Core) -> usize {
+    unsafe { hot(core, |c| c.take_update()) }
+}
+
+/// `Core::last_changes` (see [`hot_increment`]): once per write or applied
+/// update, with a change listener.
+///
+/// # Safety
+/// See [`hot_increment`].
+#[no_mangle]
+pub unsafe extern "C" fn hot_last_changes(core: *mut Core) -> usize {
+    unsafe { hot(core, |c| c.last_changes()) }
+}
+
+/// Where the output of the last hot call that returned text or bytes is,
+/// valid until the next call on the document: pkg/doc.js copies it out
+/// at once, as wasm-bindgen would, without a call to free it.
+///
+/// # Safety
+/// See [`hot_increment`].
+#[no_mangle]
+pub unsafe extern "C" fn hot_out(core: *mut Core) -> *const u8 {
+    // SAFETY: the caller's.
+    unsafe { core.as_ref() }.map_or(core::ptr::null(), |c| c.out.as_ptr())
 }
 
 /// `Core::counter` (see [`hot_increment`]).
