@@ -441,8 +441,11 @@ export class Doc {
     return this.#depth ? 0 : COMMIT | (this.#listeners.update.size ? ENCODE : 0);
   }
 
-  #emitLocal(origin) {
-    const change = this.#changeEvent(true, origin);
+  // `kind` and `key`: what a write outside transact() changed, its whole
+  // change event (a committed single write changes its own key, and only
+  // it), made here without reading the core's change list.
+  #emitLocal(origin, kind, key) {
+    const change = kind ? this.#wrote(kind, key) : this.#changeEvent(true, origin);
     // The update was encoded only if an update listener was there to take it.
     if (this.#listeners.update.size) {
       const n = wasm.hot_take_update(this.#c);
@@ -470,6 +473,13 @@ export class Doc {
     return e;
   }
 
+  #wrote(kind, key) {
+    if (!this.#listeners.change.size) return null;
+    const e = { counters: [], registers: [], sets: [], local: true, origin: undefined };
+    e[kind].push(key);
+    return e;
+  }
+
   #emitChange(e) {
     // (An update listener may have freed the document.)
     if (e && this.#raw) this.#emit("change", e);
@@ -489,13 +499,13 @@ export class Doc {
   increment(key, delta = 1) {
     checkKey(key);
     checkDelta(delta);
-    if (this.#ok(wasm.hot_increment(this.#c, this.#put(key, 0), delta, this.#flags))) this.#emitLocal(undefined);
+    if (this.#ok(wasm.hot_increment(this.#c, this.#put(key, 0), delta, this.#flags))) this.#emitLocal(undefined, "counters", key);
   }
 
   decrement(key, delta = 1) {
     checkKey(key);
     checkDelta(delta);
-    if (this.#ok(wasm.hot_increment(this.#c, this.#put(key, 0), -delta, this.#flags))) this.#emitLocal(undefined);
+    if (this.#ok(wasm.hot_increment(this.#c, this.#put(key, 0), -delta, this.#flags))) this.#emitLocal(undefined, "counters", key);
   }
 
   counter(key) {
@@ -513,11 +523,11 @@ export class Doc {
       const bytes = checkBytes(value, "a register value");
       const max = this.#limits.maxValueBytes;
       if (bytes.length > max) throw tooLarge(`at most ${max} bytes, this one is ${bytes.length}`);
-      if (this.#ok(this.#r.setBytes(this.#put(key, 0), bytes, this.#flags))) this.#emitLocal(undefined);
+      if (this.#ok(this.#r.setBytes(this.#put(key, 0), bytes, this.#flags))) this.#emitLocal(undefined, "registers", key);
       return;
     }
     const json = jsonText(value, this.#limits);
-    if (this.#ok(this.#r.setJson(this.#put(key, 0), json, this.#flags))) this.#emitLocal(undefined);
+    if (this.#ok(this.#r.setJson(this.#put(key, 0), json, this.#flags))) this.#emitLocal(undefined, "registers", key);
   }
 
   get(key) {
@@ -533,7 +543,7 @@ export class Doc {
 
   delete(key) {
     checkKey(key);
-    if (this.#ok(wasm.hot_delete(this.#c, this.#put(key, 0), this.#flags))) this.#emitLocal(undefined);
+    if (this.#ok(wasm.hot_delete(this.#c, this.#put(key, 0), this.#flags))) this.#emitLocal(undefined, "registers", key);
   }
 
   // ----- sets -----
@@ -541,14 +551,14 @@ export class Doc {
     checkKey(key);
     checkElement(element, this.#limits);
     const n = this.#put(key, 0);
-    if (this.#ok(wasm.hot_add(this.#c, n, this.#put(element, n), this.#flags))) this.#emitLocal(undefined);
+    if (this.#ok(wasm.hot_add(this.#c, n, this.#put(element, n), this.#flags))) this.#emitLocal(undefined, "sets", key);
   }
 
   remove(key, element) {
     checkKey(key);
     checkElement(element, this.#limits);
     const n = this.#put(key, 0);
-    if (this.#ok(wasm.hot_remove(this.#c, n, this.#put(element, n), this.#flags))) this.#emitLocal(undefined);
+    if (this.#ok(wasm.hot_remove(this.#c, n, this.#put(element, n), this.#flags))) this.#emitLocal(undefined, "sets", key);
   }
 
   has(key, element) {

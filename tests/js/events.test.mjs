@@ -28,6 +28,49 @@ test("each local write outside transact is one update carrying exactly it", () =
   assert.deepEqual(b.toJSON(), a.toJSON());
 });
 
+test("a write outside transact fires the change event the core lists for it, for every kind of write", () => {
+  // pkg/doc.js makes a single write's change event itself; inside transact()
+  // it is read from the core's change list. Both must agree, no-ops included.
+  const plain = new Doc({ clientId: "a" });
+  const wrapped = new Doc({ clientId: "a" });
+  const logs = [plain, wrapped].map((d) => {
+    const events = [];
+    d.on("change", (e) => events.push(e));
+    return events;
+  });
+  let seed = 7;
+  const next = (n) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+  const keys = ["k", "é", "k2", "🙂"];
+  const writes = [
+    (d, k) => d.increment(k, next(3)), // 0 is a no-op
+    (d, k) => d.decrement(k, 1),
+    (d, k) => d.set(k, next(2) ? "v" : { n: next(5) }),
+    (d, k) => d.set(k, new Uint8Array([next(256)])),
+    (d, k) => d.delete(k), // often of nothing
+    (d, k) => d.add(k, "e" + next(3)),
+    (d, k) => d.remove(k, "e" + next(3)),
+  ];
+  for (let i = 0; i < 400; i++) {
+    const write = writes[next(writes.length)];
+    const key = keys[next(keys.length)];
+    const s = seed;
+    try {
+      write(plain, key);
+    } catch {
+      // (A key of another kind: the same error below.)
+    }
+    seed = s;
+    try {
+      wrapped.transact(() => write(wrapped, key));
+    } catch {
+      // (As above.)
+    }
+    assert.deepEqual(logs[0], logs[1], `write ${i}`);
+  }
+  assert.ok(logs[0].length > 100, `${logs[0].length} events`);
+  assert.deepEqual(plain.toJSON(), wrapped.toJSON());
+});
+
 test("transact: one update and one change event for all writes, with the origin", () => {
   const a = new Doc({ clientId: "a" });
   const log = record(a);
