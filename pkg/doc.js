@@ -269,6 +269,8 @@ let wasm;
 let heap = new Uint8Array(0);
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+// Output up to this size stays in wasm memory for the next (src/wasm.rs, hot_out).
+const OUT_KEPT = 1 << 16;
 
 export function useWasm(exports) {
   wasm = exports;
@@ -409,15 +411,26 @@ export class Doc {
   }
 
   // The `n` bytes of a hot call's output (src/wasm.rs, hot_out), copied out.
+  // A large output's memory is given back at once.
   #bytes(n) {
     const p = wasm.hot_out(this.#core);
-    return view().slice(p, p + n);
+    const bytes = view().slice(p, p + n);
+    if (n > OUT_KEPT) wasm.hot_out_free(this.#core);
+    return bytes;
   }
 
   // The same, UTF-8 text.
   #text(n) {
     const p = wasm.hot_out(this.#core);
-    return decoder.decode(view().subarray(p, p + n));
+    const text = decoder.decode(view().subarray(p, p + n));
+    if (n > OUT_KEPT) wasm.hot_out_free(this.#core);
+    return text;
+  }
+
+  // A register's value from `hot_get` (src/wasm.rs, Core::get).
+  #value(n) {
+    if (!n) return undefined;
+    return n & 1 ? JSON.parse(this.#text((n - 1) / 2)) : this.#bytes((n - 2) / 2);
   }
 
   #key(key) {
@@ -431,7 +444,7 @@ export class Doc {
   }
 
   get clientId() {
-    return this.#r.clientId();
+    return this.#text(wasm.hot_client_id(this.#c));
   }
 
   // How RawDoc runs one write: outside transact() it is its own transaction,
@@ -513,7 +526,7 @@ export class Doc {
   }
 
   counterSlots(key) {
-    return JSON.parse(this.#r.counterSlots(this.#key(key)));
+    return JSON.parse(this.#text(wasm.hot_counter_slots(this.#c, this.#key(key))));
   }
 
   // ----- registers -----
@@ -531,14 +544,13 @@ export class Doc {
   }
 
   get(key) {
-    const v = this.#r.get(this.#key(key));
-    return typeof v === "string" ? JSON.parse(v) : v;
+    return this.#value(wasm.hot_get(this.#c, this.#key(key)));
   }
 
   /** Who last wrote register `key`, and when (hybrid logical clock time). */
   registerInfo(key) {
-    const info = this.#r.registerInfo(this.#key(key));
-    return info ? JSON.parse(info) : undefined;
+    const n = wasm.hot_register_info(this.#c, this.#key(key));
+    return n ? JSON.parse(this.#text(n)) : undefined;
   }
 
   delete(key) {
@@ -568,7 +580,7 @@ export class Doc {
   }
 
   members(key) {
-    return JSON.parse(this.#r.members(this.#key(key)));
+    return JSON.parse(this.#text(wasm.hot_members(this.#c, this.#key(key))));
   }
 
   // ----- whole document -----
@@ -582,8 +594,8 @@ export class Doc {
 
   toJSON() {
     // One crossing: JSON.parse makes every key an own property, "__proto__" too.
-    const { counters, registers, sets, bytes } = JSON.parse(this.#r.entriesJson());
-    for (const key of bytes) registers[key] = this.#r.get(this.#put(key, 0));
+    const { counters, registers, sets, bytes } = JSON.parse(this.#text(wasm.hot_entries_json(this.#c)));
+    for (const key of bytes) registers[key] = this.#value(wasm.hot_get(this.#core, this.#put(key, 0)));
     return { counters, registers, sets };
   }
 
@@ -609,11 +621,11 @@ export class Doc {
 
   // ----- sync -----
   version() {
-    return this.#r.version();
+    return this.#bytes(wasm.hot_version(this.#c));
   }
 
   encodeState() {
-    return this.#r.encodeState();
+    return this.#bytes(wasm.hot_encode_state(this.#c));
   }
 
   // `format`: the newest format version the receiver reads (a peer of an

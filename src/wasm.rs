@@ -208,9 +208,13 @@ pub struct Core {
     /// Where pkg/doc.js writes a call's key, then its element if it has one,
     /// as UTF-8 (see [`Core::input_buffer`]).
     input: Vec<u8>,
-    /// The output of the last hot call that returns text or bytes: they
-    /// return its size, and pkg/doc.js reads it in place (see [`hot_out`]).
+    /// The output of the last hot call that returns text or bytes, when it
+    /// made them: they return their size, and pkg/doc.js reads them in
+    /// place, at `out_at` (see `hot_out`).
     out: Vec<u8>,
+    /// Where the output is: in `out`, or in the document (a register's
+    /// value, which `get` leaves where it is).
+    out_at: *const u8,
 }
 
 impl Drop for RawDoc {
@@ -268,7 +272,7 @@ impl RawDoc {
             options.limits = to_limits(&values)?;
         }
         let doc = Doc::with_clock(options, Box::new(JsClock(now.map(JsCast::unchecked_into)))).map_err(to_js)?;
-        let core = Box::new(Core { doc, update: None, error: None, input: Vec::new(), out: Vec::new() });
+        let core = Box::new(Core { doc, update: None, error: None, input: Vec::new(), out: Vec::new(), out_at: core::ptr::null() });
         Ok(RawDoc { core: NonNull::from(Box::leak(core)) })
     }
 
@@ -277,34 +281,10 @@ impl RawDoc {
         self.core.as_ptr()
     }
 
-    #[wasm_bindgen(js_name = clientId)]
-    pub fn client_id(&self) -> String {
-        self.doc.client_id().as_str().into()
-    }
-
     /// The error of the last call that returned `FAILED` (once).
     #[wasm_bindgen(js_name = takeError)]
     pub fn take_error(&mut self) -> JsValue {
         self.error.take().map_or(JsValue::UNDEFINED, to_js)
-    }
-
-
-    /// `{"clientId": net, …}`.
-    #[wasm_bindgen(js_name = counterSlots)]
-    pub fn counter_slots(&self, key_len: usize) -> String {
-        let mut out = String::from("{");
-        if let Some(counter) = self.read(key_len).and_then(|key| self.doc.counter_state(key)) {
-            for (i, (client, slot)) in counter.slots().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                quote(client.as_str(), &mut out);
-                out.push(':');
-                push_i64(&mut out, slot.net());
-            }
-        }
-        out.push('}');
-        out
     }
 
     #[wasm_bindgen(js_name = setJson)]
@@ -321,91 +301,10 @@ impl RawDoc {
         c.wrote(r, flags)
     }
 
-    /// JSON text (a string), bytes (a `Uint8Array`) or `undefined`.
-    pub fn get(&self, key_len: usize) -> JsValue {
-        match self.read(key_len).and_then(|key| self.doc.get(key)) {
-            Some(Value::Json(text)) => JsValue::from_str(text),
-            Some(Value::Bytes(b)) => js_sys::Uint8Array::from(b.as_slice()).into(),
-            None => JsValue::UNDEFINED,
-        }
-    }
-
-    /// `{"writer","wall","logical","deleted"}` of the register's last write, or "".
-    #[wasm_bindgen(js_name = registerInfo)]
-    pub fn register_info(&self, key_len: usize) -> String {
-        let Some(r) = self.read(key_len).and_then(|key| self.doc.register(key)) else {
-            return String::new();
-        };
-        let mut out = String::from("{\"writer\":");
-        quote(r.writer.as_str(), &mut out);
-        out.push_str(&cat![",\"wall\":", r.ts.wall, ",\"logical\":", r.ts.logical, ",\"deleted\":", if r.is_tombstone() { "true" } else { "false" }, "}"]);
-        out
-    }
-
-    /// The members, as a JSON array.
-    pub fn members(&self, key_len: usize) -> String {
-        list_json(self.read(key_len).map_or_else(Vec::new, |key| self.doc.members(key)))
-    }
-
     /// The live keys of a kind (0 = counters, 1 = registers, 2 = sets), as a
     /// JSON array.
     pub fn keys(&self, k: u8) -> Result<String, JsValue> {
         Ok(list_json(self.doc.keys(kind(k)?)))
-    }
-
-    /// The whole document as one JSON text, so `toJSON` crosses once:
-    /// `{"counters":{k:v},"registers":{k:value},"sets":{k:[…]},"bytes":[k…]}`.
-    /// A register holding bytes, which JSON cannot carry, is `null` there and
-    /// its key listed in `bytes`, to be read with `get`.
-    #[wasm_bindgen(js_name = entriesJson)]
-    pub fn entries_json(&self) -> String {
-        let mut out = String::from("{\"counters\":{");
-        for (i, key) in self.doc.keys(Kind::Counter).into_iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            quote(key, &mut out);
-            out.push(':');
-            push_i64(&mut out, self.doc.counter_state(key).map_or(0, Counter::safe_value));
-        }
-        out.push_str("},\"registers\":{");
-        let mut bytes = Vec::new();
-        for (i, key) in self.doc.keys(Kind::Register).into_iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            quote(key, &mut out);
-            out.push(':');
-            match self.doc.get(key) {
-                Some(Value::Json(text)) => out.push_str(text),
-                _ => {
-                    out.push_str("null");
-                    bytes.push(key);
-                }
-            }
-        }
-        out.push_str("},\"sets\":{");
-        for (i, key) in self.doc.keys(Kind::Set).into_iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            quote(key, &mut out);
-            out.push(':');
-            push_list(&mut out, self.doc.members(key));
-        }
-        out.push_str("},\"bytes\":");
-        push_list(&mut out, bytes);
-        out.push('}');
-        out
-    }
-
-    pub fn version(&self) -> Vec<u8> {
-        self.doc.version()
-    }
-
-    #[wasm_bindgen(js_name = encodeState)]
-    pub fn encode_state(&mut self) -> Vec<u8> {
-        self.doc.encode_state()
     }
 
     /// `format`: the newest format version the receiver reads (`as` maps
@@ -467,18 +366,135 @@ impl Core {
         self.input.as_mut_ptr()
     }
 
+    /// Puts `bytes` in the output (see `hot_out`); returns their size.
+    fn give(&mut self, bytes: impl Into<Vec<u8>>) -> usize {
+        self.out = bytes.into();
+        self.out_at = self.out.as_ptr();
+        self.out.len()
+    }
+
+    pub fn client_id(&mut self) -> usize {
+        let id = String::from(self.doc.client_id().as_str());
+        self.give(id)
+    }
+
+    /// `{"clientId": net, …}`.
+    pub fn counter_slots(&mut self, key_len: usize) -> usize {
+        let mut out = String::from("{");
+        if let Some(counter) = self.read(key_len).and_then(|key| self.doc.counter_state(key)) {
+            for (i, (client, slot)) in counter.slots().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                quote(client.as_str(), &mut out);
+                out.push(':');
+                push_i64(&mut out, slot.net());
+            }
+        }
+        out.push('}');
+        self.give(out)
+    }
+
+    /// The register's value: its JSON text (returns `2 * size + 1`) or
+    /// bytes (`2 * size + 2`), or nothing (0).
+    /// The output is the value as the document holds it, not a copy.
+    pub fn get(&mut self, key_len: usize) -> usize {
+        let (value, tag) = match self.read(key_len).and_then(|key| self.doc.get(key)) {
+            Some(Value::Json(text)) => (text.as_bytes(), 1),
+            Some(Value::Bytes(b)) => (b.as_slice(), 2),
+            None => return 0,
+        };
+        let (at, len) = (value.as_ptr(), value.len());
+        self.out_at = at;
+        2 * len + tag
+    }
+
+    /// `{"writer","wall","logical","deleted"}` of the register's last write,
+    /// or nothing (0).
+    pub fn register_info(&mut self, key_len: usize) -> usize {
+        let Some(r) = self.read(key_len).and_then(|key| self.doc.register(key)) else {
+            return 0;
+        };
+        let mut out = String::from("{\"writer\":");
+        quote(r.writer.as_str(), &mut out);
+        out.push_str(&cat![",\"wall\":", r.ts.wall, ",\"logical\":", r.ts.logical, ",\"deleted\":", if r.is_tombstone() { "true" } else { "false" }, "}"]);
+        self.give(out)
+    }
+
+    /// The members, as a JSON array.
+    pub fn members(&mut self, key_len: usize) -> usize {
+        let list = list_json(self.read(key_len).map_or_else(Vec::new, |key| self.doc.members(key)));
+        self.give(list)
+    }
+
+    /// The whole document as one JSON text, so `toJSON` crosses once:
+    /// `{"counters":{k:v},"registers":{k:value},"sets":{k:[…]},"bytes":[k…]}`.
+    /// A register holding bytes, which JSON cannot carry, is `null` there and
+    /// its key listed in `bytes`, to be read with `get`.
+    pub fn entries_json(&mut self) -> usize {
+        let mut out = String::from("{\"counters\":{");
+        for (i, key) in self.doc.keys(Kind::Counter).into_iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            quote(key, &mut out);
+            out.push(':');
+            push_i64(&mut out, self.doc.counter_state(key).map_or(0, Counter::safe_value));
+        }
+        out.push_str("},\"registers\":{");
+        let mut bytes = Vec::new();
+        for (i, key) in self.doc.keys(Kind::Register).into_iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            quote(key, &mut out);
+            out.push(':');
+            match self.doc.get(key) {
+                Some(Value::Json(text)) => out.push_str(text),
+                _ => {
+                    out.push_str("null");
+                    bytes.push(key);
+                }
+            }
+        }
+        out.push_str("},\"sets\":{");
+        for (i, key) in self.doc.keys(Kind::Set).into_iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            quote(key, &mut out);
+            out.push(':');
+            push_list(&mut out, self.doc.members(key));
+        }
+        out.push_str("},\"bytes\":");
+        push_list(&mut out, bytes);
+        out.push('}');
+        self.give(out)
+    }
+
+
+    pub fn version(&mut self) -> usize {
+        let version = self.doc.version();
+        self.give(version)
+    }
+
+    pub fn encode_state(&mut self) -> usize {
+        let state = self.doc.encode_state();
+        self.give(state)
+    }
+
     /// The last commit's update (once), as the output; its size, or 0 if
     /// there is none (an update is never empty: it starts with `MAGIC`).
     pub fn take_update(&mut self) -> usize {
-        self.out = self.update.take().unwrap_or_default();
-        self.out.len()
+        let update = self.update.take().unwrap_or_default();
+        self.give(update)
     }
 
     /// The last commit's or update's changed keys as JSON, as the output;
     /// its size.
     pub fn last_changes(&mut self) -> usize {
-        self.out = changes_json(self.doc.last_changes()).into_bytes();
-        self.out.len()
+        let changes = changes_json(self.doc.last_changes());
+        self.give(changes)
     }
 
     /// A write's outcome (see `FAILED`): on success, commits pending changes
@@ -537,126 +553,82 @@ impl Core {
     }
 }
 
-/// Runs `call` on the [`Core`] at `core`, the hot calls' one way in.
+/// The hot calls: plain wasm exports, one per [`Core`] method, that
+/// pkg/doc.js calls with the address `RawDoc::core` gave. Through
+/// wasm-bindgen's method wrappers (a reference count and a borrow flag to
+/// take and give back, a closure, a JS shim, and for text and bytes an
+/// allocation that JavaScript then frees), an `increment` took 30 to 35 ns
+/// more: a sixth of it, warm. So every call that takes numbers goes this
+/// way; those that return text or bytes leave them in the output buffer,
+/// return their size, and pkg/doc.js reads them in place (`hot_out`).
 ///
-/// # Safety
-/// See [`hot_increment`].
-unsafe fn hot<R: Default>(core: *mut Core, call: impl FnOnce(&mut Core) -> R) -> R {
-    // SAFETY: the caller's.
-    unsafe { core.as_mut() }.map_or_else(R::default, call)
+/// Each is `unsafe`: `core` is the `Core` of a document that is not freed,
+/// and no other call on that document is running. pkg/doc.js makes sure of
+/// both: it checks that a `Doc` is not freed before each call, and refuses
+/// calls from the clock, the one callback that can run during a call. A
+/// null `core` does nothing and returns the default given.
+macro_rules! hot_calls {
+    ($($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty = $call:expr, else $default:expr;)*) => {$(
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// See the hot calls (`hot_calls!` in src/wasm.rs).
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(core: *mut Core, $($arg: $ty),*) -> $ret {
+            // SAFETY: the caller's (see above).
+            match unsafe { core.as_mut() } {
+                Some(c) => $call(c, $($arg),*),
+                None => $default,
+            }
+        }
+    )*};
 }
 
-/// `Core::increment`, as a plain wasm export: pkg/doc.js calls the hot
-/// calls (the writes and reads of one key: numbers in, a number out) this
-/// way, with the address `RawDoc::core` gave. Through wasm-bindgen's
-/// method wrappers (a reference count and a borrow flag to take and give
-/// back, and a closure), 30 to 35 ns more per call: a sixth of a warm
-/// `increment`.
-///
-/// # Safety
-/// `core` is the `Core` of a document that is not freed, and no other call
-/// on that document is running. pkg/doc.js makes sure of both: it checks
-/// that a `Doc` is not freed before each call, and refuses calls from the
-/// clock, the one callback that can run during a call.
-#[no_mangle]
-pub unsafe extern "C" fn hot_increment(core: *mut Core, key_len: usize, delta: f64, flags: u32) -> u32 {
-    unsafe { hot(core, |c| c.increment(key_len, delta, flags)) }
-}
-
-/// `Core::input_buffer` (see [`hot_increment`]).
-///
-/// # Safety
-/// See [`hot_increment`].
-#[no_mangle]
-pub unsafe extern "C" fn hot_input_buffer(core: *mut Core, len: usize) -> *mut u8 {
-    unsafe { core.as_mut() }.map_or(core::ptr::null_mut(), |c| c.input_buffer(len))
-}
-
-/// `Core::commit`, 1 or 0 (see [`hot_increment`]).
-///
-/// # Safety
-/// See [`hot_increment`].
-#[no_mangle]
-pub unsafe extern "C" fn hot_commit(core: *mut Core, encode: u32) -> u32 {
-    unsafe { hot(core, |c| u32::from(c.commit(encode != 0))) }
-}
-
-/// `Core::take_update` (see [`hot_increment`]): an update listener takes
-/// every local transaction's update, so this runs once per write of an
-/// app that syncs.
-///
-/// # Safety
-/// See [`hot_increment`].
-#[no_mangle]
-pub unsafe extern "C" fn hot_take_update(core: *mut Core) -> usize {
-    unsafe { hot(core, |c| c.take_update()) }
-}
-
-/// `Core::last_changes` (see [`hot_increment`]): once per write or applied
-/// update, with a change listener.
-///
-/// # Safety
-/// See [`hot_increment`].
-#[no_mangle]
-pub unsafe extern "C" fn hot_last_changes(core: *mut Core) -> usize {
-    unsafe { hot(core, |c| c.last_changes()) }
-}
-
-/// Where the output of the last hot call that returned text or bytes is,
-/// valid until the next call on the document: pkg/doc.js copies it out
-/// at once, as wasm-bindgen would, without a call to free it.
-///
-/// # Safety
-/// See [`hot_increment`].
-#[no_mangle]
-pub unsafe extern "C" fn hot_out(core: *mut Core) -> *const u8 {
-    // SAFETY: the caller's.
-    unsafe { core.as_ref() }.map_or(core::ptr::null(), |c| c.out.as_ptr())
-}
-
-/// `Core::counter` (see [`hot_increment`]).
-///
-/// # Safety
-/// See [`hot_increment`].
-#[no_mangle]
-pub unsafe extern "C" fn hot_counter(core: *mut Core, key_len: usize) -> f64 {
-    unsafe { hot(core, |c| c.counter(key_len)) }
-}
-
-/// `Core::delete` (see [`hot_increment`]).
-///
-/// # Safety
-/// See [`hot_increment`].
-#[no_mangle]
-pub unsafe extern "C" fn hot_delete(core: *mut Core, key_len: usize, flags: u32) -> u32 {
-    unsafe { hot(core, |c| c.delete(key_len, flags)) }
-}
-
-/// `Core::add` (see [`hot_increment`]).
-///
-/// # Safety
-/// See [`hot_increment`].
-#[no_mangle]
-pub unsafe extern "C" fn hot_add(core: *mut Core, key_len: usize, element_len: usize, flags: u32) -> u32 {
-    unsafe { hot(core, |c| c.add(key_len, element_len, flags)) }
-}
-
-/// `Core::remove` (see [`hot_increment`]).
-///
-/// # Safety
-/// See [`hot_increment`].
-#[no_mangle]
-pub unsafe extern "C" fn hot_remove(core: *mut Core, key_len: usize, element_len: usize, flags: u32) -> u32 {
-    unsafe { hot(core, |c| c.remove(key_len, element_len, flags)) }
-}
-
-/// `Core::has`, 1 or 0 (see [`hot_increment`]).
-///
-/// # Safety
-/// See [`hot_increment`].
-#[no_mangle]
-pub unsafe extern "C" fn hot_has(core: *mut Core, key_len: usize, element_len: usize) -> u32 {
-    unsafe { hot(core, |c| u32::from(c.has(key_len, element_len))) }
+hot_calls! {
+    /// `Core::input_buffer`.
+    fn hot_input_buffer(len: usize) -> *mut u8 = Core::input_buffer, else core::ptr::null_mut();
+    /// `Core::commit`, 1 or 0.
+    fn hot_commit(encode: u32) -> u32 = |c: &mut Core, encode: u32| u32::from(c.commit(encode != 0)), else 0;
+    /// `Core::increment`.
+    fn hot_increment(key_len: usize, delta: f64, flags: u32) -> u32 = Core::increment, else 0;
+    /// `Core::counter`.
+    fn hot_counter(key_len: usize) -> f64 = |c: &mut Core, key_len| c.counter(key_len), else 0.0;
+    /// `Core::counter_slots`, to the output.
+    fn hot_counter_slots(key_len: usize) -> usize = Core::counter_slots, else 0;
+    /// `Core::get`, to the output.
+    fn hot_get(key_len: usize) -> usize = Core::get, else 0;
+    /// `Core::register_info`, to the output.
+    fn hot_register_info(key_len: usize) -> usize = Core::register_info, else 0;
+    /// `Core::delete`.
+    fn hot_delete(key_len: usize, flags: u32) -> u32 = Core::delete, else 0;
+    /// `Core::add`.
+    fn hot_add(key_len: usize, element_len: usize, flags: u32) -> u32 = Core::add, else 0;
+    /// `Core::remove`.
+    fn hot_remove(key_len: usize, element_len: usize, flags: u32) -> u32 = Core::remove, else 0;
+    /// `Core::has`, 1 or 0.
+    fn hot_has(key_len: usize, element_len: usize) -> u32 = |c: &mut Core, key_len, element_len| u32::from(c.has(key_len, element_len)), else 0;
+    /// `Core::members`, to the output.
+    fn hot_members(key_len: usize) -> usize = Core::members, else 0;
+    /// `Core::client_id`, to the output.
+    fn hot_client_id() -> usize = Core::client_id, else 0;
+    /// `Core::entries_json`, to the output.
+    fn hot_entries_json() -> usize = Core::entries_json, else 0;
+    /// `Core::version`, to the output.
+    fn hot_version() -> usize = Core::version, else 0;
+    /// `Core::encode_state`, to the output.
+    fn hot_encode_state() -> usize = Core::encode_state, else 0;
+    /// `Core::take_update`, to the output: an update listener takes every
+    /// local transaction's update, so this runs once per write of an app
+    /// that syncs.
+    fn hot_take_update() -> usize = Core::take_update, else 0;
+    /// `Core::last_changes`, to the output: once per transaction or applied
+    /// update, with a change listener.
+    fn hot_last_changes() -> usize = Core::last_changes, else 0;
+    /// Where the output is, valid until the next call on the document:
+    /// pkg/doc.js copies it out at once.
+    fn hot_out() -> *const u8 = |c: &mut Core| c.out_at, else core::ptr::null();
+    /// Gives the output's memory back (after a large one).
+    fn hot_out_free() -> u32 = |c: &mut Core| u32::from(core::mem::take(&mut c.out).capacity() > 0), else 0;
 }
 
 impl Core {

@@ -512,6 +512,39 @@ test("every message an update can be: each single-byte change of a real state ap
   assert.ok(refused > good.length, `most changes are refused (${refused})`);
 });
 
+test("reads of large and small outputs, in turn, each get their own bytes", () => {
+  // Text and bytes come back through one output buffer per Doc, given back
+  // after a large output (pkg/doc.js, OUT_KEPT): no read may see another's.
+  const d = new Doc({ clientId: "big" });
+  const text = "x".repeat(200_000);
+  const bytes = Uint8Array.from({ length: 150_000 }, (_, i) => i % 251);
+  d.set("text", text);
+  d.set("bytes", bytes);
+  d.set("small", { a: 1 });
+  for (let i = 0; i < 300; i++) d.add("set", `element ${i}`);
+  for (let round = 0; round < 3; round++) {
+    const state = d.encodeState();
+    assert.ok(state.length > 350_000, `${state.length}`);
+    assert.equal(d.get("text"), text);
+    assert.deepEqual(d.get("small"), { a: 1 });
+    assert.deepEqual(d.get("bytes"), bytes);
+    assert.equal(d.members("set").length, 300);
+    assert.deepEqual(d.registerInfo("small").writer, "big");
+    assert.equal(d.clientId, "big");
+    const copy = Doc.load(state);
+    assert.deepEqual(copy.toJSON(), d.toJSON());
+    assert.deepEqual(copy.encodeState(), state);
+    assert.deepEqual(copy.version(), d.version());
+    copy.free();
+  }
+  // The outputs are copies: a later write changes none of them.
+  const before = d.get("bytes");
+  d.set("bytes", new Uint8Array([1]));
+  assert.deepEqual(before, bytes);
+  assert.equal(d.get("missing"), undefined);
+  assert.equal(d.registerInfo("missing"), undefined);
+});
+
 test("after all of the above the wasm instance is healthy", () => {
   const a = new Doc({ clientId: "a" });
   const b = new Doc({ clientId: "b" });
