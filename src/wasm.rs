@@ -396,17 +396,18 @@ impl Core {
     }
 
     /// The register's value: its JSON text (returns `2 * size + 1`) or
-    /// bytes (`2 * size + 2`), or nothing (0).
-    /// The output is the value as the document holds it, not a copy.
-    pub fn get(&mut self, key_len: usize) -> usize {
+    /// bytes (`2 * size + 2`), or nothing (0). The output is the value as
+    /// the document holds it, not a copy. (A number: a value over 2 GiB
+    /// would not fit a `usize` so.)
+    pub fn get(&mut self, key_len: usize) -> f64 {
         let (value, tag) = match self.read(key_len).and_then(|key| self.doc.get(key)) {
             Some(Value::Json(text)) => (text.as_bytes(), 1),
             Some(Value::Bytes(b)) => (b.as_slice(), 2),
-            None => return 0,
+            None => return 0.0,
         };
         let (at, len) = (value.as_ptr(), value.len());
         self.out_at = at;
-        2 * len + tag
+        (2 * len as u64 + tag) as f64
     }
 
     /// `{"writer","wall","logical","deleted"}` of the register's last write,
@@ -471,7 +472,6 @@ impl Core {
         out.push('}');
         self.give(out)
     }
-
 
     pub fn version(&mut self) -> usize {
         let version = self.doc.version();
@@ -596,7 +596,7 @@ hot_calls! {
     /// `Core::counter_slots`, to the output.
     fn hot_counter_slots(key_len: usize) -> usize = Core::counter_slots, else 0;
     /// `Core::get`, to the output.
-    fn hot_get(key_len: usize) -> usize = Core::get, else 0;
+    fn hot_get(key_len: usize) -> f64 = Core::get, else 0.0;
     /// `Core::register_info`, to the output.
     fn hot_register_info(key_len: usize) -> usize = Core::register_info, else 0;
     /// `Core::delete`.

@@ -68,7 +68,7 @@ fn set_json(d: &mut RawDoc, k: &str, json: &str) -> u32 {
 /// A register's JSON text, or `None`.
 fn get(d: &mut RawDoc, k: &str) -> Option<String> {
     let k = key(d, k.as_bytes());
-    let n = unsafe { hot_get(d.core(), k) };
+    let n = unsafe { hot_get(d.core(), k) } as usize;
     assert!(n == 0 || n % 2 == 1, "JSON text, not bytes: {n}");
     (n > 0).then(|| text(d, n / 2))
 }
