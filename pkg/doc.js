@@ -260,11 +260,11 @@ export let isFreed;
 
 // Keys and elements reach wasm through each document's input buffer in wasm
 // memory (src/wasm.rs, Core::input_buffer), written in place: passing them
-// as strings would allocate and free wasm memory on every call. The hot
-// calls (writes, and reads of one key) go straight to the module's plain
-// exports (src/wasm.rs, hot_increment), past wasm-bindgen's wrappers. The
-// entry module (index.js, node.js) hands over the module's exports once it
-// is instantiated.
+// as strings would allocate and free wasm memory on every call. Every call
+// that passes only numbers goes straight to the module's plain exports
+// (src/wasm.rs, hot_calls!), past wasm-bindgen's wrappers; the text and bytes
+// they return are read in place (#text, #bytes). The entry module (index.js,
+// node.js) hands over the module's exports once it is instantiated.
 let wasm;
 let heap = new Uint8Array(0);
 const encoder = new TextEncoder();

@@ -188,13 +188,13 @@ fn changes_json(c: &Changes) -> String {
 /// The document as JavaScript sees it (wrapped by `Doc` in `pkg/doc.js`):
 /// wasm-bindgen's object, for the calls that take or return strings, bytes
 /// or errors. What it holds is a [`Core`] of its own on the heap, which the
-/// hot calls reach directly (see [`hot_increment`]).
+/// hot calls reach directly (see `hot_calls!`).
 #[wasm_bindgen]
 pub struct RawDoc {
     /// Owned: a leaked `Box`, freed when the `RawDoc` is dropped.
     /// Every use, here and in the hot calls, goes through this pointer for
     /// the length of one call, and calls on one document never overlap
-    /// (see [`hot_increment`]).
+    /// (see `hot_calls!`).
     core: NonNull<Core>,
 }
 
