@@ -404,7 +404,8 @@ export class Doc {
 
   #grow(size) {
     // (Growing keeps what the buffer holds.)
-    const at = wasm.hot_input_buffer(this.#c, size);
+    // (Addresses and sizes come back as i32: made unsigned, past 2 GiB.)
+    const at = wasm.hot_input_buffer(this.#c, size) >>> 0;
     if (!at) throw new RangeError(`slotkv: no memory left for a ${size}-byte key or element`);
     this.#in = at;
     this.#inSize = size;
@@ -413,7 +414,8 @@ export class Doc {
   // The `n` bytes of a hot call's output (src/wasm.rs, hot_out), copied out.
   // A large output's memory is given back at once.
   #bytes(n) {
-    const p = wasm.hot_out(this.#core);
+    n >>>= 0;
+    const p = wasm.hot_out(this.#core) >>> 0;
     const bytes = view().slice(p, p + n);
     if (n > OUT_KEPT) wasm.hot_out_free(this.#core);
     return bytes;
@@ -421,7 +423,8 @@ export class Doc {
 
   // The same, UTF-8 text.
   #text(n) {
-    const p = wasm.hot_out(this.#core);
+    n >>>= 0;
+    const p = wasm.hot_out(this.#core) >>> 0;
     const text = decoder.decode(view().subarray(p, p + n));
     if (n > OUT_KEPT) wasm.hot_out_free(this.#core);
     return text;
