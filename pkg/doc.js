@@ -271,6 +271,11 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 // Output up to this size stays in wasm memory for the next (src/wasm.rs, hot_out).
 const OUT_KEPT = 1 << 16;
+// An input buffer grown past this (by an update or a value's bytes) is
+// given back after the call; keys and elements of the default limits fit.
+const IN_KEPT = 1 << 17;
+// What a hot call returns for "failed" or takes for "no bytes" (src/wasm.rs, NONE).
+const NONE = 0xffffffff;
 
 export function useWasm(exports) {
   wasm = exports;
@@ -358,7 +363,7 @@ export class Doc {
   static load(state, options) {
     const doc = new Doc(options);
     try {
-      doc.#ok(doc.#r.applyUpdate(checkMessage(state, "the state", APPLY, doc.#limits)));
+      doc.#apply(checkMessage(state, "the state", APPLY, doc.#limits), false);
     } catch (e) {
       doc.free();
       throw e;
@@ -438,6 +443,23 @@ export class Doc {
 
   #key(key) {
     return this.#put(checkKey(key), 0);
+  }
+
+  // Copies `bytes` to `at` in the input buffer; returns their size.
+  #putBytes(bytes, at) {
+    this.#r;
+    const end = at + bytes.length;
+    if (end > this.#inSize) this.#grow(end);
+    view().set(bytes, this.#in + at);
+    return bytes.length;
+  }
+
+  // Gives a large input buffer's memory back (see IN_KEPT).
+  #trim() {
+    if (this.#inSize <= IN_KEPT) return;
+    wasm.hot_input_buffer(this.#core, 0);
+    this.#in = 0;
+    this.#inSize = 0;
   }
 
   // Whether a RawDoc write or applyUpdate changed the document; throws its error.
@@ -539,7 +561,11 @@ export class Doc {
       const bytes = checkBytes(value, "a register value");
       const max = this.#limits.maxValueBytes;
       if (bytes.length > max) throw tooLarge(`at most ${max} bytes, this one is ${bytes.length}`);
-      if (this.#ok(this.#r.setBytes(this.#put(key, 0), bytes, this.#flags))) this.#emitLocal(undefined, "registers", key);
+      const core = this.#c;
+      const n = this.#put(key, 0);
+      const status = wasm.hot_set_bytes(core, n, this.#putBytes(bytes, n), this.#flags);
+      this.#trim();
+      if (this.#ok(status)) this.#emitLocal(undefined, "registers", key);
       return;
     }
     const json = jsonText(value, this.#limits);
@@ -641,17 +667,31 @@ export class Doc {
       }
       if (options.format !== undefined) format = checkFormat(options.format);
     }
-    if (since === undefined) return this.#r.encodeDelta(undefined, format);
-    return this.#r.encodeDelta(checkMessage(since, "since", SINCE, this.#limits), format);
+    const core = this.#c;
+    const len = since === undefined ? NONE : this.#putBytes(checkMessage(since, "since", SINCE, this.#limits), 0);
+    const n = wasm.hot_encode_delta(core, len, format) >>> 0;
+    this.#trim();
+    if (n === NONE) throw this.#raw.takeError();
+    return this.#bytes(n);
   }
 
   applyUpdate(update, origin) {
     const bytes = checkMessage(update, "the update", APPLY, this.#limits);
-    if (this.#ok(this.#r.applyUpdate(bytes))) this.#emitApplied(update, origin);
+    if (this.#apply(bytes, false)) this.#emitApplied(update, origin);
   }
 
   #applyStored(update, origin) {
-    if (this.#ok(this.#r.applyStored(checkBytes(update, "a stored update")))) this.#emitApplied(update, origin);
+    if (this.#apply(checkBytes(update, "a stored update"), true)) this.#emitApplied(update, origin);
+  }
+
+  // Applies the update `bytes` (of this document's storage, if `stored`);
+  // returns whether it changed anything, or throws its error.
+  #apply(bytes, stored) {
+    const core = this.#c;
+    const n = this.#putBytes(bytes, 0);
+    const status = stored ? wasm.hot_apply_stored(core, n) : wasm.hot_apply_update(core, n);
+    this.#trim();
+    return this.#ok(status);
   }
 
   on(event, fn) {

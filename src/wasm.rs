@@ -17,7 +17,7 @@ use wasm_bindgen::JsCast;
 use crate::clock::WallClock;
 use crate::counter::{Counter, MAX_SAFE_INTEGER};
 use crate::doc::{Changes, Doc, Kind, Options};
-use crate::error::{Error, ErrorKind};
+use crate::error::{DecodeError, Error, ErrorKind};
 use crate::json::quote;
 use crate::limits::Limits;
 use crate::prelude::*;
@@ -52,6 +52,11 @@ const ENCODE: u32 = 2;
 /// values, which V8 hands to JavaScript as a new array on every call.
 const CHANGED: u32 = 1;
 const FAILED: u32 = 2;
+
+/// What a hot call that returns the size of its output returns when it
+/// failed, the error then waiting in `takeError` (no output is that long);
+/// as an argument, "no bytes".
+const NONE: usize = usize::MAX;
 
 fn to_js(e: Error) -> JsValue {
     let msg = e.message();
@@ -251,6 +256,18 @@ fn key_in(input: &[u8], key_len: usize) -> Result<&str, Error> {
     text_in(input, 0, key_len, "a key")
 }
 
+/// The `len` bytes at `from` in the input buffer.
+fn bytes_in(input: &[u8], from: usize, len: usize) -> Option<&[u8]> {
+    input.get(from..).and_then(|rest| rest.get(..len))
+}
+
+/// The first `len` bytes of the input buffer, a message (an update, or a
+/// version): refused as truncated if the buffer is shorter (only a caller
+/// bypassing pkg/doc.js passes such a length).
+fn message_in(input: &[u8], len: usize) -> Result<&[u8], Error> {
+    bytes_in(input, 0, len).ok_or(Error::Decode(DecodeError::Truncated { what: "the input buffer" }))
+}
+
 /// The key and the element of a call: the element's `element_len` bytes
 /// follow the key's in the input buffer.
 fn key_element_in(input: &[u8], key_len: usize, element_len: usize) -> Result<(&str, &str), Error> {
@@ -294,47 +311,12 @@ impl RawDoc {
         c.wrote(r, flags)
     }
 
-    #[wasm_bindgen(js_name = setBytes)]
-    pub fn set_bytes(&mut self, key_len: usize, bytes: Vec<u8>, flags: u32) -> u32 {
-        let c: &mut Core = self;
-        let r = key_in(&c.input, key_len).and_then(|key| c.doc.set(key, Value::Bytes(bytes)));
-        c.wrote(r, flags)
-    }
-
     /// The live keys of a kind (0 = counters, 1 = registers, 2 = sets), as a
     /// JSON array.
     pub fn keys(&self, k: u8) -> Result<String, JsValue> {
         Ok(list_json(self.doc.keys(kind(k)?)))
     }
 
-    /// `format`: the newest format version the receiver reads (`as` maps
-    /// what pkg/doc.js would never pass, NaN or negative, to 0: format 1).
-    #[wasm_bindgen(js_name = encodeDelta)]
-    pub fn encode_delta(&mut self, since: Option<Vec<u8>>, format: f64) -> Result<Vec<u8>, JsValue> {
-        self.doc.encode_delta_in(since.as_deref(), format as u64).map_err(to_js)
-    }
-
-    /// `CHANGED` if the update had any effect (its changed keys are then in
-    /// `lastChanges`), or `FAILED`.
-    #[wasm_bindgen(js_name = applyUpdate)]
-    pub fn apply_update(&mut self, update: &[u8]) -> u32 {
-        match self.doc.apply(update) {
-            Ok(true) => CHANGED,
-            Ok(false) => 0,
-            Err(e) => self.fail(e),
-        }
-    }
-
-    /// `applyUpdate` for bytes this document's own storage holds (see
-    /// `Doc::apply_stored`): what persist.js loads.
-    #[wasm_bindgen(js_name = applyStored)]
-    pub fn apply_stored(&mut self, update: &[u8]) -> u32 {
-        match self.doc.apply_stored(update) {
-            Ok(true) => CHANGED,
-            Ok(false) => 0,
-            Err(e) => self.fail(e),
-        }
-    }
 }
 
 /// The calls that pkg/doc.js makes through the hot exports, and what the
@@ -355,9 +337,13 @@ impl Core {
     /// memory, valid until the next call to this, or 0 if there is no
     /// memory for it (then it is unchanged). pkg/doc.js writes each call's
     /// strings there in place, which costs no allocation per call, as
-    /// passing a `&str` would (about a fifth of an `increment`).
+    /// passing a `&str` would (about a fifth of an `increment`), and the
+    /// bytes of an update or a value. A `len` of 0 gives its memory back
+    /// (after a large update, say).
     pub fn input_buffer(&mut self, len: usize) -> *mut u8 {
-        if let Some(more) = len.checked_sub(self.input.len()).filter(|&more| more > 0) {
+        if len == 0 {
+            self.input = Vec::new();
+        } else if let Some(more) = len.checked_sub(self.input.len()).filter(|&more| more > 0) {
             if self.input.try_reserve(more).is_err() {
                 return core::ptr::null_mut();
             }
@@ -522,6 +508,54 @@ impl Core {
         FAILED
     }
 
+    /// The value's `len` bytes follow the key's in the input buffer.
+    pub fn set_bytes(&mut self, key_len: usize, len: usize, flags: u32) -> u32 {
+        let r = key_in(&self.input, key_len)
+            .and_then(|key| {
+                let bytes = bytes_in(&self.input, key_len, len).ok_or_else(|| Error::ValueTooLarge { reason: "it is longer than the input buffer".into() })?;
+                Ok((key, bytes))
+            })
+            .and_then(|(key, bytes)| self.doc.set(key, Value::Bytes(bytes.to_vec())));
+        self.wrote(r, flags)
+    }
+
+    /// The update is the input buffer's first `len` bytes. `CHANGED` if it
+    /// had any effect (its changed keys are then in `last_changes`), or
+    /// `FAILED`. `stored`: bytes this document's own storage holds (see
+    /// `Doc::apply_stored`), what persist.js loads.
+    pub fn apply_update(&mut self, len: usize, stored: bool) -> u32 {
+        let r = message_in(&self.input, len).and_then(|update| {
+            if stored {
+                self.doc.apply_stored(update)
+            } else {
+                self.doc.apply(update)
+            }
+        });
+        match r {
+            Ok(true) => CHANGED,
+            Ok(false) => 0,
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// The delta (to the output) a peer at version `since` (the input
+    /// buffer's first `since_len` bytes; `NONE`: no version, a peer with
+    /// nothing) lacks, in format `format` at most (`as` maps what pkg/doc.js
+    /// would never pass, NaN or negative, to 0: format 1); its size, or `NONE`.
+    pub fn encode_delta(&mut self, since_len: usize, format: f64) -> usize {
+        let since = match since_len {
+            NONE => Ok(None),
+            len => message_in(&self.input, len).map(Some),
+        };
+        match since.and_then(|since| self.doc.encode_delta_in(since, format as u64)) {
+            Ok(delta) => self.give(delta),
+            Err(e) => {
+                self.error = Some(e);
+                NONE
+            }
+        }
+    }
+
     pub fn increment(&mut self, key_len: usize, delta: f64, flags: u32) -> u32 {
         let r = key_in(&self.input, key_len).and_then(|key| self.doc.increment(key, safe_integer(delta, "the delta")?));
         self.wrote(r, flags)
@@ -591,6 +625,14 @@ hot_calls! {
     fn hot_commit(encode: u32) -> u32 = |c: &mut Core, encode: u32| u32::from(c.commit(encode != 0)), else 0;
     /// `Core::increment`.
     fn hot_increment(key_len: usize, delta: f64, flags: u32) -> u32 = Core::increment, else 0;
+    /// `Core::set_bytes`.
+    fn hot_set_bytes(key_len: usize, len: usize, flags: u32) -> u32 = Core::set_bytes, else 0;
+    /// `Core::apply_update`.
+    fn hot_apply_update(len: usize) -> u32 = |c: &mut Core, len| c.apply_update(len, false), else 0;
+    /// `Core::apply_update` of stored bytes.
+    fn hot_apply_stored(len: usize) -> u32 = |c: &mut Core, len| c.apply_update(len, true), else 0;
+    /// `Core::encode_delta`, to the output.
+    fn hot_encode_delta(since_len: usize, format: f64) -> usize = Core::encode_delta, else NONE;
     /// `Core::counter`.
     fn hot_counter(key_len: usize) -> f64 = |c: &mut Core, key_len| c.counter(key_len), else 0.0;
     /// `Core::counter_slots`, to the output.
