@@ -276,6 +276,9 @@ const OUT_KEPT = 1 << 16;
 const IN_KEPT = 1 << 17;
 // What a hot call returns for "failed" or takes for "no bytes" (src/wasm.rs, NONE).
 const NONE = 0xffffffff;
+// Strings longer than this go to the input buffer through TextEncoder, shorter
+// ones char by char (faster for the short keys apps use).
+const PUT_BY_CHARS = 32;
 
 export function useWasm(exports) {
   wasm = exports;
@@ -392,6 +395,10 @@ export class Doc {
     // Never into a freed Doc's buffer, nor while the core reads it (in the clock).
     this.#r;
     const n = s.length;
+    if (n > PUT_BY_CHARS) {
+      if (at + 3 * n > this.#inSize) this.#grow(at + 3 * n);
+      return encoder.encodeInto(s, view().subarray(this.#in + at, this.#in + at + 3 * n)).written;
+    }
     if (at + n > this.#inSize) this.#grow(at + n);
     const mem = view();
     const p = this.#in + at;
@@ -569,7 +576,11 @@ export class Doc {
       return;
     }
     const json = jsonText(value, this.#limits);
-    if (this.#ok(this.#r.setJson(this.#put(key, 0), json, this.#flags))) this.#emitLocal(undefined, "registers", key);
+    const core = this.#c;
+    const n = this.#put(key, 0);
+    const status = wasm.hot_set_json(core, n, this.#put(json, n), this.#flags);
+    this.#trim();
+    if (this.#ok(status)) this.#emitLocal(undefined, "registers", key);
   }
 
   get(key) {

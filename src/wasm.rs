@@ -304,13 +304,6 @@ impl RawDoc {
         self.error.take().map_or(JsValue::UNDEFINED, to_js)
     }
 
-    #[wasm_bindgen(js_name = setJson)]
-    pub fn set_json(&mut self, key_len: usize, json: String, flags: u32) -> u32 {
-        let c: &mut Core = self;
-        let r = key_in(&c.input, key_len).and_then(|key| c.doc.set(key, Value::Json(json)));
-        c.wrote(r, flags)
-    }
-
     /// The live keys of a kind (0 = counters, 1 = registers, 2 = sets), as a
     /// JSON array.
     pub fn keys(&self, k: u8) -> Result<String, JsValue> {
@@ -508,6 +501,14 @@ impl Core {
         FAILED
     }
 
+    /// The JSON text's `json_len` bytes follow the key's in the input buffer.
+    pub fn set_json(&mut self, key_len: usize, json_len: usize, flags: u32) -> u32 {
+        let r = key_in(&self.input, key_len)
+            .and_then(|key| Ok((key, text_in(&self.input, key_len, json_len, "a register value")?)))
+            .and_then(|(key, json)| self.doc.set(key, Value::Json(json.into())));
+        self.wrote(r, flags)
+    }
+
     /// The value's `len` bytes follow the key's in the input buffer.
     pub fn set_bytes(&mut self, key_len: usize, len: usize, flags: u32) -> u32 {
         let r = key_in(&self.input, key_len)
@@ -625,6 +626,8 @@ hot_calls! {
     fn hot_commit(encode: u32) -> u32 = |c: &mut Core, encode: u32| u32::from(c.commit(encode != 0)), else 0;
     /// `Core::increment`.
     fn hot_increment(key_len: usize, delta: f64, flags: u32) -> u32 = Core::increment, else 0;
+    /// `Core::set_json`.
+    fn hot_set_json(key_len: usize, json_len: usize, flags: u32) -> u32 = Core::set_json, else 0;
     /// `Core::set_bytes`.
     fn hot_set_bytes(key_len: usize, len: usize, flags: u32) -> u32 = Core::set_bytes, else 0;
     /// `Core::apply_update`.
