@@ -629,7 +629,7 @@ export class Doc {
       const got = typeof kind === "string" ? quote(kind) : describe(kind);
       throw new TypeError(`slotkv: kind must be "counter", "register" or "set", got ${got}`);
     }
-    return JSON.parse(this.#r.keys(KINDS[kind]));
+    return JSON.parse(this.#text(wasm.hot_keys(this.#c, KINDS[kind])));
   }
 
   toJSON() {

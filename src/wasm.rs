@@ -144,12 +144,14 @@ fn to_limits(values: &[f64]) -> Result<Limits, JsValue> {
     })
 }
 
-fn kind(k: u8) -> Result<Kind, JsValue> {
+/// A kind's number (0 = counters, 1 = registers, 2 = sets). Another (only
+/// a caller bypassing pkg/doc.js passes one) names no kind: its list is empty.
+fn kind(k: u32) -> Option<Kind> {
     match k {
-        0 => Ok(Kind::Counter),
-        1 => Ok(Kind::Register),
-        2 => Ok(Kind::Set),
-        _ => Err(TypeError::new("slotkv: kind must be \"counter\", \"register\" or \"set\"").into()),
+        0 => Some(Kind::Counter),
+        1 => Some(Kind::Register),
+        2 => Some(Kind::Set),
+        _ => None,
     }
 }
 
@@ -304,11 +306,6 @@ impl RawDoc {
         self.error.take().map_or(JsValue::UNDEFINED, to_js)
     }
 
-    /// The live keys of a kind (0 = counters, 1 = registers, 2 = sets), as a
-    /// JSON array.
-    pub fn keys(&self, k: u8) -> Result<String, JsValue> {
-        Ok(list_json(self.doc.keys(kind(k)?)))
-    }
 
 }
 
@@ -399,6 +396,12 @@ impl Core {
         quote(r.writer.as_str(), &mut out);
         out.push_str(&cat![",\"wall\":", r.ts.wall, ",\"logical\":", r.ts.logical, ",\"deleted\":", if r.is_tombstone() { "true" } else { "false" }, "}"]);
         self.give(out)
+    }
+
+    /// The live keys of a kind (see `kind`), as a JSON array.
+    pub fn keys(&mut self, k: u32) -> usize {
+        let list = list_json(kind(k).map_or_else(Vec::new, |k| self.doc.keys(k)));
+        self.give(list)
     }
 
     /// The members, as a JSON array.
@@ -652,6 +655,8 @@ hot_calls! {
     fn hot_remove(key_len: usize, element_len: usize, flags: u32) -> u32 = Core::remove, else 0;
     /// `Core::has`, 1 or 0.
     fn hot_has(key_len: usize, element_len: usize) -> u32 = |c: &mut Core, key_len, element_len| u32::from(c.has(key_len, element_len)), else 0;
+    /// `Core::keys`, to the output.
+    fn hot_keys(kind: u32) -> usize = Core::keys, else 0;
     /// `Core::members`, to the output.
     fn hot_members(key_len: usize) -> usize = Core::members, else 0;
     /// `Core::client_id`, to the output.
