@@ -4,9 +4,8 @@
 //! 3 KB to the wasm module, and the crate sorts seven kinds of things. Here
 //! the sorting itself is one natural merge sort over item indices, compiled
 //! once for every type (the comparison is a `dyn` call), and so is the
-//! sortedness check and the swaps that put the items in order; per item
-//! type there is only the swapping loop, and per call site only the
-//! comparison. It is stable,
+//! sortedness check; per item type there is only the final move of the
+//! items, and per call site only the comparison. It is stable,
 //! O(n log n) whatever the input (a hostile peer cannot make it quadratic),
 //! O(n) for input made of a few sorted runs, and returns at once for sorted
 //! input, which is what honest peers send.
@@ -14,7 +13,7 @@
 use crate::prelude::*;
 
 /// Sorts `v` so that `less` never holds for a later item against an earlier one.
-pub fn sort_by<T>(v: &mut [T], less: impl Fn(&T, &T) -> bool) {
+pub fn sort_by<T>(v: &mut Vec<T>, less: impl Fn(&T, &T) -> bool) {
     let order = {
         let items: &[T] = v;
         merge_order(items.len(), &|i, j| match (items.get(i), items.get(j)) {
@@ -28,43 +27,25 @@ pub fn sort_by<T>(v: &mut [T], less: impl Fn(&T, &T) -> bool) {
 }
 
 /// Moves the items of `v` so that item `k` is the one that was at
-/// `order[k]`, by swaps along the cycles of the permutation: the swaps are
-/// found by [`cycle_swaps`], compiled once, so that per item type there is
-/// only this loop. Items move in place, with no copy of the list.
-fn reorder<T>(v: &mut [T], order: &[usize]) {
-    let n = v.len();
-    for (a, b) in cycle_swaps(order) {
-        if a < n && b < n {
-            v.swap(a, b);
+/// `order[k]` (the only part of the sort compiled once per item type). Each
+/// item is moved out in order and back in sorted order: sequential writes,
+/// which a large, shuffled input needs to stay fast.
+fn reorder<T>(v: &mut Vec<T>, order: &[usize]) {
+    let mut items: Vec<Option<T>> = Vec::with_capacity(v.len());
+    while let Some(item) = v.pop() {
+        items.push(Some(item));
+    }
+    let last = items.len();
+    for &i in order {
+        // (Popped from the end: the item that was at `i` is at `last - 1 - i`.)
+        if let Some(item) = last.checked_sub(i + 1).and_then(|j| items.get_mut(j)).and_then(Option::take) {
+            v.push(item);
         }
     }
-}
-
-/// The swaps that put the item at `order[k]` at `k`, for a permutation
-/// `order`. Along a cycle `k -> order[k] -> ...`, swapping `j` with
-/// `order[j]` settles `j` and carries the item from `k` onwards, until
-/// the last position of the cycle, which is its place.
-fn cycle_swaps(order: &[usize]) -> Vec<(usize, usize)> {
-    let mut placed = vec![false; order.len()];
-    let mut swaps = Vec::new();
-    for start in 0..order.len() {
-        let mut j = start;
-        while let Some(done) = placed.get_mut(j).filter(|done| !**done) {
-            *done = true;
-            match order.get(j) {
-                Some(&next) if next != start && placed.get(next) == Some(&false) => {
-                    swaps.push((j, next));
-                    j = next;
-                }
-                _ => break,
-            }
-        }
-    }
-    swaps
 }
 
 /// Sorts `v` in ascending order.
-pub fn sort<T: Ord>(v: &mut [T]) {
+pub fn sort<T: Ord>(v: &mut Vec<T>) {
     sort_by(v, |a, b| a < b);
 }
 
