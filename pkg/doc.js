@@ -338,8 +338,11 @@ export class Doc {
     // (src/wasm.rs, JsClock, relies on it). It holds its mark, not this Doc:
     // the core holds the clock, and a Doc it held could never be
     // garbage-collected.
+    // (An object with an own method `read`, which the core calls: calling a
+    // function through its `call` would look that up on Function.prototype,
+    // which a page can replace, and run it before the mark is set.)
     const mark = this.#clock;
-    const clock = () => {
+    const read = () => {
       mark.running = true;
       try {
         if (now) {
@@ -358,7 +361,7 @@ export class Doc {
       }
     };
     this.#limits = limits;
-    this.#raw = new RawDoc(clientId, clock, retention, limits === LIMITS ? undefined : new Float64Array(Object.values(limits)));
+    this.#raw = new RawDoc(clientId, { read }, retention, limits === LIMITS ? undefined : new Float64Array(Object.values(limits)));
     this.#core = this.#raw.core();
   }
 

@@ -10,9 +10,8 @@
 
 use core::ptr::NonNull;
 
-use js_sys::{Function, RangeError, TypeError};
+use js_sys::{RangeError, TypeError};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
 use crate::clock::WallClock;
 use crate::counter::{Counter, MAX_SAFE_INTEGER};
@@ -81,22 +80,25 @@ struct JsClock(Option<Clock>);
 
 #[wasm_bindgen]
 extern "C" {
-    /// pkg/doc.js's clock function (see [`JsClock`]), which never throws
-    /// and always returns a number.
-    type Clock;
+    /// pkg/doc.js's clock (see [`JsClock`]): an object whose own `read`
+    /// method never throws and always returns a number.
+    pub type Clock;
 
-    /// `clock.call(this_arg)` as a number, in one crossing (`Function::call0`
-    /// takes three: the call, then a `JsValue` to read and drop; a register
-    /// write took a quarter longer).
-    #[wasm_bindgen(method, js_name = call)]
-    fn call_for_ms(clock: &Clock, this_arg: &JsValue) -> f64;
+    /// `clock.read()`, in one crossing (`Function::call0` takes three: the
+    /// call, then a `JsValue` to read and drop; a register write took a
+    /// quarter longer). A method of the object's own, not `Function`'s
+    /// `call`: a page's replaced `Function.prototype.call` would run before
+    /// pkg/doc.js marks the Doc busy, and could use the Doc in the middle
+    /// of a write.
+    #[wasm_bindgen(method, js_name = read)]
+    fn read_ms(clock: &Clock) -> f64;
 }
 
 impl WallClock for JsClock {
     fn now_ms(&mut self) -> u64 {
         match &self.0 {
             Some(f) => {
-                let ms = f.call_for_ms(&JsValue::UNDEFINED);
+                let ms = f.read_ms();
                 if ms.is_finite() && ms >= 0.0 {
                     ms as u64
                 } else {
@@ -282,7 +284,7 @@ impl RawDoc {
     /// are the seven `Limits` fields in declaration order (pkg/doc.js checks
     /// them first).
     #[wasm_bindgen(constructor)]
-    pub fn new(client_id: Option<String>, now: Option<Function>, retention_ms: f64, limits: Option<Vec<f64>>) -> Result<RawDoc, JsValue> {
+    pub fn new(client_id: Option<String>, now: Option<Clock>, retention_ms: f64, limits: Option<Vec<f64>>) -> Result<RawDoc, JsValue> {
         let mut options = Options { client_id, ..Options::default() };
         if retention_ms >= 0.0 {
             options.tombstone_retention_ms = safe_integer(retention_ms, "tombstoneRetentionMs").map_err(to_js)? as u64;
@@ -290,7 +292,7 @@ impl RawDoc {
         if let Some(values) = limits {
             options.limits = to_limits(&values)?;
         }
-        let doc = Doc::with_clock(options, Box::new(JsClock(now.map(JsCast::unchecked_into)))).map_err(to_js)?;
+        let doc = Doc::with_clock(options, Box::new(JsClock(now))).map_err(to_js)?;
         let core = Box::new(Core { doc, update: None, error: None, input: Vec::new(), out: Vec::new(), out_at: core::ptr::null() });
         Ok(RawDoc { core: NonNull::from(Box::leak(core)) })
     }

@@ -393,27 +393,76 @@ test("now: a clock returning any value, or throwing, never breaks a write", () =
 
 test("now: a clock that uses its own Doc cannot corrupt it", () => {
   // (A call that wrote its key to the Doc's input buffer first would
-  // overwrite the key the core is writing: "r" would not be set.)
-  const calls = { free: [], counter: ["k"], increment: ["k"], encodeState: [], get: ["k"], set: ["k", 1], delete: ["k"], add: ["k", "e"], remove: ["k", "e"], has: ["k", "e"], members: ["k"] };
-  for (const [method, args] of Object.entries(calls)) {
-    let d;
-    let inner;
-    d = new Doc({
-      now: () => {
-        try {
-          d[method](...args);
-        } catch (e) {
-          inner = e;
-        }
-        return 42;
-      },
-    });
-    d.set("r", "v");
-    assert.equal(inner?.constructor, Error, `${method} inside now throws an Error`);
-    assert.match(inner.message, /must not use its own Doc/);
-    assert.deepEqual(d.registerInfo("r"), { writer: d.clientId, wall: 42, logical: 0, deleted: false });
-    assert.equal(d.get("r"), "v");
-    assertUsable(d, method);
+  // overwrite the key the core is writing: the write would go elsewhere.)
+  const other = new Doc();
+  other.increment("o");
+  const calls = {
+    free: [],
+    counter: ["k"],
+    counterSlots: ["k"],
+    increment: ["k"],
+    decrement: ["k"],
+    encodeState: [],
+    encodeDelta: [],
+    version: [],
+    applyUpdate: [other.encodeState()],
+    get: ["k"],
+    registerInfo: ["k"],
+    set: ["k", 1],
+    delete: ["k"],
+    add: ["k", "e"],
+    remove: ["k", "e"],
+    has: ["k", "e"],
+    members: ["k"],
+    keys: ["set"],
+    toJSON: [],
+    transact: [() => {}],
+    clientId: null,
+  };
+  // Every write that reads the clock, each as the outer call.
+  const outers = {
+    set: (d) => d.set("rrrr", "v"),
+    delete: (d) => d.delete("dddd"),
+    "add (a re-add)": (d) => d.add("ssss", "eeee"),
+    remove: (d) => d.remove("ssss", "ffff"),
+  };
+  const check = {
+    set: (d) => assert.equal(d.get("rrrr"), "v"),
+    delete: (d) => assert.equal(d.registerInfo("dddd").deleted, true),
+    "add (a re-add)": (d) => assert.deepEqual(d.members("ssss"), ["eeee", "ffff"]),
+    remove: (d) => assert.deepEqual(d.members("ssss"), ["eeee"]),
+  };
+  for (const [outer, write] of Object.entries(outers)) {
+    for (const [method, args] of Object.entries(calls)) {
+      const why = `${method} inside now, during ${outer}`;
+      let d;
+      let inner;
+      let armed = false;
+      d = new Doc({
+        now: () => {
+          if (armed) {
+            armed = false;
+            try {
+              if (args === null) d[method];
+              else d[method](...args);
+            } catch (e) {
+              inner = e;
+            }
+          }
+          return 42;
+        },
+      });
+      d.set("dddd", 0);
+      d.add("ssss", "eeee");
+      d.add("ssss", "ffff");
+      armed = true;
+      write(d);
+      assert.equal(armed, false, `${why}: the clock was read`);
+      assert.equal(inner?.constructor, Error, `${why} throws an Error`);
+      assert.match(inner.message, /must not use its own Doc/, why);
+      check[outer](d);
+      assertUsable(d, why);
+    }
   }
 });
 
@@ -451,6 +500,47 @@ test("a replaced Date.now that uses the Doc in the middle of a write cannot corr
     }
   } finally {
     Date.now = realNow;
+  }
+});
+
+// (Found in review: the core called the clock as clock.call(), so a page's
+// replaced Function.prototype.call ran before the Doc was marked busy, and
+// could write to or free the Doc in the middle of a write.)
+test("a replaced Function.prototype.call cannot use the Doc in the middle of a write", () => {
+  const realCall = Function.prototype.call;
+  for (const [label, inner] of [
+    ["a write", (d) => d.set("zzzzzzzzzzzzzzzzzzzzzzzzzzzzzz", 1)],
+    ["free()", (d) => d.free()],
+  ]) {
+    const d = new Doc();
+    d.set("reg", 1);
+    d.add("s", "e");
+    let armed = true;
+    // (A plain function, not an arrow: `this` is the function being called.)
+    Function.prototype.call = function (...args) {
+      if (armed) {
+        armed = false;
+        try {
+          inner(d);
+        } catch {
+          // Refused: fine.
+        }
+      }
+      return Reflect.apply(this, args[0], args.slice(1));
+    };
+    try {
+      d.delete("reg");
+      d.remove("s", "e");
+    } catch (e) {
+      assert.match(String(e), /freed/, label);
+    } finally {
+      Function.prototype.call = realCall;
+    }
+    if (label === "a write") {
+      assert.equal(d.get("reg"), undefined, `${label}: the delete took effect`);
+      assert.deepEqual(d.members("s"), [], label);
+      assertUsable(d, label);
+    }
   }
 });
 
