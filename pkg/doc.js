@@ -269,7 +269,8 @@ let wasm;
 let heap = new Uint8Array(0);
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-// Output up to this size stays in wasm memory for the next (src/wasm.rs, hot_out).
+// Output up to this size is left in wasm memory, until the next output
+// replaces it; a larger one is given back once read (src/wasm.rs, slotkv_out).
 const OUT_KEPT = 1 << 16;
 // An input buffer grown past this (by an update or a value's bytes) is
 // given back after the call; keys and elements of the default limits fit.
@@ -420,32 +421,32 @@ export class Doc {
   #grow(size) {
     // (Growing keeps what the buffer holds.)
     // (Addresses and sizes come back as i32: made unsigned, past 2 GiB.)
-    const at = wasm.hot_input_buffer(this.#c, size) >>> 0;
+    const at = wasm.slotkv_input_buffer(this.#c, size) >>> 0;
     if (!at) throw new RangeError(`slotkv: no memory left for a ${size}-byte key or element`);
     this.#in = at;
     this.#inSize = size;
   }
 
-  // The `n` bytes of a hot call's output (src/wasm.rs, hot_out), copied out.
+  // The `n` bytes of a hot call's output (src/wasm.rs, slotkv_out), copied out.
   // A large output's memory is given back at once.
   #bytes(n) {
     n >>>= 0;
-    const p = wasm.hot_out(this.#core) >>> 0;
+    const p = wasm.slotkv_out(this.#core) >>> 0;
     const bytes = view().slice(p, p + n);
-    if (n > OUT_KEPT) wasm.hot_out_free(this.#core);
+    if (n > OUT_KEPT) wasm.slotkv_out_free(this.#core);
     return bytes;
   }
 
   // The same, UTF-8 text.
   #text(n) {
     n >>>= 0;
-    const p = wasm.hot_out(this.#core) >>> 0;
+    const p = wasm.slotkv_out(this.#core) >>> 0;
     const text = decoder.decode(view().subarray(p, p + n));
-    if (n > OUT_KEPT) wasm.hot_out_free(this.#core);
+    if (n > OUT_KEPT) wasm.slotkv_out_free(this.#core);
     return text;
   }
 
-  // A register's value from `hot_get` (src/wasm.rs, Core::get).
+  // A register's value from `slotkv_get` (src/wasm.rs, Core::get).
   #value(n) {
     if (!n) return undefined;
     return n & 1 ? JSON.parse(this.#text((n - 1) / 2)) : this.#bytes((n - 2) / 2);
@@ -467,7 +468,7 @@ export class Doc {
   // Gives a large input buffer's memory back (see IN_KEPT).
   #trim() {
     if (this.#inSize <= IN_KEPT) return;
-    wasm.hot_input_buffer(this.#core, 0);
+    wasm.slotkv_input_buffer(this.#core, 0);
     this.#in = 0;
     this.#inSize = 0;
   }
@@ -479,7 +480,7 @@ export class Doc {
   }
 
   get clientId() {
-    return this.#text(wasm.hot_client_id(this.#c));
+    return this.#text(wasm.slotkv_client_id(this.#c));
   }
 
   // How RawDoc runs one write: outside transact() it is its own transaction,
@@ -496,7 +497,7 @@ export class Doc {
     const change = kind ? this.#wrote(kind, key) : this.#changeEvent(true, origin);
     // The update was encoded only if an update listener was there to take it.
     if (this.#listeners.update.size) {
-      const n = wasm.hot_take_update(this.#c);
+      const n = wasm.slotkv_take_update(this.#c);
       const update = n ? this.#bytes(n) : undefined;
       if (update) this.#emit("update", update, origin, true);
     }
@@ -513,7 +514,7 @@ export class Doc {
   // listener runs: a listener's own write or applyUpdate has changes of its own.
   #changeEvent(local, origin) {
     if (!this.#listeners.change.size) return null;
-    const e = JSON.parse(this.#text(wasm.hot_last_changes(this.#core)));
+    const e = JSON.parse(this.#text(wasm.slotkv_last_changes(this.#core)));
     // An update whose only news was dots (a write that lost, say) changed no key.
     if (!e.counters.length && !e.registers.length && !e.sets.length) return null;
     e.local = local;
@@ -547,21 +548,21 @@ export class Doc {
   increment(key, delta = 1) {
     checkKey(key);
     checkDelta(delta);
-    if (this.#ok(wasm.hot_increment(this.#c, this.#put(key, 0), delta, this.#flags))) this.#emitLocal(undefined, "counters", key);
+    if (this.#ok(wasm.slotkv_increment(this.#c, this.#put(key, 0), delta, this.#flags))) this.#emitLocal(undefined, "counters", key);
   }
 
   decrement(key, delta = 1) {
     checkKey(key);
     checkDelta(delta);
-    if (this.#ok(wasm.hot_increment(this.#c, this.#put(key, 0), -delta, this.#flags))) this.#emitLocal(undefined, "counters", key);
+    if (this.#ok(wasm.slotkv_increment(this.#c, this.#put(key, 0), -delta, this.#flags))) this.#emitLocal(undefined, "counters", key);
   }
 
   counter(key) {
-    return wasm.hot_counter(this.#c, this.#key(key));
+    return wasm.slotkv_counter(this.#c, this.#key(key));
   }
 
   counterSlots(key) {
-    return JSON.parse(this.#text(wasm.hot_counter_slots(this.#c, this.#key(key))));
+    return JSON.parse(this.#text(wasm.slotkv_counter_slots(this.#c, this.#key(key))));
   }
 
   // ----- registers -----
@@ -573,7 +574,7 @@ export class Doc {
       if (bytes.length > max) throw tooLarge(`at most ${max} bytes, this one is ${bytes.length}`);
       const core = this.#c;
       const n = this.#put(key, 0);
-      const status = wasm.hot_set_bytes(core, n, this.#putBytes(bytes, n), this.#flags);
+      const status = wasm.slotkv_set_bytes(core, n, this.#putBytes(bytes, n), this.#flags);
       this.#trim();
       if (this.#ok(status)) this.#emitLocal(undefined, "registers", key);
       return;
@@ -581,24 +582,24 @@ export class Doc {
     const json = jsonText(value, this.#limits);
     const core = this.#c;
     const n = this.#put(key, 0);
-    const status = wasm.hot_set_json(core, n, this.#put(json, n), this.#flags);
+    const status = wasm.slotkv_set_json(core, n, this.#put(json, n), this.#flags);
     this.#trim();
     if (this.#ok(status)) this.#emitLocal(undefined, "registers", key);
   }
 
   get(key) {
-    return this.#value(wasm.hot_get(this.#c, this.#key(key)));
+    return this.#value(wasm.slotkv_get(this.#c, this.#key(key)));
   }
 
   /** Who last wrote register `key`, and when (hybrid logical clock time). */
   registerInfo(key) {
-    const n = wasm.hot_register_info(this.#c, this.#key(key));
+    const n = wasm.slotkv_register_info(this.#c, this.#key(key));
     return n ? JSON.parse(this.#text(n)) : undefined;
   }
 
   delete(key) {
     checkKey(key);
-    if (this.#ok(wasm.hot_delete(this.#c, this.#put(key, 0), this.#flags))) this.#emitLocal(undefined, "registers", key);
+    if (this.#ok(wasm.slotkv_delete(this.#c, this.#put(key, 0), this.#flags))) this.#emitLocal(undefined, "registers", key);
   }
 
   // ----- sets -----
@@ -606,24 +607,24 @@ export class Doc {
     checkKey(key);
     checkElement(element, this.#limits);
     const n = this.#put(key, 0);
-    if (this.#ok(wasm.hot_add(this.#c, n, this.#put(element, n), this.#flags))) this.#emitLocal(undefined, "sets", key);
+    if (this.#ok(wasm.slotkv_add(this.#c, n, this.#put(element, n), this.#flags))) this.#emitLocal(undefined, "sets", key);
   }
 
   remove(key, element) {
     checkKey(key);
     checkElement(element, this.#limits);
     const n = this.#put(key, 0);
-    if (this.#ok(wasm.hot_remove(this.#c, n, this.#put(element, n), this.#flags))) this.#emitLocal(undefined, "sets", key);
+    if (this.#ok(wasm.slotkv_remove(this.#c, n, this.#put(element, n), this.#flags))) this.#emitLocal(undefined, "sets", key);
   }
 
   has(key, element) {
     const core = this.#c; // a freed Doc says so before the arguments are checked, as everywhere
     const n = this.#key(key);
-    return wasm.hot_has(core, n, this.#put(checkElement(element, this.#limits), n)) === 1;
+    return wasm.slotkv_has(core, n, this.#put(checkElement(element, this.#limits), n)) === 1;
   }
 
   members(key) {
-    return JSON.parse(this.#text(wasm.hot_members(this.#c, this.#key(key))));
+    return JSON.parse(this.#text(wasm.slotkv_members(this.#c, this.#key(key))));
   }
 
   // ----- whole document -----
@@ -632,13 +633,13 @@ export class Doc {
       const got = typeof kind === "string" ? quote(kind) : describe(kind);
       throw new TypeError(`slotkv: kind must be "counter", "register" or "set", got ${got}`);
     }
-    return JSON.parse(this.#text(wasm.hot_keys(this.#c, KINDS[kind])));
+    return JSON.parse(this.#text(wasm.slotkv_keys(this.#c, KINDS[kind])));
   }
 
   toJSON() {
     // One crossing: JSON.parse makes every key an own property, "__proto__" too.
-    const { counters, registers, sets, bytes } = JSON.parse(this.#text(wasm.hot_entries_json(this.#c)));
-    for (const key of bytes) registers[key] = this.#value(wasm.hot_get(this.#core, this.#put(key, 0)));
+    const { counters, registers, sets, bytes } = JSON.parse(this.#text(wasm.slotkv_entries_json(this.#c)));
+    for (const key of bytes) registers[key] = this.#value(wasm.slotkv_get(this.#core, this.#put(key, 0)));
     return { counters, registers, sets };
   }
 
@@ -658,17 +659,17 @@ export class Doc {
     } finally {
       this.#depth = 0;
       // (fn may have freed the document.)
-      if (this.#raw && wasm.hot_commit(this.#core, this.#listeners.update.size > 0 ? 1 : 0) === 1) this.#emitLocal(origin);
+      if (this.#raw && wasm.slotkv_commit(this.#core, this.#listeners.update.size > 0 ? 1 : 0) === 1) this.#emitLocal(origin);
     }
   }
 
   // ----- sync -----
   version() {
-    return this.#bytes(wasm.hot_version(this.#c));
+    return this.#bytes(wasm.slotkv_version(this.#c));
   }
 
   encodeState() {
-    return this.#bytes(wasm.hot_encode_state(this.#c));
+    return this.#bytes(wasm.slotkv_encode_state(this.#c));
   }
 
   // `format`: the newest format version the receiver reads (a peer of an
@@ -683,7 +684,7 @@ export class Doc {
     }
     const core = this.#c;
     const len = since === undefined ? NONE : this.#putBytes(checkMessage(since, "since", SINCE, this.#limits), 0);
-    const n = wasm.hot_encode_delta(core, len, format) >>> 0;
+    const n = wasm.slotkv_encode_delta(core, len, format) >>> 0;
     this.#trim();
     if (n === NONE) throw this.#raw.takeError();
     return this.#bytes(n);
@@ -703,7 +704,7 @@ export class Doc {
   #apply(bytes, stored) {
     const core = this.#c;
     const n = this.#putBytes(bytes, 0);
-    const status = stored ? wasm.hot_apply_stored(core, n) : wasm.hot_apply_update(core, n);
+    const status = stored ? wasm.slotkv_apply_stored(core, n) : wasm.slotkv_apply_update(core, n);
     this.#trim();
     return this.#ok(status);
   }

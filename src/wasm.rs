@@ -8,6 +8,7 @@
 //! text, one string per call, because that is cheaper than building JS objects
 //! field by field across the boundary.
 
+use core::cell::{Cell, UnsafeCell};
 use core::ptr::NonNull;
 
 use js_sys::{RangeError, TypeError};
@@ -195,16 +196,21 @@ fn changes_json(c: &Changes) -> String {
 }
 
 /// The document as JavaScript sees it (wrapped by `Doc` in `pkg/doc.js`):
-/// wasm-bindgen's object, for the calls that take or return strings, bytes
-/// or errors. What it holds is a [`Core`] of its own on the heap, which the
-/// hot calls reach directly (see `hot_calls!`).
+/// wasm-bindgen's object, for the calls that take or return JS values (the
+/// constructor, errors). What it holds is a [`Core`] of its own on the
+/// heap, which the hot calls reach directly (see `hot_calls!`).
 #[wasm_bindgen]
 pub struct RawDoc {
     /// Owned: a leaked `Box`, freed when the `RawDoc` is dropped.
-    /// Every use, here and in the hot calls, goes through this pointer for
-    /// the length of one call, and calls on one document never overlap
-    /// (see `hot_calls!`).
-    core: NonNull<Core>,
+    held: NonNull<Held>,
+}
+
+/// A document's [`Core`], and whether a call on it is running: every use
+/// of the `Core` goes through [`enter`], which refuses a call inside
+/// another (pkg/doc.js never makes one; this is the second line).
+pub struct Held {
+    busy: Cell<bool>,
+    core: UnsafeCell<Core>,
 }
 
 /// What a [`RawDoc`] holds.
@@ -219,33 +225,54 @@ pub struct Core {
     input: Vec<u8>,
     /// The output of the last hot call that returns text or bytes, when it
     /// made them: they return their size, and pkg/doc.js reads them in
-    /// place, at `out_at` (see `hot_out`).
+    /// place, at `out_at` (see `slotkv_out`).
     out: Vec<u8>,
     /// Where the output is: in `out`, or in the document (a register's
     /// value, which `get` leaves where it is).
     out_at: *const u8,
 }
 
+/// The [`Core`] that `held` holds, marked busy until [`leave`], or `None`
+/// if `held` is null. A call inside a call on the same document traps
+/// here, before it touches anything: the outer call's `&mut Core` is live,
+/// and a second one would alias it. (Not generic, so that each hot call
+/// adds only the call of it.)
+///
+/// # Safety
+/// `held` is null or the [`Held`] of a live document (see `hot_calls!`),
+/// and the `Core` is not used after [`leave`].
+unsafe fn enter<'a>(held: *const Held) -> Option<&'a mut Core> {
+    // SAFETY: the caller's; `Held` is only ever shared, its `Core` only
+    // reached between `enter` and `leave`.
+    let held = unsafe { held.as_ref() }?;
+    if held.busy.replace(true) {
+        core::arch::wasm32::unreachable();
+    }
+    // SAFETY: `busy` was clear: no other reference to the `Core` is live.
+    Some(unsafe { &mut *held.core.get() })
+}
+
+/// Ends the call [`enter`] began.
+///
+/// # Safety
+/// As for [`enter`].
+unsafe fn leave(held: *const Held) {
+    // SAFETY: the caller's.
+    if let Some(held) = unsafe { held.as_ref() } {
+        held.busy.set(false);
+    }
+}
+
 impl Drop for RawDoc {
     fn drop(&mut self) {
-        // SAFETY: `core` is a leaked `Box`, and this is its last use.
-        drop(unsafe { Box::from_raw(self.core.as_ptr()) });
-    }
-}
-
-impl core::ops::Deref for RawDoc {
-    type Target = Core;
-    fn deref(&self) -> &Core {
-        // SAFETY: `core` is live while `self` is, and no other call on this
-        // document is running (see `RawDoc::core`).
-        unsafe { self.core.as_ref() }
-    }
-}
-
-impl core::ops::DerefMut for RawDoc {
-    fn deref_mut(&mut self) -> &mut Core {
-        // SAFETY: as for `deref`.
-        unsafe { self.core.as_mut() }
+        // SAFETY: `held` is a leaked `Box`, live until here.
+        if unsafe { self.held.as_ref() }.busy.get() {
+            // Freed from inside a call on it (pkg/doc.js never does so):
+            // the running call still holds it, so it is left, not freed.
+            return;
+        }
+        // SAFETY: `held` is a leaked `Box`, and this is its last use.
+        drop(unsafe { Box::from_raw(self.held.as_ptr()) });
     }
 }
 
@@ -293,19 +320,32 @@ impl RawDoc {
             options.limits = to_limits(&values)?;
         }
         let doc = Doc::with_clock(options, Box::new(JsClock(now))).map_err(to_js)?;
-        let core = Box::new(Core { doc, update: None, error: None, input: Vec::new(), out: Vec::new(), out_at: core::ptr::null() });
-        Ok(RawDoc { core: NonNull::from(Box::leak(core)) })
+        let core = Core { doc, update: None, error: None, input: Vec::new(), out: Vec::new(), out_at: core::ptr::null() };
+        let held = Box::new(Held { busy: Cell::new(false), core: UnsafeCell::new(core) });
+        Ok(RawDoc { held: NonNull::from(Box::leak(held)) })
     }
 
-    /// The address of this document's [`Core`], for the hot calls.
-    pub fn core(&self) -> *mut Core {
-        self.core.as_ptr()
+    /// The address of this document's [`Held`] core, for the hot calls.
+    pub fn core(&self) -> *const Held {
+        self.held.as_ptr()
     }
 
     /// The error of the last call that returned `FAILED` (once).
     #[wasm_bindgen(js_name = takeError)]
     pub fn take_error(&mut self) -> JsValue {
-        self.error.take().map_or(JsValue::UNDEFINED, to_js)
+        self.with(|c| c.error.take()).map_or(JsValue::UNDEFINED, to_js)
+    }
+}
+
+impl RawDoc {
+    /// Runs `call` on this document's [`Core`] (for Rust callers: the
+    /// browser tests).
+    pub fn with<R>(&mut self, call: impl FnOnce(&mut Core) -> R) -> R {
+        let held = self.held.as_ptr();
+        // SAFETY: `held` is live while `self` is, and never null.
+        let out = call(unsafe { enter(held) }.unwrap_or_else(|| core::arch::wasm32::unreachable()));
+        unsafe { leave(held) };
+        out
     }
 
 
@@ -344,7 +384,13 @@ impl Core {
         self.input.as_mut_ptr()
     }
 
-    /// Puts `bytes` in the output (see `hot_out`); returns their size.
+    /// Gives the output's memory back; 1 if it held any.
+    fn out_free(&mut self) -> u32 {
+        self.out_at = core::ptr::null();
+        u32::from(core::mem::take(&mut self.out).capacity() > 0)
+    }
+
+    /// Puts `bytes` in the output (see `slotkv_out`); returns their size.
     fn give(&mut self, bytes: impl Into<Vec<u8>>) -> usize {
         self.out = bytes.into();
         self.out_at = self.out.as_ptr();
@@ -593,20 +639,24 @@ impl Core {
     }
 }
 
-/// The hot calls: plain wasm exports, one per [`Core`] method, that
-/// pkg/doc.js calls with the address `RawDoc::core` gave. Through
-/// wasm-bindgen's method wrappers (a reference count and a borrow flag to
-/// take and give back, a closure, a JS shim, and for text and bytes an
-/// allocation that JavaScript then frees), an `increment` took 30 to 35 ns
-/// more: a sixth of it, warm. So every call that takes numbers goes this
-/// way; those that return text or bytes leave them in the output buffer,
-/// return their size, and pkg/doc.js reads them in place (`hot_out`).
+/// The hot calls: plain wasm exports, each running a [`Core`] method (or
+/// reading the output), that pkg/doc.js calls with the address
+/// `RawDoc::core` gave. Through wasm-bindgen's method wrappers (a reference
+/// count and a borrow flag to take and give back, a closure, a JS shim, and
+/// for text and bytes an allocation that JavaScript then frees), an
+/// `increment` took 30 to 35 ns more: a sixth of it, warm. So every call
+/// goes this way but the constructor and `takeError`, which make JS values.
+/// Strings and bytes come in through the input buffer; those that return
+/// text or bytes leave them in the output buffer (or point at them where
+/// the document holds them: `get`), return their size, and pkg/doc.js
+/// copies them out at once (`slotkv_out`).
 ///
-/// Each is `unsafe`: `core` is the `Core` of a document that is not freed,
-/// and no other call on that document is running. pkg/doc.js makes sure of
-/// both: it checks that a `Doc` is not freed before each call, and refuses
-/// calls from the clock, the one callback that can run during a call. A
-/// null `core` does nothing and returns the default given.
+/// Each is `unsafe`: `held` is that of a document that is not freed.
+/// pkg/doc.js checks that before each call, or makes the call right after
+/// one it checked. A null `held` does nothing and returns the default
+/// given. A call inside another call on the same document traps (see
+/// [`enter`]); pkg/doc.js never makes one (it refuses calls from the
+/// clock, the one callback that runs during a call).
 macro_rules! hot_calls {
     ($($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty = $call:expr, else $default:expr;)*) => {$(
         $(#[$doc])*
@@ -614,10 +664,14 @@ macro_rules! hot_calls {
         /// # Safety
         /// See the hot calls (`hot_calls!` in src/wasm.rs).
         #[no_mangle]
-        pub unsafe extern "C" fn $name(core: *mut Core, $($arg: $ty),*) -> $ret {
+        pub unsafe extern "C" fn $name(held: *const Held, $($arg: $ty),*) -> $ret {
             // SAFETY: the caller's (see above).
-            match unsafe { core.as_mut() } {
-                Some(c) => $call(c, $($arg),*),
+            match unsafe { enter(held) } {
+                Some(c) => {
+                    let out = $call(c, $($arg),*);
+                    unsafe { leave(held) };
+                    out
+                }
                 None => $default,
             }
         }
@@ -626,61 +680,61 @@ macro_rules! hot_calls {
 
 hot_calls! {
     /// `Core::input_buffer`.
-    fn hot_input_buffer(len: usize) -> *mut u8 = Core::input_buffer, else core::ptr::null_mut();
+    fn slotkv_input_buffer(len: usize) -> *mut u8 = Core::input_buffer, else core::ptr::null_mut();
     /// `Core::commit`, 1 or 0.
-    fn hot_commit(encode: u32) -> u32 = |c: &mut Core, encode: u32| u32::from(c.commit(encode != 0)), else 0;
+    fn slotkv_commit(encode: u32) -> u32 = |c: &mut Core, encode: u32| u32::from(c.commit(encode != 0)), else 0;
     /// `Core::increment`.
-    fn hot_increment(key_len: usize, delta: f64, flags: u32) -> u32 = Core::increment, else 0;
+    fn slotkv_increment(key_len: usize, delta: f64, flags: u32) -> u32 = Core::increment, else 0;
     /// `Core::set_json`.
-    fn hot_set_json(key_len: usize, json_len: usize, flags: u32) -> u32 = Core::set_json, else 0;
+    fn slotkv_set_json(key_len: usize, json_len: usize, flags: u32) -> u32 = Core::set_json, else 0;
     /// `Core::set_bytes`.
-    fn hot_set_bytes(key_len: usize, len: usize, flags: u32) -> u32 = Core::set_bytes, else 0;
+    fn slotkv_set_bytes(key_len: usize, len: usize, flags: u32) -> u32 = Core::set_bytes, else 0;
     /// `Core::apply_update`.
-    fn hot_apply_update(len: usize) -> u32 = |c: &mut Core, len| c.apply_update(len, false), else 0;
+    fn slotkv_apply_update(len: usize) -> u32 = |c: &mut Core, len| c.apply_update(len, false), else 0;
     /// `Core::apply_update` of stored bytes.
-    fn hot_apply_stored(len: usize) -> u32 = |c: &mut Core, len| c.apply_update(len, true), else 0;
+    fn slotkv_apply_stored(len: usize) -> u32 = |c: &mut Core, len| c.apply_update(len, true), else 0;
     /// `Core::encode_delta`, to the output.
-    fn hot_encode_delta(since_len: usize, format: f64) -> usize = Core::encode_delta, else NONE;
+    fn slotkv_encode_delta(since_len: usize, format: f64) -> usize = Core::encode_delta, else NONE;
     /// `Core::counter`.
-    fn hot_counter(key_len: usize) -> f64 = |c: &mut Core, key_len| c.counter(key_len), else 0.0;
+    fn slotkv_counter(key_len: usize) -> f64 = |c: &mut Core, key_len| c.counter(key_len), else 0.0;
     /// `Core::counter_slots`, to the output.
-    fn hot_counter_slots(key_len: usize) -> usize = Core::counter_slots, else 0;
-    /// `Core::get`, to the output.
-    fn hot_get(key_len: usize) -> f64 = Core::get, else 0.0;
+    fn slotkv_counter_slots(key_len: usize) -> usize = Core::counter_slots, else 0;
+    /// `Core::get`, the output pointing at the value where the document holds it.
+    fn slotkv_get(key_len: usize) -> f64 = Core::get, else 0.0;
     /// `Core::register_info`, to the output.
-    fn hot_register_info(key_len: usize) -> usize = Core::register_info, else 0;
+    fn slotkv_register_info(key_len: usize) -> usize = Core::register_info, else 0;
     /// `Core::delete`.
-    fn hot_delete(key_len: usize, flags: u32) -> u32 = Core::delete, else 0;
+    fn slotkv_delete(key_len: usize, flags: u32) -> u32 = Core::delete, else 0;
     /// `Core::add`.
-    fn hot_add(key_len: usize, element_len: usize, flags: u32) -> u32 = Core::add, else 0;
+    fn slotkv_add(key_len: usize, element_len: usize, flags: u32) -> u32 = Core::add, else 0;
     /// `Core::remove`.
-    fn hot_remove(key_len: usize, element_len: usize, flags: u32) -> u32 = Core::remove, else 0;
+    fn slotkv_remove(key_len: usize, element_len: usize, flags: u32) -> u32 = Core::remove, else 0;
     /// `Core::has`, 1 or 0.
-    fn hot_has(key_len: usize, element_len: usize) -> u32 = |c: &mut Core, key_len, element_len| u32::from(c.has(key_len, element_len)), else 0;
+    fn slotkv_has(key_len: usize, element_len: usize) -> u32 = |c: &mut Core, key_len, element_len| u32::from(c.has(key_len, element_len)), else 0;
     /// `Core::keys`, to the output.
-    fn hot_keys(kind: u32) -> usize = Core::keys, else 0;
+    fn slotkv_keys(kind: u32) -> usize = Core::keys, else 0;
     /// `Core::members`, to the output.
-    fn hot_members(key_len: usize) -> usize = Core::members, else 0;
+    fn slotkv_members(key_len: usize) -> usize = Core::members, else 0;
     /// `Core::client_id`, to the output.
-    fn hot_client_id() -> usize = Core::client_id, else 0;
+    fn slotkv_client_id() -> usize = Core::client_id, else 0;
     /// `Core::entries_json`, to the output.
-    fn hot_entries_json() -> usize = Core::entries_json, else 0;
+    fn slotkv_entries_json() -> usize = Core::entries_json, else 0;
     /// `Core::version`, to the output.
-    fn hot_version() -> usize = Core::version, else 0;
+    fn slotkv_version() -> usize = Core::version, else 0;
     /// `Core::encode_state`, to the output.
-    fn hot_encode_state() -> usize = Core::encode_state, else 0;
+    fn slotkv_encode_state() -> usize = Core::encode_state, else 0;
     /// `Core::take_update`, to the output: an update listener takes every
     /// local transaction's update, so this runs once per write of an app
     /// that syncs.
-    fn hot_take_update() -> usize = Core::take_update, else 0;
+    fn slotkv_take_update() -> usize = Core::take_update, else 0;
     /// `Core::last_changes`, to the output: once per transaction or applied
     /// update, with a change listener.
-    fn hot_last_changes() -> usize = Core::last_changes, else 0;
+    fn slotkv_last_changes() -> usize = Core::last_changes, else 0;
     /// Where the output is, valid until the next call on the document:
     /// pkg/doc.js copies it out at once.
-    fn hot_out() -> *const u8 = |c: &mut Core| c.out_at, else core::ptr::null();
+    fn slotkv_out() -> *const u8 = |c: &mut Core| c.out_at, else core::ptr::null();
     /// Gives the output's memory back (after a large one).
-    fn hot_out_free() -> u32 = |c: &mut Core| u32::from(core::mem::take(&mut c.out).capacity() > 0), else 0;
+    fn slotkv_out_free() -> u32 = Core::out_free, else 0;
 }
 
 impl Core {

@@ -11,7 +11,7 @@ use wasm_bindgen_test::*;
 wasm_bindgen_test_configure!(run_in_browser);
 
 const COMMIT: u32 = 1;
-/// What writes and `hot_apply_update` return (src/wasm.rs).
+/// What writes and `slotkv_apply_update` return (src/wasm.rs).
 const CHANGED: u32 = 1;
 const FAILED: u32 = 2;
 
@@ -22,12 +22,12 @@ fn doc(id: &str) -> RawDoc {
 // RawDoc's keyed calls take their strings' lengths, the strings themselves
 // written to its input buffer first, as pkg/doc.js does; these do both.
 fn key(d: &mut RawDoc, key: &[u8]) -> usize {
-    let [k] = d.put(&[key])[..] else { unreachable!() };
+    let [k] = d.with(|c| c.put(&[key]))[..] else { unreachable!() };
     k
 }
 
 fn key_element(d: &mut RawDoc, key: &[u8], element: &[u8]) -> (usize, usize) {
-    let [k, e] = d.put(&[key, element])[..] else { unreachable!() };
+    let [k, e] = d.with(|c| c.put(&[key, element]))[..] else { unreachable!() };
     (k, e)
 }
 
@@ -35,7 +35,7 @@ fn key_element(d: &mut RawDoc, key: &[u8], element: &[u8]) -> (usize, usize) {
 fn output(d: &RawDoc, n: usize) -> Vec<u8> {
     // SAFETY: `d` is live and no call on it is running; the output is `n`
     // bytes long until the next call.
-    unsafe { core::slice::from_raw_parts(hot_out(d.core()), n) }.to_vec()
+    unsafe { core::slice::from_raw_parts(slotkv_out(d.core()), n) }.to_vec()
 }
 
 fn text(d: &RawDoc, n: usize) -> String {
@@ -46,80 +46,80 @@ fn text(d: &RawDoc, n: usize) -> String {
 
 fn increment(d: &mut RawDoc, k: &str, delta: f64) -> u32 {
     let k = key(d, k.as_bytes());
-    unsafe { hot_increment(d.core(), k, delta, COMMIT) }
+    unsafe { slotkv_increment(d.core(), k, delta, COMMIT) }
 }
 
 fn counter(d: &mut RawDoc, k: &str) -> f64 {
     let k = key(d, k.as_bytes());
-    unsafe { hot_counter(d.core(), k) }
+    unsafe { slotkv_counter(d.core(), k) }
 }
 
 fn counter_slots(d: &mut RawDoc, k: &str) -> String {
     let k = key(d, k.as_bytes());
-    let n = unsafe { hot_counter_slots(d.core(), k) };
+    let n = unsafe { slotkv_counter_slots(d.core(), k) };
     text(d, n)
 }
 
 fn set_json(d: &mut RawDoc, k: &str, json: &str) -> u32 {
     let (k, j) = key_element(d, k.as_bytes(), json.as_bytes());
-    unsafe { hot_set_json(d.core(), k, j, COMMIT) }
+    unsafe { slotkv_set_json(d.core(), k, j, COMMIT) }
 }
 
 /// A register's JSON text, or `None`.
 fn get(d: &mut RawDoc, k: &str) -> Option<String> {
     let k = key(d, k.as_bytes());
-    let n = unsafe { hot_get(d.core(), k) } as usize;
+    let n = unsafe { slotkv_get(d.core(), k) } as usize;
     assert!(n == 0 || n % 2 == 1, "JSON text, not bytes: {n}");
     (n > 0).then(|| text(d, n / 2))
 }
 
 fn add(d: &mut RawDoc, k: &str, element: &str) -> u32 {
     let (k, e) = key_element(d, k.as_bytes(), element.as_bytes());
-    unsafe { hot_add(d.core(), k, e, COMMIT) }
+    unsafe { slotkv_add(d.core(), k, e, COMMIT) }
 }
 
 fn remove(d: &mut RawDoc, k: &str, element: &str) -> u32 {
     let (k, e) = key_element(d, k.as_bytes(), element.as_bytes());
-    unsafe { hot_remove(d.core(), k, e, COMMIT) }
+    unsafe { slotkv_remove(d.core(), k, e, COMMIT) }
 }
 
 fn members(d: &mut RawDoc, k: &str) -> String {
     let k = key(d, k.as_bytes());
-    let n = unsafe { hot_members(d.core(), k) };
+    let n = unsafe { slotkv_members(d.core(), k) };
     text(d, n)
 }
 
 fn keys(d: &RawDoc, kind: u32) -> String {
-    let n = unsafe { hot_keys(d.core(), kind) };
+    let n = unsafe { slotkv_keys(d.core(), kind) };
     text(d, n)
 }
 
 fn client_id(d: &RawDoc) -> String {
-    let n = unsafe { hot_client_id(d.core()) };
+    let n = unsafe { slotkv_client_id(d.core()) };
     text(d, n)
 }
 
 fn entries_json(d: &RawDoc) -> String {
-    let n = unsafe { hot_entries_json(d.core()) };
+    let n = unsafe { slotkv_entries_json(d.core()) };
     text(d, n)
 }
 
 fn version(d: &RawDoc) -> Vec<u8> {
-    let n = unsafe { hot_version(d.core()) };
+    let n = unsafe { slotkv_version(d.core()) };
     output(d, n)
 }
 
 // What `d` has that a peer at version `since` lacks.
 fn encode_delta(d: &mut RawDoc, since: &[u8]) -> Vec<u8> {
-    let [n] = d.put(&[since])[..] else { unreachable!() };
-    let n = unsafe { hot_encode_delta(d.core(), n, slotkv::FORMAT_VERSION as f64) };
+    let [n] = d.with(|c| c.put(&[since]))[..] else { unreachable!() };
+    let n = unsafe { slotkv_encode_delta(d.core(), n, slotkv::FORMAT_VERSION as f64) };
     assert_ne!(n, usize::MAX, "encodeDelta failed");
     output(d, n)
 }
 
 fn apply_update(d: &mut RawDoc, update: &[u8]) -> u32 {
-    let [n] = d.put(&[update])[..] else { unreachable!() };
-    unsafe { hot_apply_update(d.core(), n) }
+    let [n] = d.with(|c| c.put(&[update]))[..] else { unreachable!() };
+    unsafe { slotkv_apply_update(d.core(), n) }
 }
 
 fn exchange(a: &mut RawDoc, b: &mut RawDoc) {
@@ -185,20 +185,20 @@ fn bad_input_throws_the_right_error_class_and_the_doc_still_works() {
     // A key that is not UTF-8, or longer than what the input buffer holds,
     // which only a caller bypassing pkg/doc.js can pass.
     let k = key(&mut d, b"\xff");
-    assert_eq!(d.increment(k, 1.0, COMMIT), FAILED);
+    assert_eq!(d.with(|c| c.increment(k, 1.0, COMMIT)), FAILED);
     let msg = js_sys::Error::from(d.take_error()).message().as_string().unwrap();
     assert!(d.take_error().is_undefined());
     assert_eq!(msg, "slotkv: a key is not valid UTF-8");
     let (k, e) = key_element(&mut d, b"s", b"\xc3");
-    assert_eq!(d.add(k, e, COMMIT), FAILED);
+    assert_eq!(d.with(|c| c.add(k, e, COMMIT)), FAILED);
     assert!(d.take_error().is_instance_of::<js_sys::TypeError>());
-    assert_eq!(d.add(k, e + 1, COMMIT), FAILED);
+    assert_eq!(d.with(|c| c.add(k, e + 1, COMMIT)), FAILED);
     assert!(d.take_error().is_instance_of::<js_sys::TypeError>());
-    assert_eq!(d.increment(1 << 20, 1.0, COMMIT), FAILED);
+    assert_eq!(d.with(|c| c.increment(1 << 20, 1.0, COMMIT)), FAILED);
     assert!(d.take_error().is_instance_of::<js_sys::TypeError>());
     // A buffer larger than memory can hold is refused, not a trap.
-    assert!(d.input_buffer(usize::MAX).is_null());
-    assert!(!d.input_buffer(16).is_null());
+    assert!(d.with(|c| c.input_buffer(usize::MAX)).is_null());
+    assert!(!d.with(|c| c.input_buffer(16)).is_null());
     assert_eq!(apply_update(&mut d, &[0xb7, 9, 1]), FAILED);
     let msg = js_sys::Error::from(d.take_error()).message().as_string().unwrap();
     assert!(msg.contains("format version 9"), "{msg}");

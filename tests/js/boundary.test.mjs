@@ -11,6 +11,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { types } from "node:util";
 import { Doc, wasmMemoryBytes } from "slotkv";
+// The binding itself, under pkg/doc.js (the same module instance: node_modules/slotkv links to pkg/).
+import { RawDoc, initSync } from "../../pkg/slotkv_wasm.js";
+import { readFileSync } from "node:fs";
 
 // ---------------------------------------------------------------- the values
 
@@ -542,6 +545,43 @@ test("a replaced Function.prototype.call cannot use the Doc in the middle of a w
       assertUsable(d, label);
     }
   }
+});
+
+// pkg/doc.js never calls into a document from inside a call on it; the
+// binding refuses such a call itself, before it touches the document.
+test("the binding traps a call into a document from inside a call on it, and frees it only after", () => {
+  // (initSync returns the instance already made.)
+  const wasm = initSync({ module: readFileSync(new URL("../../pkg/slotkv_wasm_bg.wasm", import.meta.url)) });
+  const write = (core, key, json) => {
+    const at = wasm.slotkv_input_buffer(core, key.length + json.length) >>> 0;
+    new Uint8Array(wasm.memory.buffer).set(new TextEncoder().encode(key + json), at);
+    return wasm.slotkv_set_json(core, key.length, json.length, 1);
+  };
+  let inner = () => {};
+  let caught;
+  const read = () => {
+    try {
+      inner();
+    } catch (e) {
+      caught = e;
+    }
+    return 5;
+  };
+  const raw = new RawDoc(undefined, { read }, -1, undefined);
+  const core = raw.core();
+  inner = () => wasm.slotkv_increment(core, 1, 1, 1);
+  assert.equal(write(core, "k", "123"), 1, "the outer write commits");
+  assert.ok(caught instanceof WebAssembly.RuntimeError, `the inner call trapped: ${caught}`);
+  assert.equal(wasm.slotkv_get(core, 1), 2 * 3 + 1, "the outer write took effect");
+  assert.equal(wasm.slotkv_counter(core, 1), 0, "the inner call did nothing");
+
+  // Freed from inside a call: the call finishes on a document still there.
+  caught = undefined;
+  inner = () => raw.free();
+  assert.equal(write(core, "k", "456"), 1);
+  assert.equal(caught, undefined);
+  assert.throws(() => raw.takeError(), /null pointer|freed|destroyed/i);
+  assertUsable(new Doc(), "another Doc");
 });
 
 test("large and unusual arguments do not grow wasm memory before they are refused", () => {
