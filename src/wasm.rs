@@ -278,7 +278,7 @@ impl Drop for RawDoc {
 
 /// The `len` bytes at `from` in the input buffer, as the text `what`.
 fn text_in<'a>(input: &'a [u8], from: usize, len: usize, what: &'static str) -> Result<&'a str, Error> {
-    let bytes = input.get(from..).and_then(|rest| rest.get(..len)).ok_or(Error::NotUtf8 { what })?;
+    let bytes = bytes_in(input, from, len).ok_or(Error::NotUtf8 { what })?;
     core::str::from_utf8(bytes).map_err(|_| Error::NotUtf8 { what })
 }
 
