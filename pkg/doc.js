@@ -260,10 +260,11 @@ export let isFreed;
 
 // Keys and elements reach wasm through each document's input buffer in wasm
 // memory (src/wasm.rs, Core::input_buffer), written in place: passing them
-// as strings would allocate and free wasm memory on every call. Every call
-// that passes only numbers goes straight to the module's plain exports
-// (src/wasm.rs, hot_calls!), past wasm-bindgen's wrappers; the text and bytes
-// they return are read in place (#text, #bytes). The entry module (index.js,
+// as strings would allocate and free wasm memory on every call, and so do
+// the bytes of updates and values. Every call but the constructor and
+// takeError goes straight to the module's plain exports (src/wasm.rs,
+// hot_calls!), past wasm-bindgen's wrappers; the text and bytes they return
+// are read in place (#text, #bytes). The entry module (index.js,
 // node.js) hands over the module's exports once it is instantiated.
 let wasm;
 let heap = new Uint8Array(0);
@@ -427,23 +428,25 @@ export class Doc {
     this.#inSize = size;
   }
 
-  // The `n` bytes of a hot call's output (src/wasm.rs, slotkv_out), copied out.
-  // A large output's memory is given back at once.
-  #bytes(n) {
+  // The `n` bytes of a hot call's output (src/wasm.rs, slotkv_out), as
+  // UTF-8 `text` or copied out. A large output's memory is given back at once.
+  #out(n, text) {
     n >>>= 0;
     const p = wasm.slotkv_out(this.#core) >>> 0;
-    const bytes = view().slice(p, p + n);
+    const bytes = view().subarray(p, p + n);
+    const out = text ? decoder.decode(bytes) : bytes.slice();
     if (n > OUT_KEPT) wasm.slotkv_out_free(this.#core);
-    return bytes;
+    return out;
   }
 
-  // The same, UTF-8 text.
+  // The output's bytes, copied out.
+  #bytes(n) {
+    return this.#out(n, false);
+  }
+
+  // The output, UTF-8 text.
   #text(n) {
-    n >>>= 0;
-    const p = wasm.slotkv_out(this.#core) >>> 0;
-    const text = decoder.decode(view().subarray(p, p + n));
-    if (n > OUT_KEPT) wasm.slotkv_out_free(this.#core);
-    return text;
+    return this.#out(n, true);
   }
 
   // A register's value from `slotkv_get` (src/wasm.rs, Core::get).

@@ -347,8 +347,6 @@ impl RawDoc {
         unsafe { leave(held) };
         out
     }
-
-
 }
 
 /// The calls that pkg/doc.js makes through the hot exports, and what the
@@ -554,20 +552,19 @@ impl Core {
 
     /// The JSON text's `json_len` bytes follow the key's in the input buffer.
     pub fn set_json(&mut self, key_len: usize, json_len: usize, flags: u32) -> u32 {
-        let r = key_in(&self.input, key_len)
-            .and_then(|key| Ok((key, text_in(&self.input, key_len, json_len, "a register value")?)))
-            .and_then(|(key, json)| self.doc.set(key, Value::Json(json.into())));
+        let r = key_in(&self.input, key_len).and_then(|key| {
+            let json = text_in(&self.input, key_len, json_len, "a register value")?;
+            self.doc.set(key, Value::Json(json.into()))
+        });
         self.wrote(r, flags)
     }
 
     /// The value's `len` bytes follow the key's in the input buffer.
     pub fn set_bytes(&mut self, key_len: usize, len: usize, flags: u32) -> u32 {
-        let r = key_in(&self.input, key_len)
-            .and_then(|key| {
-                let bytes = bytes_in(&self.input, key_len, len).ok_or_else(|| Error::ValueTooLarge { reason: "it is longer than the input buffer".into() })?;
-                Ok((key, bytes))
-            })
-            .and_then(|(key, bytes)| self.doc.set(key, Value::Bytes(bytes.to_vec())));
+        let r = key_in(&self.input, key_len).and_then(|key| {
+            let bytes = bytes_in(&self.input, key_len, len).ok_or_else(|| Error::ValueTooLarge { reason: "it is longer than the input buffer".into() })?;
+            self.doc.set(key, Value::Bytes(bytes.to_vec()))
+        });
         self.wrote(r, flags)
     }
 
@@ -602,7 +599,7 @@ impl Core {
         match since.and_then(|since| self.doc.encode_delta_in(since, format as u64)) {
             Ok(delta) => self.give(delta),
             Err(e) => {
-                self.error = Some(e);
+                self.fail(e);
                 NONE
             }
         }
@@ -696,7 +693,7 @@ hot_calls! {
     /// `Core::encode_delta`, to the output.
     fn slotkv_encode_delta(since_len: usize, format: f64) -> usize = Core::encode_delta, else NONE;
     /// `Core::counter`.
-    fn slotkv_counter(key_len: usize) -> f64 = |c: &mut Core, key_len| c.counter(key_len), else 0.0;
+    fn slotkv_counter(key_len: usize) -> f64 = Core::counter, else 0.0;
     /// `Core::counter_slots`, to the output.
     fn slotkv_counter_slots(key_len: usize) -> usize = Core::counter_slots, else 0;
     /// `Core::get`, the output pointing at the value where the document holds it.
