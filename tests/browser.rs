@@ -19,11 +19,16 @@ fn doc(id: &str) -> RawDoc {
     RawDoc::new(Some(id.to_owned()), None, -1.0, None).unwrap()
 }
 
-// RawDoc's keyed calls take their strings' lengths, the strings themselves
-// written to its input buffer first, as pkg/doc.js does; these do both.
+// RawDoc's calls take their strings' and bytes' lengths, the strings and
+// bytes themselves written to its input buffer first, as pkg/doc.js does;
+// these do both.
+fn put(d: &mut RawDoc, bytes: &[u8]) -> usize {
+    let [n] = d.with(|c| c.put(&[bytes]))[..] else { unreachable!() };
+    n
+}
+
 fn key(d: &mut RawDoc, key: &[u8]) -> usize {
-    let [k] = d.with(|c| c.put(&[key]))[..] else { unreachable!() };
-    k
+    put(d, key)
 }
 
 fn key_element(d: &mut RawDoc, key: &[u8], element: &[u8]) -> (usize, usize) {
@@ -111,14 +116,14 @@ fn version(d: &RawDoc) -> Vec<u8> {
 
 // What `d` has that a peer at version `since` lacks.
 fn encode_delta(d: &mut RawDoc, since: &[u8]) -> Vec<u8> {
-    let [n] = d.with(|c| c.put(&[since]))[..] else { unreachable!() };
+    let n = put(d, since);
     let n = unsafe { slotkv_encode_delta(d.core(), n, slotkv::FORMAT_VERSION as f64) };
     assert_ne!(n, usize::MAX, "encodeDelta failed");
     output(d, n)
 }
 
 fn apply_update(d: &mut RawDoc, update: &[u8]) -> u32 {
-    let [n] = d.with(|c| c.put(&[update]))[..] else { unreachable!() };
+    let n = put(d, update);
     unsafe { slotkv_apply_update(d.core(), n) }
 }
 
