@@ -389,16 +389,15 @@ export class Doc {
   // calls rely on them (a freed Doc's Core is gone; a call from inside the
   // clock would run inside another call on the same Core).
   get #c() {
-    this.#r;
+    if (this.#clock.running || !this.#raw) this.#r; // throws why
     return this.#core;
   }
 
   // Writes the well-formed string `s` as UTF-8 at `at` in the input buffer;
   // returns its size in bytes. ASCII is copied char by char, which for short
-  // strings beats TextEncoder.
+  // strings beats TextEncoder. The caller has passed `#c` or `#r` first:
+  // never into a freed Doc's buffer, nor while the core reads it (in the clock).
   #put(s, at) {
-    // Never into a freed Doc's buffer, nor while the core reads it (in the clock).
-    this.#r;
     const n = s.length;
     if (n > PUT_BY_CHARS) {
       if (at + 3 * n > this.#inSize) this.#grow(at + 3 * n);
@@ -455,13 +454,13 @@ export class Doc {
     return n & 1 ? JSON.parse(this.#text((n - 1) / 2)) : this.#bytes((n - 2) / 2);
   }
 
+  // (After `#c`, as `#put`.)
   #key(key) {
     return this.#put(checkKey(key), 0);
   }
 
-  // Copies `bytes` to `at` in the input buffer; returns their size.
+  // Copies `bytes` to `at` in the input buffer; returns their size. (After `#c`, as `#put`.)
   #putBytes(bytes, at) {
-    this.#r;
     const end = at + bytes.length;
     if (end > this.#inSize) this.#grow(end);
     view().set(bytes, this.#in + at);
@@ -488,16 +487,28 @@ export class Doc {
 
   // How RawDoc runs one write: outside transact() it is its own transaction,
   // whose update is encoded only if an update listener is there to take it.
-  // A write that committed a change returns true: then the events go out.
+  // A write that committed a change returns CHANGED (see `#wrote`).
   get #flags() {
     return this.#depth ? 0 : COMMIT | (this.#listeners.update.size ? ENCODE : 0);
   }
 
-  // `kind` and `key`: what a write outside transact() changed, its whole
-  // change event (a committed single write changes its own key, and only
-  // it), made here without reading the core's change list.
-  #emitLocal(origin, kind, key) {
-    const change = kind ? this.#wrote(kind, key) : this.#changeEvent(true, origin);
+  // The status of a write of `key` (of `kind`): throws its error; if it
+  // committed a change (outside transact()) and anyone listens, emits its
+  // events. Its change event is made here without reading the core's change
+  // list: a committed single write changes its own key, and only it.
+  #wrote(status, kind, key) {
+    if (status === FAILED) throw this.#raw.takeError();
+    if (status !== CHANGED || !(this.#listeners.change.size || this.#listeners.update.size)) return;
+    let change = null;
+    if (this.#listeners.change.size) {
+      change = { counters: [], registers: [], sets: [], local: true, origin: undefined };
+      change[kind].push(key);
+    }
+    this.#emitLocal(change, undefined);
+  }
+
+  // Emits what a local transaction committed, `change` its change event.
+  #emitLocal(change, origin) {
     // The update was encoded only if an update listener was there to take it.
     if (this.#listeners.update.size) {
       const n = wasm.slotkv_take_update(this.#c);
@@ -525,13 +536,6 @@ export class Doc {
     return e;
   }
 
-  #wrote(kind, key) {
-    if (!this.#listeners.change.size) return null;
-    const e = { counters: [], registers: [], sets: [], local: true, origin: undefined };
-    e[kind].push(key);
-    return e;
-  }
-
   #emitChange(e) {
     // (An update listener may have freed the document.)
     if (e && this.#raw) this.#emit("change", e);
@@ -551,13 +555,13 @@ export class Doc {
   increment(key, delta = 1) {
     checkKey(key);
     checkDelta(delta);
-    if (this.#ok(wasm.slotkv_increment(this.#c, this.#put(key, 0), delta, this.#flags))) this.#emitLocal(undefined, "counters", key);
+    this.#wrote(wasm.slotkv_increment(this.#c, this.#put(key, 0), delta, this.#flags), "counters", key);
   }
 
   decrement(key, delta = 1) {
     checkKey(key);
     checkDelta(delta);
-    if (this.#ok(wasm.slotkv_increment(this.#c, this.#put(key, 0), -delta, this.#flags))) this.#emitLocal(undefined, "counters", key);
+    this.#wrote(wasm.slotkv_increment(this.#c, this.#put(key, 0), -delta, this.#flags), "counters", key);
   }
 
   counter(key) {
@@ -579,7 +583,7 @@ export class Doc {
       const n = this.#put(key, 0);
       const status = wasm.slotkv_set_bytes(core, n, this.#putBytes(bytes, n), this.#flags);
       this.#trim();
-      if (this.#ok(status)) this.#emitLocal(undefined, "registers", key);
+      this.#wrote(status, "registers", key);
       return;
     }
     const json = jsonText(value, this.#limits);
@@ -587,7 +591,7 @@ export class Doc {
     const n = this.#put(key, 0);
     const status = wasm.slotkv_set_json(core, n, this.#put(json, n), this.#flags);
     this.#trim();
-    if (this.#ok(status)) this.#emitLocal(undefined, "registers", key);
+    this.#wrote(status, "registers", key);
   }
 
   get(key) {
@@ -602,22 +606,24 @@ export class Doc {
 
   delete(key) {
     checkKey(key);
-    if (this.#ok(wasm.slotkv_delete(this.#c, this.#put(key, 0), this.#flags))) this.#emitLocal(undefined, "registers", key);
+    this.#wrote(wasm.slotkv_delete(this.#c, this.#put(key, 0), this.#flags), "registers", key);
   }
 
   // ----- sets -----
   add(key, element) {
     checkKey(key);
     checkElement(element, this.#limits);
+    const core = this.#c;
     const n = this.#put(key, 0);
-    if (this.#ok(wasm.slotkv_add(this.#c, n, this.#put(element, n), this.#flags))) this.#emitLocal(undefined, "sets", key);
+    this.#wrote(wasm.slotkv_add(core, n, this.#put(element, n), this.#flags), "sets", key);
   }
 
   remove(key, element) {
     checkKey(key);
     checkElement(element, this.#limits);
+    const core = this.#c;
     const n = this.#put(key, 0);
-    if (this.#ok(wasm.slotkv_remove(this.#c, n, this.#put(element, n), this.#flags))) this.#emitLocal(undefined, "sets", key);
+    this.#wrote(wasm.slotkv_remove(core, n, this.#put(element, n), this.#flags), "sets", key);
   }
 
   has(key, element) {
@@ -662,7 +668,7 @@ export class Doc {
     } finally {
       this.#depth = 0;
       // (fn may have freed the document.)
-      if (this.#raw && wasm.slotkv_commit(this.#core, this.#listeners.update.size > 0 ? 1 : 0) === 1) this.#emitLocal(origin);
+      if (this.#raw && wasm.slotkv_commit(this.#core, this.#listeners.update.size > 0 ? 1 : 0) === 1) this.#emitLocal(this.#changeEvent(true, origin), origin);
     }
   }
 
