@@ -530,6 +530,9 @@ impl Doc {
     /// Left unclaimed, they reach the receiver with what undid them, in its
     /// next catch-up (a full state, after a purge: the peer's purge raised
     /// the horizon).
+    // (Kept out of `finish`: a write no one listens to encodes nothing, and
+    // a small `finish` is quicker for the engine to optimise.)
+    #[inline(never)]
     fn transaction_update<'s>(&'s self, txn: &'s Txn) -> Update<'s> {
         let changes = txn.pending();
         let start = txn.start;
