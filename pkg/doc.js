@@ -261,8 +261,8 @@ export let isFreed;
 // Keys and elements reach wasm through each document's input buffer in wasm
 // memory (src/wasm.rs, Core::input_buffer), written in place: passing them
 // as strings would allocate and free wasm memory on every call, and so do
-// the bytes of updates and values. Every call but the constructor and
-// takeError goes straight to the module's plain exports (src/wasm.rs,
+// the bytes of updates and values. Every call but the constructor goes
+// straight to the module's plain exports (src/wasm.rs,
 // hot_calls!), past wasm-bindgen's wrappers; the text and bytes they return
 // are read in place (#text, #bytes). The entry module (index.js,
 // node.js) hands over the module's exports once it is instantiated.
@@ -475,9 +475,16 @@ export class Doc {
     this.#inSize = 0;
   }
 
+  // The error of the call that just failed (src/wasm.rs, Core::take_error).
+  #error() {
+    const n = wasm.slotkv_take_error(this.#core);
+    const Class = [Error, TypeError, RangeError, Error][n % 4];
+    return new Class(this.#text(Math.floor(n / 4)));
+  }
+
   // Whether a RawDoc write or applyUpdate changed the document; throws its error.
   #ok(status) {
-    if (status === FAILED) throw this.#raw.takeError();
+    if (status === FAILED) throw this.#error();
     return status === CHANGED;
   }
 
@@ -497,7 +504,7 @@ export class Doc {
   // events. Its change event is made here without reading the core's change
   // list: a committed single write changes its own key, and only it.
   #wrote(status, kind, key) {
-    if (status === FAILED) throw this.#raw.takeError();
+    if (status === FAILED) throw this.#error();
     if (status !== CHANGED || !(this.#listeners.change.size || this.#listeners.update.size)) return;
     let change = null;
     if (this.#listeners.change.size) {
@@ -695,7 +702,7 @@ export class Doc {
     const len = since === undefined ? NONE : this.#putBytes(checkMessage(since, "since", SINCE, this.#limits), 0);
     const n = wasm.slotkv_encode_delta(core, len, format) >>> 0;
     this.#trim();
-    if (n === NONE) throw this.#raw.takeError();
+    if (n === NONE) throw this.#error();
     return this.#bytes(n);
   }
 

@@ -11,7 +11,6 @@
 use core::cell::{Cell, UnsafeCell};
 use core::ptr::NonNull;
 
-use js_sys::{RangeError, TypeError};
 use wasm_bindgen::prelude::*;
 
 use crate::clock::WallClock;
@@ -47,24 +46,23 @@ const ENCODE: u32 = 2;
 
 /// What a write or `applyUpdate` returns: `CHANGED` if it changed the
 /// document (a write: committed a transaction with effect, so events are
-/// due), `FAILED` if it failed, the error then waiting in `takeError`, else 0.
+/// due), `FAILED` if it failed, the error then waiting for `slotkv_take_error`, else 0.
 /// A number rather than a `Result`: wasm-bindgen returns a `Result` as three
 /// values, which V8 hands to JavaScript as a new array on every call.
 const CHANGED: u32 = 1;
 const FAILED: u32 = 2;
 
 /// What a hot call that returns the size of its output returns when it
-/// failed, the error then waiting in `takeError` (no output is that long);
+/// failed, the error then waiting for `slotkv_take_error` (no output is that long);
 /// as an argument, "no bytes".
 const NONE: usize = usize::MAX;
 
-fn to_js(e: Error) -> JsValue {
-    let msg = e.message();
-    match e.kind() {
-        ErrorKind::Type => TypeError::new(&msg).into(),
-        ErrorKind::Range => RangeError::new(&msg).into(),
-        ErrorKind::Other => js_sys::Error::new(&msg).into(),
-    }
+/// A constructor's error, as a plain JavaScript `Error` (the hot calls'
+/// errors keep their class: see `Core::take_error`). pkg/doc.js checks
+/// the options first, so what fails here is the platform's randomness, or
+/// a caller that bypasses pkg/doc.js.
+fn js_error(e: Error) -> JsError {
+    JsError::new(&e.message())
 }
 
 /// The clock pkg/doc.js gives: the app's `now` option or `Date.now()`,
@@ -93,6 +91,10 @@ extern "C" {
     /// of a write.
     #[wasm_bindgen(method, js_name = read)]
     fn read_ms(clock: &Clock) -> f64;
+
+    /// `Date.now()`.
+    #[wasm_bindgen(js_namespace = Date, js_name = now)]
+    fn date_now() -> f64;
 }
 
 impl WallClock for JsClock {
@@ -106,7 +108,7 @@ impl WallClock for JsClock {
                     0
                 }
             }
-            None => js_sys::Date::now() as u64,
+            None => date_now() as u64,
         }
     }
 }
@@ -123,15 +125,15 @@ fn safe_integer(x: f64, what: &'static str) -> Result<i64, Error> {
 }
 
 /// `Limits` from its seven fields, each a positive safe integer.
-fn to_limits(values: &[f64]) -> Result<Limits, JsValue> {
+fn to_limits(values: &[f64]) -> Result<Limits, JsError> {
     let mut fields = [0u64; 7];
     if values.len() != fields.len() {
-        return Err(TypeError::new("slotkv: limits must have seven fields").into());
+        return Err(JsError::new("slotkv: limits must have seven fields"));
     }
     for (field, &v) in fields.iter_mut().zip(values) {
-        let n = safe_integer(v, "a limit").map_err(to_js)?;
+        let n = safe_integer(v, "a limit").map_err(js_error)?;
         if n < 1 {
-            return Err(RangeError::new("slotkv: a limit must be at least 1").into());
+            return Err(JsError::new("slotkv: a limit must be at least 1"));
         }
         *field = n as u64;
     }
@@ -196,8 +198,8 @@ fn changes_json(c: &Changes) -> String {
 }
 
 /// The document as JavaScript sees it (wrapped by `Doc` in `pkg/doc.js`):
-/// wasm-bindgen's object, for the calls that take or return JS values (the
-/// constructor, errors). What it holds is a [`Core`] of its own on the
+/// wasm-bindgen's object, for the one call that takes JS values (the
+/// constructor). What it holds is a [`Core`] of its own on the
 /// heap, which the hot calls reach directly (see `hot_calls!`).
 #[wasm_bindgen]
 pub struct RawDoc {
@@ -311,15 +313,15 @@ impl RawDoc {
     /// are the seven `Limits` fields in declaration order (pkg/doc.js checks
     /// them first).
     #[wasm_bindgen(constructor)]
-    pub fn new(client_id: Option<String>, now: Option<Clock>, retention_ms: f64, limits: Option<Vec<f64>>) -> Result<RawDoc, JsValue> {
+    pub fn new(client_id: Option<String>, now: Option<Clock>, retention_ms: f64, limits: Option<Vec<f64>>) -> Result<RawDoc, JsError> {
         let mut options = Options { client_id, ..Options::default() };
         if retention_ms >= 0.0 {
-            options.tombstone_retention_ms = safe_integer(retention_ms, "tombstoneRetentionMs").map_err(to_js)? as u64;
+            options.tombstone_retention_ms = safe_integer(retention_ms, "tombstoneRetentionMs").map_err(js_error)? as u64;
         }
         if let Some(values) = limits {
             options.limits = to_limits(&values)?;
         }
-        let doc = Doc::with_clock(options, Box::new(JsClock(now))).map_err(to_js)?;
+        let doc = Doc::with_clock(options, Box::new(JsClock(now))).map_err(js_error)?;
         let core = Core { doc, update: None, error: None, input: Vec::new(), out: Vec::new(), out_at: core::ptr::null() };
         let held = Box::new(Held { busy: Cell::new(false), core: UnsafeCell::new(core) });
         Ok(RawDoc { held: NonNull::from(Box::leak(held)) })
@@ -328,12 +330,6 @@ impl RawDoc {
     /// The address of this document's [`Held`] core, for the hot calls.
     pub fn core(&self) -> *const Held {
         self.held.as_ptr()
-    }
-
-    /// The error of the last call that returned `FAILED` (once).
-    #[wasm_bindgen(js_name = takeError)]
-    pub fn take_error(&mut self) -> JsValue {
-        self.with(|c| c.error.take()).map_or(JsValue::UNDEFINED, to_js)
     }
 }
 
@@ -545,6 +541,21 @@ impl Core {
         key_in(&self.input, key_len).ok()
     }
 
+    /// The error of the last call that returned `FAILED` (once): its
+    /// message to the output, and `4 × its length + its class` (1
+    /// `TypeError`, 2 `RangeError`, 3 `Error`), or 0 if there is none.
+    pub fn take_error(&mut self) -> f64 {
+        let Some(e) = self.error.take() else {
+            return 0.0;
+        };
+        let class = match e.kind() {
+            ErrorKind::Type => 1,
+            ErrorKind::Range => 2,
+            ErrorKind::Other => 3,
+        };
+        (4 * self.give(e.message()) as u64 + class) as f64
+    }
+
     fn fail(&mut self, e: Error) -> u32 {
         self.error = Some(e);
         FAILED
@@ -642,7 +653,8 @@ impl Core {
 /// count and a borrow flag to take and give back, a closure, a JS shim, and
 /// for text and bytes an allocation that JavaScript then frees), an
 /// `increment` took 30 to 35 ns more: a sixth of it, warm. So every call
-/// goes this way but the constructor and `takeError`, which make JS values.
+/// goes this way but the constructor, which takes JS values. (An error goes
+/// back as its message and its class, and pkg/doc.js makes the `Error`.)
 /// Strings and bytes come in through the input buffer; those that return
 /// text or bytes leave them in the output buffer (or point at them where
 /// the document holds them: `get`), return their size, and pkg/doc.js
@@ -732,6 +744,8 @@ hot_calls! {
     fn slotkv_out() -> *const u8 = |c: &mut Core| c.out_at, else core::ptr::null();
     /// Gives the output's memory back (after a large one).
     fn slotkv_out_free() -> u32 = Core::out_free, else 0;
+    /// `Core::take_error`, to the output.
+    fn slotkv_take_error() -> f64 = Core::take_error, else 0.0;
 }
 
 impl Core {

@@ -580,7 +580,7 @@ test("the binding traps a call into a document from inside a call on it, and fre
   inner = () => raw.free();
   assert.equal(write(core, "k", "456"), 1);
   assert.equal(caught, undefined);
-  assert.throws(() => raw.takeError(), /null pointer|freed|destroyed/i);
+  assert.throws(() => raw.core(), /null pointer|freed|destroyed/i);
   assertUsable(new Doc(), "another Doc");
 });
 

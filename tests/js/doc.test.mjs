@@ -670,6 +670,20 @@ test("limits: bad values are a TypeError or RangeError", () => {
   assert.equal(new Doc({ limits: {} }).counter("x"), 0);
 });
 
+// The core reports an error as its message and its class (src/wasm.rs,
+// Core::take_error); pkg/doc.js makes the Error, once per failed call.
+test("an error the core finds is thrown with its own class and message, and the Doc keeps working", () => {
+  const d = new Doc({ clientId: "a" });
+  d.increment("y", Number.MAX_SAFE_INTEGER);
+  const is = (Class, message) => (e) => e.constructor === Class && e.message === message;
+  const unsafe = "slotkv: the counter's value after this change must be a safe integer (|x| <= 2^53 - 1)";
+  for (let i = 0; i < 2; i++) assert.throws(() => d.increment("y", 1), is(RangeError, unsafe));
+  assert.throws(() => d.applyUpdate(Uint8Array.of(0xb7, 9, 1)), is(Error, "slotkv: cannot apply update: format version 9 is newer than this slotkv understands (version 2); upgrade slotkv"));
+  assert.throws(() => d.encodeDelta(Uint8Array.of(1, 2, 3)), is(Error, "slotkv: since is not a version from version(): not a slotkv update (first byte is 0x01, expected 0xb7)"));
+  d.increment("y", -1);
+  assert.equal(d.counter("y"), Number.MAX_SAFE_INTEGER - 1);
+});
+
 test("a counter pushed past 2^53 - 1 by concurrent clients reads as 2^53 - 1 everywhere", () => {
   const a = new Doc({ clientId: "a" });
   const b = new Doc({ clientId: "b" });
