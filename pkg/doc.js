@@ -161,12 +161,22 @@ const tooLarge = (why) => new RangeError(`slotkv: register value or set element 
 // Larger or deeper than the core allows: RangeError, before any copy.
 function jsonText(root, limits) {
   // A finite number or a well-formed string, the common case, without the
-  // walker below (anything else, or too large, goes there for its error).
-  if (typeof root === "number" ? Number.isFinite(root) : typeof root === "string" && root.isWellFormed()) {
-    const out = JSON.stringify(root);
-    // (excess's own first test, inline: the common short value makes no call.)
-    if (out.length * 3 <= limits.maxValueBytes || !excess(out, limits.maxValueBytes)) return out;
+  // walker (anything else, or too large, goes there for its error), whose
+  // closures would cost every call an allocation. (JSON writes a finite
+  // number as String does.)
+  let out;
+  if (typeof root === "number") {
+    if (Number.isFinite(root)) out = "" + root;
+  } else if (typeof root === "string" && root.isWellFormed()) {
+    out = JSON.stringify(root);
   }
+  // (excess's own first test, inline: the common short value makes no call.)
+  if (out !== undefined && (out.length * 3 <= limits.maxValueBytes || !excess(out, limits.maxValueBytes))) return out;
+  return walkedJsonText(root, limits);
+}
+
+// jsonText of any value, walked.
+function walkedJsonText(root, limits) {
   const { maxValueBytes, maxValueDepth } = limits;
   const ancestors = [];
   const path = [];
