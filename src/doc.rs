@@ -221,6 +221,7 @@ impl Doc {
 
     /// A new, empty document reading wall-clock time from `clock`.
     pub fn with_clock(options: Options, clock: Box<dyn WallClock>) -> Result<Doc, Error> {
+        crate::key_map::hash_key();
         let me = match &options.client_id {
             Some(id) => ClientId::new(id)?,
             None => ClientId::random()?,

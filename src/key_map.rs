@@ -62,7 +62,10 @@ struct Index {
 /// source: then hashing still works, only without the collision defence).
 /// Every map of the process hashes with the same key, so a thread that finds
 /// the key being drawn waits for it (only native tests have threads).
-fn hash_key() -> (u64, u64) {
+/// `Doc::with_clock` draws it, so that the first draw, which in Node loads
+/// its Web Crypto (about a millisecond), is not left to the write that
+/// first makes a map large enough to hash.
+pub(crate) fn hash_key() -> (u64, u64) {
     use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
     const UNSET: u8 = 0;
     const DRAWING: u8 = 1;
