@@ -109,6 +109,18 @@ function checkElement(element, limits) {
   return element;
 }
 
+// Copies the ASCII start of `s` to `mem` at `p`; returns its length.
+function copyAscii(s, mem, p) {
+  const n = s.length;
+  let i = 0;
+  for (; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) break;
+    mem[p + i] = c;
+  }
+  return i;
+}
+
 function isBytes(b) {
   return tagOf.call(b) === "Uint8Array";
 }
@@ -414,14 +426,7 @@ export class Doc {
       return encoder.encodeInto(s, view().subarray(this.#in + at, this.#in + at + 3 * n)).written;
     }
     if (at + n > this.#inSize) this.#grow(at + n);
-    const mem = view();
-    const p = this.#in + at;
-    let i = 0;
-    for (; i < n; i++) {
-      const c = s.charCodeAt(i);
-      if (c > 0x7f) break;
-      mem[p + i] = c;
-    }
+    const i = copyAscii(s, view(), this.#in + at);
     if (i === n) return n;
     const end = at + i + 3 * (n - i); // at most 3 bytes per UTF-16 unit
     if (end > this.#inSize) this.#grow(end);
@@ -464,8 +469,15 @@ export class Doc {
     return n & 1 ? JSON.parse(this.#text((n - 1) / 2)) : this.#bytes((n - 2) / 2);
   }
 
-  // (After `#c`, as `#put`.)
+  // Writes `key` at the start of the input buffer, after `#c` (as `#put`);
+  // returns its size in bytes, or throws why it is not a key. A short ASCII
+  // key, the usual kind, is checked as it is copied: such a string is
+  // well-formed and short enough.
   #key(key) {
+    if (typeof key === "string" && key !== "" && key.length <= PUT_BY_CHARS && key.length <= this.#inSize) {
+      const n = copyAscii(key, view(), this.#in);
+      if (n === key.length) return n;
+    }
     return this.#put(checkKey(key), 0);
   }
 
@@ -570,15 +582,15 @@ export class Doc {
 
   // ----- counters -----
   increment(key, delta = 1) {
-    checkKey(key);
-    checkDelta(delta);
-    this.#wrote(wasm.slotkv_increment(this.#c, this.#put(key, 0), delta, this.#flags), "counters", key);
+    const core = this.#c;
+    const n = this.#key(key);
+    this.#wrote(wasm.slotkv_increment(core, n, checkDelta(delta), this.#flags), "counters", key);
   }
 
   decrement(key, delta = 1) {
-    checkKey(key);
-    checkDelta(delta);
-    this.#wrote(wasm.slotkv_increment(this.#c, this.#put(key, 0), -delta, this.#flags), "counters", key);
+    const core = this.#c;
+    const n = this.#key(key);
+    this.#wrote(wasm.slotkv_increment(core, n, -checkDelta(delta), this.#flags), "counters", key);
   }
 
   counter(key) {
@@ -622,29 +634,25 @@ export class Doc {
   }
 
   delete(key) {
-    checkKey(key);
-    this.#wrote(wasm.slotkv_delete(this.#c, this.#put(key, 0), this.#flags), "registers", key);
+    const core = this.#c;
+    this.#wrote(wasm.slotkv_delete(core, this.#key(key), this.#flags), "registers", key);
   }
 
   // ----- sets -----
   add(key, element) {
-    checkKey(key);
-    checkElement(element, this.#limits);
     const core = this.#c;
-    const n = this.#put(key, 0);
-    this.#wrote(wasm.slotkv_add(core, n, this.#put(element, n), this.#flags), "sets", key);
+    const n = this.#key(key);
+    this.#wrote(wasm.slotkv_add(core, n, this.#put(checkElement(element, this.#limits), n), this.#flags), "sets", key);
   }
 
   remove(key, element) {
-    checkKey(key);
-    checkElement(element, this.#limits);
     const core = this.#c;
-    const n = this.#put(key, 0);
-    this.#wrote(wasm.slotkv_remove(core, n, this.#put(element, n), this.#flags), "sets", key);
+    const n = this.#key(key);
+    this.#wrote(wasm.slotkv_remove(core, n, this.#put(checkElement(element, this.#limits), n), this.#flags), "sets", key);
   }
 
   has(key, element) {
-    const core = this.#c; // a freed Doc says so before the arguments are checked, as everywhere
+    const core = this.#c; // a freed Doc says so before the arguments are checked, as everywhere but set()
     const n = this.#key(key);
     return wasm.slotkv_has(core, n, this.#put(checkElement(element, this.#limits), n)) === 1;
   }
