@@ -603,6 +603,7 @@ export class Doc {
 
   // ----- registers -----
   set(key, value) {
+    this.#c; // a freed Doc says so first, as everywhere (and again below: the value's getters may free it)
     checkKey(key);
     if (isBytes(value)) {
       const bytes = checkBytes(value, "a register value");
@@ -652,7 +653,7 @@ export class Doc {
   }
 
   has(key, element) {
-    const core = this.#c; // a freed Doc says so before the arguments are checked, as everywhere but set()
+    const core = this.#c; // a freed Doc says so before the arguments are checked, as everywhere
     const n = this.#key(key);
     return wasm.slotkv_has(core, n, this.#put(checkElement(element, this.#limits), n)) === 1;
   }
