@@ -504,12 +504,6 @@ export class Doc {
     return new Class(this.#text(Math.floor(n / 4)));
   }
 
-  // Whether a RawDoc write or applyUpdate changed the document; throws its error.
-  #ok(status) {
-    if (status === FAILED) throw this.#error();
-    return status === CHANGED;
-  }
-
   get clientId() {
     return this.#text(wasm.slotkv_client_id(this.#c));
   }
@@ -741,7 +735,8 @@ export class Doc {
     const n = this.#putBytes(bytes, 0);
     const status = stored ? wasm.slotkv_apply_stored(core, n) : wasm.slotkv_apply_update(core, n);
     this.#trim();
-    return this.#ok(status);
+    if (status === FAILED) throw this.#error();
+    return status === CHANGED;
   }
 
   on(event, fn) {
