@@ -3,9 +3,9 @@
 //! `slice::sort_unstable` is fast, but each type it is used with adds 2 to
 //! 3 KB to the wasm module, and the crate sorts seven kinds of things. Here
 //! the sorting itself is one natural merge sort over item indices, compiled
-//! once for every type (the comparison is a `dyn` call), and so is the
-//! sortedness check; per item type there is only the final move of the
-//! items, and per call site only the comparison. It is stable,
+//! once for every type (the comparison is a `dyn` call), and so are the
+//! sortedness check and the final move of the items (on their bytes); per
+//! call site there is only the comparison. It is stable,
 //! O(n log n) whatever the input (a hostile peer cannot make it quadratic),
 //! O(n) for input made of a few sorted runs, and returns at once for sorted
 //! input, which is what honest peers send.
@@ -13,7 +13,7 @@
 use crate::prelude::*;
 
 /// Sorts `v` so that `less` never holds for a later item against an earlier one.
-pub fn sort_by<T>(v: &mut Vec<T>, less: impl Fn(&T, &T) -> bool) {
+pub fn sort_by<T>(v: &mut [T], less: impl Fn(&T, &T) -> bool) {
     let order = {
         let items: &[T] = v;
         merge_order(items.len(), &|i, j| match (items.get(i), items.get(j)) {
@@ -27,25 +27,49 @@ pub fn sort_by<T>(v: &mut Vec<T>, less: impl Fn(&T, &T) -> bool) {
 }
 
 /// Moves the items of `v` so that item `k` is the one that was at
-/// `order[k]` (the only part of the sort compiled once per item type). Each
-/// item is moved out in order and back in sorted order: sequential writes,
-/// which a large, shuffled input needs to stay fast.
-fn reorder<T>(v: &mut Vec<T>, order: &[usize]) {
-    let mut items: Vec<Option<T>> = Vec::with_capacity(v.len());
-    while let Some(item) = v.pop() {
-        items.push(Some(item));
+/// `order[k]`, a permutation of `0..v.len()` (what [`merge_order`] returns).
+/// Only this shim is compiled per item type: the move itself is
+/// [`permute`], on bytes.
+fn reorder<T>(v: &mut [T], order: &[usize]) {
+    let size = core::mem::size_of::<T>();
+    // SAFETY: `permute` reads and writes only the `v.len()` items of `size`
+    // bytes at `v`'s start, and leaves each exactly once in its new place:
+    // it checks that `order` is a permutation of `0..v.len()` first.
+    unsafe { permute(v.as_mut_ptr().cast::<u8>(), size, v.len(), order) }
+}
+
+/// Moves `len` items of `size` bytes at `base` so that item `k` is the
+/// one that was at `order[k]`: copied out in sorted order (sequential
+/// writes, which a large, shuffled input needs to stay fast), then back.
+/// Does nothing unless `order` is a permutation of `0..len`, so that no
+/// item is lost or doubled.
+///
+/// # Safety
+/// `base` must point to `len` initialised items of `size` bytes each.
+unsafe fn permute(base: *mut u8, size: usize, len: usize, order: &[usize]) {
+    if order.len() != len || size == 0 {
+        return;
     }
-    let last = items.len();
+    let mut taken = vec![false; len];
     for &i in order {
-        // (Popped from the end: the item that was at `i` is at `last - 1 - i`.)
-        if let Some(item) = last.checked_sub(i + 1).and_then(|j| items.get_mut(j)).and_then(Option::take) {
-            v.push(item);
+        match taken.get_mut(i) {
+            Some(t) if !*t => *t = true,
+            _ => return,
         }
     }
+    let mut out: Vec<u8> = Vec::with_capacity(len * size);
+    let dst = out.as_mut_ptr();
+    for (k, &i) in order.iter().enumerate() {
+        // SAFETY: `i` and `k` are below `len`, so both ranges lie inside
+        // their buffers, which do not overlap.
+        unsafe { core::ptr::copy_nonoverlapping(base.add(i * size), dst.add(k * size), size) };
+    }
+    // SAFETY: `out` holds `len * size` bytes, the items in their new order.
+    unsafe { core::ptr::copy_nonoverlapping(dst, base, len * size) };
 }
 
 /// Sorts `v` in ascending order.
-pub fn sort<T: Ord>(v: &mut Vec<T>) {
+pub fn sort<T: Ord>(v: &mut [T]) {
     sort_by(v, |a, b| a < b);
 }
 
@@ -109,11 +133,30 @@ mod tests {
         }
 
         #[test]
+        fn moves_owned_items_whole(mut v in prop::collection::vec(".{0,3}", 0..100)) {
+            let mut expected = v.clone();
+            expected.sort();
+            sort(&mut v);
+            prop_assert_eq!(v, expected);
+        }
+
+        #[test]
         fn is_stable(mut v in prop::collection::vec((0u8..4, any::<u16>()), 0..200)) {
             let mut expected = v.clone();
             expected.sort_by_key(|x| x.0);
             sort_by(&mut v, |a, b| a.0 < b.0);
             prop_assert_eq!(v, expected);
         }
+    }
+
+    #[test]
+    fn an_order_that_is_not_a_permutation_moves_nothing() {
+        let mut v = vec![String::from("a"), String::from("b")];
+        for order in [&[0, 0][..], &[1], &[0, 2], &[1, 0, 2]] {
+            reorder(&mut v, order);
+            assert_eq!(v, ["a", "b"]);
+        }
+        reorder(&mut v, &[1, 0]);
+        assert_eq!(v, ["b", "a"]);
     }
 }
