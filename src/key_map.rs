@@ -513,8 +513,7 @@ impl<V> KeyMap<V> {
             }
         }
         let Some(kept) = kept else { return };
-        let mut flags = kept.iter();
-        self.values.retain(|_| flags.next().copied().unwrap_or(true));
+        crate::moves::keep_flagged(&mut self.values, &kept);
         self.index.retain(&kept);
     }
 
@@ -543,8 +542,7 @@ impl<V> KeyMap<V> {
 impl Index {
     /// Keeps the keys whose flag is set (in order, one flag per key).
     fn retain(&mut self, kept: &[bool]) {
-        let mut flags = kept.iter();
-        self.keys.retain(|_| flags.next().copied().unwrap_or(true));
+        crate::moves::keep_flagged(&mut self.keys, kept);
         self.sorted.set(false);
         self.order.get_mut().clear();
         if !self.table.is_empty() {

@@ -27,6 +27,7 @@ mod error;
 mod json;
 mod key_map;
 mod limits;
+mod moves;
 mod prelude;
 mod register;
 mod set;

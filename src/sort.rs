@@ -22,50 +22,8 @@ pub fn sort_by<T>(v: &mut [T], less: impl Fn(&T, &T) -> bool) {
         })
     };
     if let Some(order) = order {
-        reorder(v, &order);
+        crate::moves::reorder(v, &order);
     }
-}
-
-/// Moves the items of `v` so that item `k` is the one that was at
-/// `order[k]`, a permutation of `0..v.len()` (what [`merge_order`] returns).
-/// Only this shim is compiled per item type: the move itself is
-/// [`permute`], on bytes.
-fn reorder<T>(v: &mut [T], order: &[usize]) {
-    let size = core::mem::size_of::<T>();
-    // SAFETY: `permute` reads and writes only the `v.len()` items of `size`
-    // bytes at `v`'s start, and leaves each exactly once in its new place:
-    // it checks that `order` is a permutation of `0..v.len()` first.
-    unsafe { permute(v.as_mut_ptr().cast::<u8>(), size, v.len(), order) }
-}
-
-/// Moves `len` items of `size` bytes at `base` so that item `k` is the
-/// one that was at `order[k]`: copied out in sorted order (sequential
-/// writes, which a large, shuffled input needs to stay fast), then back.
-/// Does nothing unless `order` is a permutation of `0..len`, so that no
-/// item is lost or doubled.
-///
-/// # Safety
-/// `base` must point to `len` initialised items of `size` bytes each.
-unsafe fn permute(base: *mut u8, size: usize, len: usize, order: &[usize]) {
-    if order.len() != len || size == 0 {
-        return;
-    }
-    let mut taken = vec![false; len];
-    for &i in order {
-        match taken.get_mut(i) {
-            Some(t) if !*t => *t = true,
-            _ => return,
-        }
-    }
-    let mut out: Vec<u8> = Vec::with_capacity(len * size);
-    let dst = out.as_mut_ptr();
-    for (k, &i) in order.iter().enumerate() {
-        // SAFETY: `i` and `k` are below `len`, so both ranges lie inside
-        // their buffers, which do not overlap.
-        unsafe { core::ptr::copy_nonoverlapping(base.add(i * size), dst.add(k * size), size) };
-    }
-    // SAFETY: `out` holds `len * size` bytes, the items in their new order.
-    unsafe { core::ptr::copy_nonoverlapping(dst, base, len * size) };
 }
 
 /// Sorts `v` in ascending order.
@@ -147,16 +105,5 @@ mod tests {
             sort_by(&mut v, |a, b| a.0 < b.0);
             prop_assert_eq!(v, expected);
         }
-    }
-
-    #[test]
-    fn an_order_that_is_not_a_permutation_moves_nothing() {
-        let mut v = vec![String::from("a"), String::from("b")];
-        for order in [&[0, 0][..], &[1], &[0, 2], &[1, 0, 2]] {
-            reorder(&mut v, order);
-            assert_eq!(v, ["a", "b"]);
-        }
-        reorder(&mut v, &[1, 0]);
-        assert_eq!(v, ["b", "a"]);
     }
 }
