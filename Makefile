@@ -24,7 +24,7 @@ WASM_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-nontrapping-flo
 WASM_OPT_FLAGS := -Os --one-caller-inline-max-function-size=20 $(WASM_FEATURES) --low-memory-unused --strip-producers --strip-target-features
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup setup-rust setup-browser setup-node build demo test test-rust test-wasm test-js test-e2e test-long bench fuzz clean
+.PHONY: setup setup-rust setup-browser setup-node build demo test test-rust test-wasm test-js test-e2e test-long bench fuzz miri clean
 
 setup: setup-rust setup-browser setup-node
 
@@ -91,6 +91,16 @@ include bench/Makefile.inc
 FUZZ_SECONDS ?= 60
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
+
+# Miri (nightly) over the tests of the code that moves items by their bytes:
+# src/moves.rs, the crate's one unsafe code outside the wasm binding, and
+# the sort that uses it. MIRI_CASES property-test cases each (Miri is slow).
+MIRI_CASES ?= 8
+miri:
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@rustup +nightly component list --installed | grep -q '^miri' || rustup +nightly component add miri
+	@rustup +nightly component list --installed | grep -q '^rust-src' || rustup +nightly component add rust-src
+	MIRIFLAGS=-Zmiri-disable-isolation PROPTEST_CASES=$(MIRI_CASES) cargo +nightly miri test --lib -- moves:: sort::
 
 clean:
 	cargo clean
