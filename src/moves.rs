@@ -68,8 +68,9 @@ unsafe fn permute(base: *mut u8, size: usize, len: usize, order: &[usize]) {
     unsafe { core::ptr::copy_nonoverlapping(dst, base, len * size) };
 }
 
-/// Moves the items of `len` at `base` (`size` bytes each) whose flag is set
-/// (or that have none) down over the others, in order; returns how many.
+/// Of the `len` items of `size` bytes at `base`, moves those whose flag is
+/// set (or that have none) down over the others, in order; returns how
+/// many there are.
 ///
 /// # Safety
 /// `base` must point to `len` items of `size` bytes each; the ones moved

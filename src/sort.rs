@@ -1,7 +1,7 @@
 //! The crate's one sort.
 //!
 //! `slice::sort_unstable` is fast, but each type it is used with adds 2 to
-//! 3 KB to the wasm module, and the crate sorts seven kinds of things. Here
+//! 3 KB to the wasm module, and the crate sorts ten kinds of things. Here
 //! the sorting itself is one natural merge sort over item indices, compiled
 //! once for every type (the comparison is a `dyn` call), and so are the
 //! sortedness check and the final move of the items (on their bytes); per
