@@ -21,7 +21,8 @@ export interface DocOptions {
   now?: () => number;
   /**
    * How long a deleted register's tombstone is kept, in ms of the document's clock (a non-negative safe integer). Default 30 days.
-   * After that it is dropped (at the latest by the next `encodeState`): a write this replica has seen still cannot come back, but a
+   * After that it is dropped (at the latest by the next `encodeState`), unless it is the document's newest register write,
+   * which stays until a later one (a replica loading the state sets its clock by it). A write this replica has seen still cannot come back, but a
    * truly concurrent write from a replica offline for longer than this can revive the key.
    */
   tombstoneRetentionMs?: number;

@@ -916,7 +916,8 @@ impl Doc {
     }
 
     /// Drops tombstones and set removal records older than the retention
-    /// period, raising the horizon past their dots.
+    /// period, raising the horizon past their dots. A tombstone that is the
+    /// document's newest register write stays until a later write comes.
     fn purge(&mut self) {
         // Not while a transaction is open: its update must still carry the
         // removes and deletes it made, which purging would drop.
@@ -933,9 +934,16 @@ impl Doc {
             *h = (*h).max(seq);
         };
         if self.may_hold_tombstones {
+            // The newest write (its timestamp is the clock's) stays, even an
+            // expired delete. A state carries no clock of its own: a replica
+            // that loads one sets its clock by the writes it lists. Were the
+            // newest a purged delete, that replica's next write to its key
+            // could be timestamped before the delete it has seen, and lose to
+            // it wherever it is still held.
+            let newest = self.hlc.last();
             let mut left = false;
             self.registers.retain(|_, reg| {
-                let expired = reg.is_tombstone() && reg.ts.wall <= cutoff;
+                let expired = reg.is_tombstone() && reg.ts.wall <= cutoff && reg.ts != newest;
                 if expired {
                     raise(&reg.writer, reg.seq);
                 }

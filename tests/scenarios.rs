@@ -48,6 +48,13 @@ fn commit(doc: &mut Doc) -> Vec<u8> {
     doc.commit(true).expect("a transaction with changes").update.expect("an update when asked for")
 }
 
+/// A committed write to another key: a tombstone that was `doc`'s newest
+/// register write is then no longer, and can be purged (see `Doc::purge`).
+fn write_later(doc: &mut Doc) {
+    doc.set("later", json("0")).unwrap();
+    commit(doc);
+}
+
 /// `from.encode_delta(to.version())` applied to `to`; whether it had an effect.
 fn send(from: &mut Doc, to: &mut Doc) -> bool {
     let delta = from.encode_delta(Some(&to.version())).unwrap();
@@ -828,6 +835,7 @@ fn a_late_overwritten_write_does_not_revive_a_purged_key() {
     tr.set(1_002);
     r.delete("k").unwrap();
     let delete = commit(&mut r);
+    write_later(&mut r);
     tr.set(2_000);
     r.encode_state(); // purges the tombstone
     assert!(!r.entries().1.contains_key("k"));
@@ -837,6 +845,54 @@ fn a_late_overwritten_write_does_not_revive_a_purged_key() {
     ta.set(2_000);
     sync(&mut a, &mut r);
     assert_eq!(visible(&a), visible(&r));
+}
+
+/// Found in review: a state carries no clock of its own, and a replica that
+/// loads one sets its clock by the register writes the state lists. a deleted
+/// k and then purged the tombstone, its newest write, in `encode_state`. l,
+/// whose wall clock is a second behind, loaded that state (so it has seen the
+/// delete) and wrote k: its write was timestamped before the delete, b (which
+/// still held the tombstone) kept the delete, and no delta sync repaired it,
+/// though both versions were equal. The newest write now stays through purges.
+#[test]
+fn a_write_made_after_loading_a_purged_state_beats_the_delete_it_has_seen() {
+    let (ta, tb, tl) = (time(2_000), time(2_000), time(1_000));
+    let mut a = doc_with_retention("a", &ta, 100);
+    let mut b = doc_with_retention("b", &tb, 100_000);
+    a.set("k", json("1")).unwrap();
+    b.apply_update(&commit(&mut a)).unwrap();
+    a.delete("k").unwrap();
+    b.apply_update(&commit(&mut a)).unwrap();
+    ta.set(2_200);
+    let state = a.encode_state();
+    let t = tl.clone();
+    let options = Options { tombstone_retention_ms: 100, ..Options::with_client_id("l") };
+    let mut l = Doc::load(&state, options, Box::new(move || t.get())).unwrap();
+    assert!(l.version_vector().contains(a.client_id(), 2), "l has seen the delete");
+    l.set("k", json("\"after the delete\"")).unwrap();
+    b.apply_update(&commit(&mut l)).unwrap();
+    sync(&mut l, &mut b);
+    assert_eq!(b.get("k"), Some(&json("\"after the delete\"")), "a write made after the delete lost to it");
+    assert_eq!(visible(&l), visible(&b));
+}
+
+/// The same with no clock skew: retention 0, and the state loaded by its own
+/// client in the millisecond of the delete.
+#[test]
+fn a_write_in_the_millisecond_of_a_purged_delete_after_a_reload_beats_it() {
+    let t = time(1_000);
+    let mut a = doc_with_retention("a", &t, 0);
+    let mut b = doc_with_retention("b", &t, u64::MAX);
+    a.set("k", json("1")).unwrap();
+    a.delete("k").unwrap();
+    b.apply_update(&commit(&mut a)).unwrap();
+    let state = a.encode_state();
+    let clock = t.clone();
+    let options = Options { tombstone_retention_ms: 0, ..Options::with_client_id("a") };
+    let mut a2 = Doc::load(&state, options, Box::new(move || clock.get())).unwrap();
+    a2.set("k", json("2")).unwrap();
+    b.apply_update(&commit(&mut a2)).unwrap();
+    assert_eq!((a2.get("k"), b.get("k")), (Some(&json("2")), Some(&json("2"))));
 }
 
 /// Tombstones and set removal records that arrive from a peer are purged
@@ -861,6 +917,7 @@ fn a_tombstone_and_a_removal_record_from_a_peer_are_purged_after_the_retention()
     assert!(!b.set_state("s").unwrap().removal_record().0.is_empty());
     b.encode_state(); // within the retention: both kept
     assert!(b.register("k").is_some() && !b.set_state("s").unwrap().removal_record().0.is_empty());
+    write_later(&mut b);
     tb.set(2_000);
     b.encode_state();
     assert!(b.register("k").is_none(), "the tombstone from a is purged");
@@ -962,6 +1019,7 @@ fn a_concurrent_write_arriving_after_the_retention_revives_a_key_only_where_its_
     r.apply_update(&delete).unwrap();
     o.set("k", json("\"offline\"")).unwrap(); // at 1 000 ms: earlier than the delete
     let offline = commit(&mut o);
+    write_later(&mut r);
     tr.set(5_000);
     let _ = r.encode_state(); // purges the tombstone: 3 000 ms old, retention 100
     assert!(r.register("k").is_none());
@@ -1002,6 +1060,7 @@ fn a_write_a_full_states_sender_has_seen_and_replaced_gives_way_to_the_senders()
     b.delete("k").unwrap();
     commit(&mut b);
     clock.set(1_020);
+    write_later(&mut b);
     b.encode_state(); // purges the tombstone
     assert!(b.register("k").is_none());
     a.apply_update(&b.encode_state()).unwrap();
@@ -1179,6 +1238,8 @@ fn writes_each_side_has_seen_and_the_other_replaced_both_go_in_a_full_state_merg
     y.delete("k").unwrap();
     commit(&mut y);
     clock.set(1_020);
+    write_later(&mut x);
+    write_later(&mut y);
     x.encode_state();
     y.encode_state();
     x.apply_update(&write_p).unwrap();
@@ -1218,6 +1279,7 @@ fn a_transaction_whose_write_a_peers_full_state_took_does_not_claim_it() {
     r1.delete("k").unwrap(); // not committed yet
     let delta = r1.encode_delta(Some(&r2.version())).unwrap();
     r2.apply_update(&delta).unwrap();
+    write_later(&mut r2);
     t2.set(10_000);
     let state = r2.encode_state(); // purges the tombstone
     assert!(r2.register("k").is_none());
