@@ -38,7 +38,7 @@ use crate::key_map::KeyMap;
 use crate::limits::Limits;
 use crate::prelude::*;
 use crate::register::{self, Register, Value};
-use crate::set::Set;
+use crate::set::{PeerSeen, Set};
 use crate::small_map::SmallMap;
 use crate::update::{decode_version, encode_version, sorted_keys, ListedSet, Update};
 use crate::version::VersionVector;
@@ -794,10 +794,11 @@ impl Doc {
             }
         }
 
+        let fates = u.fates(&self.seen);
         for (key, listed) in &u.sets {
             let (key, mine) = self.sets.entry_with(key, || key.clone(), Set::default);
             let changed = if built_for_me {
-                mine.merge(&listed.set, &self.seen, u.fate(listed))
+                mine.merge_seen(&listed.set, &self.seen, fates.of(listed))
             } else {
                 mine.merge_adds(&listed.set, &self.seen)
             };
@@ -907,8 +908,9 @@ impl Doc {
         });
         let empty = Set::default();
         let seen = &self.seen;
+        let by_ctx = PeerSeen::new(&u.ctx, seen);
         self.sets.retain(|key, set| {
-            if listed_sets.binary_search(&&**key).is_err() && set.merge(&empty, seen, &u.ctx) {
+            if listed_sets.binary_search(&&**key).is_err() && set.merge_seen(&empty, seen, by_ctx) {
                 changes.sets.push(key.clone());
             }
             !set.is_vacant()

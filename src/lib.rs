@@ -52,5 +52,5 @@ pub use error::{DecodeError, Error, ErrorKind};
 pub use key_map::KeyMap;
 pub use limits::{Limits, MAX_KEY_BYTES};
 pub use register::{Register, Value};
-pub use set::{Set, Tags};
+pub use set::{PeerSeen, Set, Tags};
 pub use version::VersionVector;

@@ -439,6 +439,12 @@ impl Set {
     /// in the delta). Every tag this set holds must be in `my_seen` (a
     /// replica has seen what it holds). Returns whether anything changed.
     pub fn merge(&mut self, theirs: &Set, my_seen: &VersionVector, their_seen: &VersionVector) -> bool {
+        self.merge_seen(theirs, my_seen, PeerSeen::new(their_seen, my_seen))
+    }
+
+    /// [`Set::merge`] with `their_seen` read beforehand, for the many sets
+    /// of one update.
+    pub fn merge_seen(&mut self, theirs: &Set, my_seen: &VersionVector, their_seen: PeerSeen<'_>) -> bool {
         self.merge_in(theirs, my_seen, their_seen, true)
     }
 
@@ -449,17 +455,18 @@ impl Set {
     /// seen (`Doc::apply` says when): it would then hold their effect
     /// without their dots, which no delta passes on.
     pub fn merge_adds(&mut self, theirs: &Set, my_seen: &VersionVector) -> bool {
-        self.merge_in(theirs, my_seen, &VersionVector::default(), false)
+        let none = VersionVector::default();
+        self.merge_in(theirs, my_seen, PeerSeen::new(&none, my_seen), false)
     }
 
-    fn merge_in(&mut self, theirs: &Set, my_seen: &VersionVector, their_seen: &VersionVector, removals: bool) -> bool {
+    fn merge_in(&mut self, theirs: &Set, my_seen: &VersionVector, seen: PeerSeen<'_>, removals: bool) -> bool {
+        let their_seen = seen.vv;
         // Elements only we hold: keep the tags the peer has not seen. Every
         // tag we hold is in `my_seen`, so when the peer's dots are all new to
         // us (a transaction that only added, say) none is touched, and the
         // set, however large, is not looked at. When they are few (a
         // transaction that removed), the tags they name are looked up.
-        let mut changed = their_seen.intersects(my_seen)
-            && self.drop_seen(theirs, their_seen, their_seen.len() < self.elements.len() as u64);
+        let mut changed = seen.meets_mine && self.drop_seen(theirs, their_seen, seen.dots < self.elements.len() as u64);
         let mut shifts = 0;
         for (element, their_tags) in &theirs.elements {
             let empty = Tags::new();
@@ -581,6 +588,23 @@ fn merge_tags(mine: &Tags, theirs: &Tags, my_seen: &VersionVector, their_seen: &
         }
     }
     out
+}
+
+/// A peer's version as [`Set::merge`] reads it, with what every set's merge
+/// asks of it found once: whether it holds a dot this replica has seen, and
+/// how many dots it holds. One update may list many sets against a version
+/// of many ranges, and asking per set would cost the product of the two.
+#[derive(Clone, Copy)]
+pub struct PeerSeen<'a> {
+    vv: &'a VersionVector,
+    meets_mine: bool,
+    dots: u64,
+}
+
+impl<'a> PeerSeen<'a> {
+    pub fn new(vv: &'a VersionVector, my_seen: &VersionVector) -> PeerSeen<'a> {
+        PeerSeen { vv, meets_mine: vv.intersects(my_seen), dots: vv.len() }
+    }
 }
 
 #[cfg(test)]

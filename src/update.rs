@@ -17,7 +17,7 @@ use crate::key_map::KeyMap;
 use crate::limits::{in_update, Limits};
 use crate::prelude::*;
 use crate::register::{Register, Value};
-use crate::set::{Set, Tags};
+use crate::set::{PeerSeen, Set, Tags};
 use crate::small_map::SmallMap;
 use crate::text::cat;
 use crate::version::VersionVector;
@@ -90,15 +90,32 @@ impl<'a> ListedSet<'a> {
     }
 }
 
-impl<'a> Update<'a> {
-    /// The dots whose fate `listed`, one of this update's sets, shows: a
+/// An update's versions as its sets' merges read them ([`Update::fates`]).
+pub struct Fates<'a> {
+    ctx: PeerSeen<'a>,
+    seen: Option<PeerSeen<'a>>,
+}
+
+impl<'a> Fates<'a> {
+    /// The dots whose fate `listed`, one of the update's sets, shows: a
     /// receiver's tag among them that the copy lacks was removed or replaced.
     /// For a set listed whole in a delta with removals, everything its sender
     /// had seen; otherwise the update's own dots (for a state, the same).
-    pub fn fate(&self, listed: &ListedSet<'_>) -> &VersionVector {
-        match &self.seen {
+    pub fn of(&self, listed: &ListedSet<'_>) -> PeerSeen<'a> {
+        match self.seen {
             Some(seen) if listed.whole => seen,
-            _ => &self.ctx,
+            _ => self.ctx,
+        }
+    }
+}
+
+impl<'a> Update<'a> {
+    /// The versions whose fate this update's sets show (see [`Fates::of`]),
+    /// read once for all of them against `my_seen`.
+    pub fn fates(&self, my_seen: &VersionVector) -> Fates<'_> {
+        Fates {
+            ctx: PeerSeen::new(&self.ctx, my_seen),
+            seen: self.seen.as_ref().map(|seen| PeerSeen::new(seen, my_seen)),
         }
     }
 

@@ -17,7 +17,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Enc, TYPE_DELTA};
+use common::{Enc, TYPE_DELTA, TYPE_STATE};
 use slotkv::{ClientId, Doc, Options};
 
 /// Above this, work grew faster than n log n: 8n vs n is 8× for linear work,
@@ -230,6 +230,53 @@ fn half_members(d: &Doc, n: u64) {
     assert!(members.iter().all(|e| e[1..].parse::<u64>().is_ok_and(|i| i % 2 == 1)));
 }
 
+/// Keys `k0`, `k1`, … as the string table of an update.
+fn keys(n: u64) -> Vec<Vec<u8>> {
+    (0..n).map(|i| format!("k{i}").into_bytes()).collect()
+}
+
+/// A state of client `h` whose ctx is n one-dot ranges (its even changes)
+/// and which lists n empty sets: each set's merge read the whole ctx again
+/// (does it meet this replica's version? how many dots?), n × n in all.
+/// Fixed by reading it once per update (`set::PeerSeen`).
+fn many_sets_many_ranges(n: u64) -> Vec<Vec<u8>> {
+    let keys = keys(n);
+    let strings: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+    let ranges: Vec<(u64, u64)> = (1..=n).map(|i| (2 * i, 2 * i)).collect();
+    let mut u = Enc::header(TYPE_STATE);
+    u.tables(&["h"], &strings).vv(&[(0, &ranges)]).v(0).v(0).v(0).v(n);
+    for i in 0..n {
+        u.v(i).v(0).v(0).v(0);
+    }
+    vec![u.done()]
+}
+
+fn read_all_of_h(d: &Doc, n: u64) {
+    let h = ClientId::new("h").unwrap();
+    assert!((1..=n).all(|i| d.version_vector().contains(&h, 2 * i)));
+}
+
+/// n sets of one element each, then a state of another client whose ctx is
+/// n one-dot ranges and which lists none of them: each of this replica's
+/// sets was merged with the absence against the whole ctx, n × n.
+fn many_held_sets_absent_from_a_state(n: u64) -> Vec<Vec<u8>> {
+    let keys = keys(n);
+    let strings: Vec<&[u8]> = std::iter::once(&b"e"[..]).chain(keys.iter().map(Vec::as_slice)).collect();
+    let mut sets = Enc::header(TYPE_DELTA);
+    sets.tables(&["p"], &strings).u8(0).vv(&[(0, &[(1, n)])]).v(0).v(0).v(0).v(n);
+    for i in 0..n {
+        sets.v(i + 1).v(1).v(0).v(1).v(0).v(i + 1).v(0).v(0);
+    }
+    let ranges: Vec<(u64, u64)> = (1..=n).map(|i| (2 * i, 2 * i)).collect();
+    let mut state = Enc::header(TYPE_STATE);
+    state.tables(&["h"], &[]).vv(&[(0, &ranges)]).v(0).v(0).v(0).v(0);
+    vec![sets.done(), state.done()]
+}
+
+fn n_sets_kept(d: &Doc, n: u64) {
+    assert!((0..n).all(|i| d.has(&format!("k{i}"), "e")));
+}
+
 fn check_ratio(name: &str, t1: Duration, t8: Duration, failures: &mut Vec<String>) {
     let ratio = t8.as_secs_f64() / t1.as_secs_f64().max(1e-6);
     eprintln!("{name}: n {t1:?}, 8n {t8:?}, ratio {ratio:.1}");
@@ -250,6 +297,8 @@ fn decoding_merging_and_writing_stay_near_linear() {
         Case { name: "one add per update", n: 2_000, build: one_add_per_update, check: n_members },
         Case { name: "one remove per update", n: 2_000, build: one_remove_per_update, check: half_members },
         Case { name: "one re-add of a present element per update", n: 2_000, build: one_re_add_per_update, check: online },
+        Case { name: "many sets against a version of many ranges", n: 10_000, build: many_sets_many_ranges, check: read_all_of_h },
+        Case { name: "many held sets absent from a state", n: 10_000, build: many_held_sets_absent_from_a_state, check: n_sets_kept },
     ];
     let mut failures = Vec::new();
     for case in &cases {
