@@ -280,6 +280,10 @@ export let applyStored;
 // anything else), without a call into wasm.
 export let isFreed;
 
+// For persist.js: whether `doc` is a Doc of this copy of the package (one
+// from another copy has none of this one's private fields).
+export let isDoc;
+
 // Keys and elements reach wasm through each document's input buffer in wasm
 // memory (src/wasm.rs, Core::input_buffer), written in place: passing them
 // as strings would allocate and free wasm memory on every call, and so do
@@ -315,6 +319,7 @@ export class Doc {
   static {
     applyStored = (doc, bytes, origin) => doc.#applyStored(bytes, origin);
     isFreed = (doc) => #raw in doc && !doc.#raw;
+    isDoc = (doc) => doc !== null && typeof doc === "object" && #raw in doc;
   }
 
   #raw;

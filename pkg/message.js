@@ -14,6 +14,10 @@ export const isFormat = (f) => f === undefined || (Number.isSafeInteger(f) && f 
 // (docs/FORMAT.md; a varint, one byte for every version so far).
 export const formatOf = (bytes) => bytes[1];
 
+// Whether `bytes` start as a message of a format newer than `FORMAT_VERSION`:
+// the magic byte, then a larger version.
+export const isNewerFormat = (bytes, version) => bytes[0] === 0xb7 && formatOf(bytes) > version;
+
 // The longest delay setTimeout and setInterval take: they run a longer one
 // after 1 ms, so a timer option above it would do the opposite of what it asks.
 export const MAX_DELAY_MS = 2 ** 31 - 1;

@@ -15,7 +15,8 @@
 //    or `compactAfterBytes`, and in place of appending an update in a newer
 //    format (so that an earlier slotkv, after a rollback, reads all that is
 //    stored). Reading before rewriting means a rewrite can never drop something
-//    stored that this Doc had not seen.
+//    stored that this Doc had not seen; a record in a format newer than this
+//    build reads stays in the log, for the newer build.
 //  - the BroadcastChannel `slotkv-persist:<name>`, so persistence needs no
 //    BroadcastSync. Messages (structured clones; `from` is the sender's random
 //    instance id):
@@ -37,8 +38,8 @@
 //    for a request it sent after catching up with that writer this way: then
 //    the writer holds (and has stored) everything the non-writer ever wrote.
 
-import { FORMAT_VERSION, applyStored, isFreed } from "./doc.js";
-import { FROM_TABS, MAX_DELAY_MS, formatOf, isFormat, isId, readOptions } from "./message.js";
+import { FORMAT_VERSION, applyStored, isDoc, isFreed } from "./doc.js";
+import { FROM_TABS, MAX_DELAY_MS, formatOf, isFormat, isId, isNewerFormat, readOptions } from "./message.js";
 
 const DEFAULTS = { compactAfter: 500, compactAfterBytes: 4 << 20, ackTimeoutMs: 2000 };
 const SNAPSHOT = "snapshot";
@@ -325,23 +326,26 @@ class Persistence {
   // read or applied: one torn record must not make the document unloadable.
   // (Chromium keeps a large value in a file of its own; if that file is lost,
   // reading the record fails, and reading all records at once fails with it.)
-  // Returns the errors of what could not be read: Chromium then aborts the
-  // transaction when it ends, even one that only read.
+  // Returns the errors of what could not be read (Chromium then aborts the
+  // transaction when it ends, even one that only read), the log's keys, and
+  // the records a newer slotkv wrote, which this one cannot read but must not
+  // drop: `key` null for the snapshot.
   async #load(snapshot, log) {
     const [state, all, keys] = await Promise.all([tolerant(snapshot.get(STATE)), tolerant(log.getAll()), request(log.getAllKeys())]);
     const unreadable = [];
+    const newer = [];
     if (state.error) {
       unreadable.push(state.error);
       this.#skip("the snapshot", state.error);
-    } else if (state.value !== undefined) this.#applyStored(state.value, "the snapshot");
+    } else if (state.value !== undefined && !this.#applyStored(state.value, "the snapshot")) newer.push({ key: null, bytes: state.value });
     for (const [i, key] of keys.entries()) {
       const record = all.error ? await tolerant(log.get(key)) : { value: all.value[i] };
       if (record.error) {
         unreadable.push(record.error);
         this.#skip(`log record ${key}`, record.error);
-      } else this.#applyStored(record.value, `log record ${key}`);
+      } else if (!this.#applyStored(record.value, `log record ${key}`)) newer.push({ key, bytes: record.value });
     }
-    return unreadable;
+    return { unreadable, keys, newer };
   }
 
   // Loads storage into the Doc (a non-writer's start).
@@ -349,23 +353,30 @@ class Persistence {
     let unreadable = [];
     try {
       await transaction(this.#db, "readonly", async (snapshot, log) => {
-        unreadable = await this.#load(snapshot, log);
+        ({ unreadable } = await this.#load(snapshot, log));
       });
     } catch (err) {
       if (!unreadable.length) throw err; // else what could be read is loaded: the abort is the unreadable part's
     }
   }
 
-  // Reads what is stored into the Doc, and stores the Doc's state in its place.
+  // Reads what is stored into the Doc, and stores the Doc's state in its
+  // place. What a newer slotkv wrote stays, in the log: that slotkv reads it
+  // after an upgrade (or the rollback this tab's build may be) is undone.
   async #rewrite() {
+    let unreadable = [];
+    let stored = { keys: [], newer: [] };
     const replace = (snapshot, log) => {
       snapshot.put(this.#doc.encodeState(), STATE);
-      log.clear();
+      if (!stored.newer.length) return log.clear();
+      const keep = new Set(stored.newer.map((r) => r.key));
+      for (const key of stored.keys) if (!keep.has(key)) log.delete(key);
+      if (keep.has(null)) log.add(stored.newer.find((r) => r.key === null).bytes);
     };
-    let unreadable = [];
     try {
       await transaction(this.#db, "readwrite", async (snapshot, log) => {
-        unreadable = await this.#load(snapshot, log);
+        stored = await this.#load(snapshot, log);
+        unreadable = stored.unreadable;
         replace(snapshot, log);
       });
     } catch (err) {
@@ -381,18 +392,22 @@ class Persistence {
     console.warn(`slotkv: persist(${JSON.stringify(this.#name)}) skipped ${what}: ${err?.message ?? err}`);
   }
 
+  // Applies one stored record; false if it is one a newer slotkv wrote.
   #applyStored(bytes, what) {
     if (!(bytes instanceof Uint8Array)) {
       this.#skip(what, "not a Uint8Array");
-      return;
+      return true;
     }
     try {
       // Not applyUpdate: the limits that bound a peer's update must not
       // keep a document that outgrew them from loading all of itself.
       applyStored(this.#doc, bytes, this.#fromStorage);
     } catch (err) {
-      this.#skip(what, err);
+      const newer = isNewerFormat(bytes, FORMAT_VERSION);
+      this.#skip(what, newer ? `${err?.message ?? err} (left in storage for that slotkv)` : err);
+      return !newer;
     }
+    return true;
   }
 
   // ----- writer: storage -----
@@ -620,7 +635,11 @@ export async function persist(doc, name, options = {}) {
       "slotkv: persist() needs IndexedDB, Web Locks (navigator.locks) and BroadcastChannel, which this environment lacks; use it in a browser page or worker",
     );
   }
-  if (!doc || typeof doc.applyUpdate !== "function" || typeof doc.on !== "function") throw new TypeError("slotkv: persist needs a Doc");
+  if (!isDoc(doc)) {
+    // A Doc of another copy of the package would load nothing and then be stored over what is stored.
+    const other = typeof doc?.applyUpdate === "function";
+    throw new TypeError(`slotkv: persist needs a Doc${other ? " of the copy of slotkv it comes from (two copies of the package are loaded: import Doc and persist from one)" : ""}`);
+  }
   if (typeof name !== "string" || name === "") throw new TypeError("slotkv: the persist name must be a non-empty string");
   const opts = readOptions(options, DEFAULTS, "persist", (v) => Number.isSafeInteger(v) && v >= 1, "a positive integer", { ackTimeoutMs: MAX_DELAY_MS });
   return start(new Persistence(doc, name, opts));

@@ -662,6 +662,56 @@ test("a corrupt log record is skipped with a warning and the rest loads", { time
   assertNoErrors();
 });
 
+// Found in review: a record this build refuses as a newer format (one a newer
+// slotkv wrote, before a rollback) was skipped as if corrupt, and the
+// takeover rewrite then deleted it: after upgrading again, it was gone.
+test("what a newer slotkv stored stays in storage through this build's rewrites", { timeout: TEST_TIMEOUT }, async () => {
+  const name = fresh("newer");
+  const a = await tab();
+  await open(a, name);
+  await a.evaluate(() => t.doc.set("mine", 1));
+  await flush(a);
+  // Two states as a newer build might write them: format 3, which this build refuses.
+  const newer = await a.evaluate(() =>
+    ["snapshot", "log"].map((k) => {
+      const d = new t.slotkv.Doc();
+      d.set(k, 2);
+      const bytes = d.encodeState();
+      bytes[1] = 3;
+      return Array.from(bytes);
+    }),
+  );
+  await closeTabs(a);
+
+  const b = await tab();
+  await b.evaluate(([n, s, l]) => Promise.all([t.putSnapshot(n, Uint8Array.from(s)), t.inject(n, Uint8Array.from(l), 1e9)]), [name, ...newer]);
+  const opened = await open(b, name, { compactAfter: 2 });
+  assert.deepEqual(opened.state.registers, { mine: 1 });
+  await waitFor("2 warnings", () => b.warnings.filter((w) => w.includes("left in storage for that slotkv")).length === 2);
+  for (let i = 0; i < 3; i++) await b.evaluate((i) => t.doc.set(`more${i}`, i), i); // and a compaction
+  await flush(b);
+  let stored = await b.evaluate((n) => t.raw(n), name);
+  assert.equal(stored.snapshotFormat <= 2, true, "the snapshot is this build's");
+  assert.equal(stored.log.filter((r) => r.format === 3).length, 2, "both newer records are in the log");
+  // As the newer build would read storage: those bytes, with their format put back.
+  const kept = await b.evaluate(
+    (n) =>
+      new Promise((ok) => {
+        indexedDB.open(`slotkv:${n}`).onsuccess = (e) => {
+          const req = e.target.result.transaction("log").objectStore("log").getAll();
+          req.onsuccess = () => ok(req.result.filter((r) => r[1] === 3).map((r) => Array.from(r)));
+        };
+      }),
+    name,
+  );
+  assert.deepEqual(kept.sort(), newer.slice().sort());
+  const c = await reopen(name, [b]);
+  assert.deepEqual((await state(c)).registers, { mine: 1, more0: 0, more1: 1, more2: 2 });
+  stored = await c.evaluate((n) => t.raw(n), name);
+  assert.equal(stored.log.filter((r) => r.format === 3).length, 2);
+  assertNoErrors();
+});
+
 // A writer tab still running an earlier slotkv says no format in its
 // "writer" message: the non-writer's catch-up delta for it is format 1, which
 // every build reads, so the writer can store it. A writer that names format 2

@@ -108,6 +108,13 @@ globalThis.t = {
     IDBObjectStore.prototype.add = failing(add);
   },
 
+  /** Puts `value` in place of the snapshot. */
+  putSnapshot(name, value) {
+    return withDb(name, "readwrite", async (snapshot) => {
+      await req(snapshot.put(value, "state"));
+    });
+  },
+
   /** Puts `value` into the log at `key` (an explicit, possibly fractional key places it between records). */
   inject(name, value, key) {
     return withDb(name, "readwrite", async (snapshot, log) => {
