@@ -106,8 +106,9 @@ let persistence = null;
 let persistError = null;
 let persistLoading = true;
 
+// `inflight`: this tab's naive writes still waiting, so that other tabs do not count them as lost.
 function publishPresence() {
-  sync.setPresence({ name: me.name, color: me.color, writer: !!persistence?.isWriter });
+  sync.setPresence({ name: me.name, color: me.color, writer: !!persistence?.isWriter, inflight: inflight.length });
 }
 
 // ---------------------------------------------------------------------------
@@ -122,11 +123,13 @@ function click() {
   const read = typeof current === "number" && Number.isSafeInteger(current) ? current : 0;
   const op = { id: ++nextOp, read, started: performance.now(), ms: latency };
   inflight.push(op); // before the increment renders: a click in flight is not lost (yet)
+  publishPresence(); // and before the increment is posted, for the other tabs
   renderInflight();
   doc.increment("clicks");
   setTimeout(() => {
     doc.set("naive", read + 1); // overwrites whatever other tabs wrote meanwhile
     inflight.splice(inflight.indexOf(op), 1);
+    publishPresence(); // after the write: a click is never neither in flight nor written
     renderInflight();
     renderClicks();
   }, op.ms);
@@ -138,8 +141,10 @@ function renderClicks() {
   const naive = typeof stored === "number" ? stored : 0;
   $("total").textContent = total;
   $("naive").textContent = naive;
-  // Clicks of this tab still waiting to be written are not lost (yet).
-  const lost = Math.max(0, total - naive - inflight.length);
+  // Clicks still waiting to be written, here or in an open tab, are not lost (yet).
+  let waiting = inflight.length;
+  for (const [id, p] of presence) if (id !== doc.clientId && Number.isSafeInteger(p?.inflight) && p.inflight > 0) waiting += p.inflight;
+  const lost = Math.max(0, total - naive - waiting);
   const loss = $("loss");
   loss.dataset.lost = lost;
   $("loss-kept").style.width = total ? `${Math.min(100, (100 * naive) / total)}%` : "100%";
@@ -224,11 +229,13 @@ function renderSlots() {
   });
   if (rest.length) {
     const sum = rest.reduce((n, id) => n + slots[id], 0);
+    const open = rest.filter((id) => who(id).online).length;
+    const label = !open ? plural(rest.length, "earlier tab") : open === rest.length ? plural(rest.length, "more tab") : `${rest.length} more (${open} open)`;
     rows.push(
       h(
         "li",
-        { class: "slot is-gone slot-rest" },
-        h("span", { class: "slot-who" }, h("span", { class: "avatar avatar-more" }, `+${rest.length}`), h("span", { class: "slot-name" }, `${plural(rest.length, "earlier tab")}`)),
+        { class: `slot slot-rest${open ? "" : " is-gone"}` },
+        h("span", { class: "slot-who" }, h("span", { class: "avatar avatar-more" }, `+${rest.length}`), h("span", { class: "slot-name" }, label)),
         h("span", { class: "slot-track" }, h("span", { class: "slot-fill", style: `--c:#94a3b8;width:${(100 * sum) / Math.max(max, sum)}%` })),
         h("span", { class: "slot-value" }, String(sum)),
       ),
@@ -539,6 +546,7 @@ doc.on("change", (e) => {
 
 sync.on("presence", () => {
   presence = sync.presence();
+  renderClicks();
   renderSlots();
   renderTabs();
   renderReactions();

@@ -169,6 +169,26 @@ test("the naive counter loses concurrent clicks under latency; the slot counter 
   assert.deepEqual(s.errors, []);
 });
 
+// Found in review: a tab counted only its own naive writes in flight, so one
+// click in another tab read as "lost 1 of 1" there until its write landed.
+test("a click whose naive write is still in flight in another tab is not reported lost", { timeout: TEST_TIMEOUT }, async () => {
+  const s = await session();
+  const a = await s.open();
+  const b = await s.open();
+  await setLatency(a, 1000);
+  await b.evaluate(() => {
+    globalThis.sawLost = false;
+    const look = () => (globalThis.sawLost ||= !!document.querySelector('[data-testid="lost"]'));
+    new MutationObserver(look).observe(document.body, { subtree: true, childList: true, characterData: true });
+  });
+  await press(a, "plus");
+  await waitText(b, "total", 1);
+  await waitText(b, "naive", 1);
+  assert.equal(await b.evaluate(() => globalThis.sawLost), false, "b reported a click lost that was still in flight");
+  assert.equal(await b.$(sel("lost")), null);
+  assert.deepEqual(s.errors, []);
+});
+
 test("with no latency, clicks in one tab keep the naive counter exact", { timeout: TEST_TIMEOUT }, async () => {
   const s = await session();
   const a = await s.open();
