@@ -161,6 +161,8 @@ class Persistence {
   #tail = Promise.resolve();
   #logCount = 0;
   #logBytes = 0;
+  // Records a newer slotkv wrote are warned about at the first load only (every rewrite reads them again).
+  #newerWarned = false;
   // A takeover not yet announced: the other tabs are told once its rewrite is stored.
   #unannounced = false;
   // Tabs an update of which this writer could not apply: sender id -> why. Their flushes fail,
@@ -345,6 +347,7 @@ class Persistence {
         this.#skip(`log record ${key}`, record.error);
       } else if (!this.#applyStored(record.value, `log record ${key}`)) newer.push({ key, bytes: record.value });
     }
+    this.#newerWarned ||= newer.length > 0;
     return { unreadable, keys, newer };
   }
 
@@ -404,7 +407,8 @@ class Persistence {
       applyStored(this.#doc, bytes, this.#fromStorage);
     } catch (err) {
       const newer = isNewerFormat(bytes, FORMAT_VERSION);
-      this.#skip(what, newer ? `${err?.message ?? err} (left in storage for that slotkv)` : err);
+      if (!newer) this.#skip(what, err);
+      else if (!this.#newerWarned) this.#skip(what, `${err?.message ?? err} (left in storage for that slotkv)`);
       return !newer;
     }
     return true;

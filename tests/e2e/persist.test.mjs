@@ -691,6 +691,7 @@ test("what a newer slotkv stored stays in storage through this build's rewrites"
   for (let i = 0; i < 3; i++) await b.evaluate((i) => t.doc.set(`more${i}`, i), i); // and a compaction
   await flush(b);
   let stored = await b.evaluate((n) => t.raw(n), name);
+  assert.equal(b.warnings.filter((w) => w.includes("left in storage for that slotkv")).length, 2, "warned once, not at every rewrite");
   assert.equal(stored.snapshotFormat <= 2, true, "the snapshot is this build's");
   assert.equal(stored.log.filter((r) => r.format === 3).length, 2, "both newer records are in the log");
   // As the newer build would read storage: those bytes, with their format put back.
