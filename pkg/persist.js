@@ -364,8 +364,8 @@ class Persistence {
   }
 
   // Reads what is stored into the Doc, and stores the Doc's state in its
-  // place. What a newer slotkv wrote stays, in the log: that slotkv reads it
-  // after an upgrade (or the rollback this tab's build may be) is undone.
+  // place. What a newer slotkv wrote stays, in the log, for that slotkv to
+  // read when it runs here again (this build may be a rollback).
   async #rewrite() {
     let unreadable = [];
     let stored = { keys: [], newer: [] };
