@@ -491,6 +491,8 @@ enum Skew {
     Delete(usize, usize),
     /// `to` applies `from`'s delta.
     Sync(usize, usize),
+    /// A replica is replaced by one loaded from its state (a page reload).
+    Reload(usize),
 }
 
 fn wall() -> impl Strategy<Value = u64> {
@@ -503,6 +505,7 @@ fn skew_step() -> impl Strategy<Value = Skew> {
         3 => (0..3usize, 0..2usize, any::<i32>()).prop_map(|(r, k, v)| Skew::Write(r, k, v)),
         1 => (0..3usize, 0..2usize).prop_map(|(r, k)| Skew::Delete(r, k)),
         3 => (0..3usize, 0..3usize).prop_map(|(f, t)| Skew::Sync(f, t)),
+        1 => (0..3usize).prop_map(Skew::Reload),
     ]
 }
 
@@ -766,7 +769,7 @@ proptest! {
         }
     }
 
-    /// With skewed, jumping wall clocks, a replica's new write (or delete) is
+    /// With skewed, jumping wall clocks and reloads, a replica's new write (or delete) is
     /// timestamped later than every write it holds, so it is what the replica
     /// reads right after; and once everyone has synced, every replica holds the
     /// write with the largest (timestamp, writer).
@@ -811,6 +814,12 @@ proptest! {
                         let d = delta(&mut docs, from, to);
                         apply(&mut docs[to], &d, "skewed sync")?;
                     }
+                }
+                Skew::Reload(r) => {
+                    let state = docs[r].encode_state();
+                    let t = clocks[r].clone();
+                    let options = Options { tombstone_retention_ms: NO_PURGE, ..Options::with_client_id(&format!("r{r}")) };
+                    docs[r] = Doc::load(&state, options, Box::new(move || t.get())).map_err(|e| TestCaseError::fail(format!("reload: {e}")))?;
                 }
             }
         }
