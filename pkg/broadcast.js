@@ -97,7 +97,10 @@ export class BroadcastSync {
       // persist's writer from another tab) a tab that is a peer here, whose
       // own BroadcastSync sent it to every tab.
       if (origin === this || this.#peers.has(origin?.[FROM_TABS])) return;
-      this.#post({ t: "update", update });
+      // An update from another transport may be a view into a larger
+      // buffer (a network frame): postMessage would copy the whole buffer.
+      const own = update.byteOffset === 0 && update.byteLength === update.buffer.byteLength && update.buffer instanceof ArrayBuffer;
+      this.#post({ t: "update", update: own ? update : update.slice() });
       // A delta relayed from another transport may be in a newer format
       // than a replica heard from reads, and that
       // replica drops it. Saying hello again makes every peer answer with a
@@ -206,6 +209,9 @@ export class BroadcastSync {
     message.format = FORMAT_VERSION;
     try {
       this.#channel.postMessage(message);
+      // Posted after "bye" (by an app's own pagehide listener): the peers
+      // take any message as a sign of life, so say goodbye again.
+      if (this.#hidden && message.t !== "bye") this.#channel.postMessage({ t: "bye", from: this.#me, format: FORMAT_VERSION });
     } catch (err) {
       this.#report(err);
     }
@@ -324,6 +330,14 @@ export class BroadcastSync {
             p.state = m.state;
             p.hasState = true;
             p.rev = m.rev;
+          } else {
+            // A heartbeat without a state: the sender has none, so one held
+            // for its id is a previous instance's (restarted without a bye).
+            const p = this.#peers.get(m.from);
+            changed ||= p.hasState;
+            p.state = undefined;
+            p.hasState = false;
+            p.rev = undefined;
           }
           break;
       }

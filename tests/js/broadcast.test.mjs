@@ -578,3 +578,109 @@ test("bad constructor arguments throw TypeError", () => {
   assert.throws(() => new BroadcastSync({}, "c"), TypeError);
   assert.throws(() => new BroadcastSync(new Doc(), ""), TypeError);
 });
+
+// a relayed update that is a view into a larger buffer is posted with
+// the whole buffer (structured clone copies a typed array's entire ArrayBuffer).
+
+test("relaying an update given as a subarray posts only its bytes, not the whole underlying buffer", async () => {
+  const channel = `rv-${Math.random().toString(36).slice(2)}`;
+  const relay = new Doc({ clientId: "r" });
+  const sync = new BroadcastSync(relay, channel);
+  const spy = new BroadcastChannel(channel);
+  const got = new Promise((resolve) => {
+    spy.onmessage = (e) => e.data.t === "update" && resolve(e.data.update);
+  });
+  try {
+    // Another transport (a WebSocket provider decoding with lib0, say) hands
+    // over the update as a view into the 8 MiB frame it arrived in.
+    const other = new Doc({ clientId: "o" });
+    other.increment("k");
+    const update = other.encodeState();
+    const frame = new Uint8Array(8 << 20);
+    frame.set(update, 100);
+    relay.applyUpdate(frame.subarray(100, 100 + update.length), "websocket");
+    const posted = await got;
+    assert.deepEqual([...posted], [...update]);
+    assert.ok(
+      posted.buffer.byteLength < 1024,
+      `a ${update.length}-byte update went to every tab with a ${posted.buffer.byteLength}-byte buffer`,
+    );
+  } finally {
+    spy.close();
+    sync.close();
+  }
+});
+
+// after "bye" on pagehide, a write or setPresence made in a later
+// pagehide listener is posted and makes the departed tab a peer again.
+
+
+for (const what of ["a write", "setPresence"]) {
+  test(`a tab that said goodbye on pagehide stays gone when ${what} follows in the app's own pagehide listener`, async (t) => {
+    // A window-like global, as in a browser.
+    const win = new EventTarget();
+    globalThis.addEventListener = win.addEventListener.bind(win);
+    globalThis.removeEventListener = win.removeEventListener.bind(win);
+    t.after(() => {
+      delete globalThis.addEventListener;
+      delete globalThis.removeEventListener;
+    });
+    const channel = `bg-${Math.random().toString(36).slice(2)}`;
+    const doc = new Doc({ clientId: "leaving" });
+    const leaving = new BroadcastSync(doc, channel);
+    // The app saves a last-seen time / marks itself away when the page goes.
+    addEventListener("pagehide", () => (what === "a write" ? doc.set("lastSeen", 123) : leaving.setPresence({ away: true })));
+    delete globalThis.addEventListener; // the other replica is a "tab" without page events
+    delete globalThis.removeEventListener;
+    const stayDoc = new Doc({ clientId: "stay" });
+    const stay = new BroadcastSync(stayDoc, channel);
+    try {
+      await until(() => stay.peers.includes("leaving"));
+      const ev = new Event("pagehide");
+      ev.persisted = false; // the tab is closing
+      win.dispatchEvent(ev);
+      await new Promise((r) => setTimeout(r, 100));
+      if (what === "a write") assert.equal(stayDoc.get("lastSeen"), 123, "the write itself must still reach the peers");
+      assert.deepEqual(stay.peers, [], "the tab that said goodbye is listed as a live peer again (for the whole timeout)");
+    } finally {
+      globalThis.removeEventListener = win.removeEventListener.bind(win);
+      leaving.close();
+      stay.close();
+    }
+  });
+}
+
+// a replica that restarts with the same client id without a goodbye
+// (crash, then reload with an app-chosen id) keeps the old instance's presence
+// state in its peers' presence(), for as long as it lives, though its
+// heartbeats say it has none.
+
+
+test("a replica restarted under its client id without a goodbye does not keep its old presence state", async (t) => {
+  const channel = `sp-${Math.random().toString(36).slice(2)}`;
+  const opts = { heartbeatMs: 20, timeoutMs: 200 };
+  const b = new BroadcastSync(new Doc({ clientId: "b" }), channel, opts);
+  const first = new BroadcastSync(new Doc({ clientId: "user-42" }), channel, opts);
+  first.setPresence({ name: "Ann", cursor: 17 });
+  await until(() => b.presence().get("user-42")?.cursor === 17);
+  // The tab crashes: no goodbye reaches the channel.
+  const post = BroadcastChannel.prototype.postMessage;
+  BroadcastChannel.prototype.postMessage = function (m) {
+    if (m?.t !== "bye") return post.call(this, m);
+  };
+  try {
+    first.close();
+  } finally {
+    BroadcastChannel.prototype.postMessage = post;
+  }
+  // It reloads at once with the same (app-chosen) client id, and has no presence state yet.
+  const second = new BroadcastSync(new Doc({ clientId: "user-42" }), channel, opts);
+  t.after(() => {
+    second.close();
+    b.close();
+  });
+  await until(() => second.peers.includes("b"));
+  await new Promise((r) => setTimeout(r, 600)); // three timeouts of heartbeats without a state
+  assert.deepEqual(b.peers, ["user-42"]);
+  assert.equal(b.presence().has("user-42"), false, `b still shows ${JSON.stringify(b.presence().get("user-42"))} for a replica that set no presence`);
+});
