@@ -209,12 +209,12 @@ export class BroadcastSync {
     message.format = FORMAT_VERSION;
     try {
       this.#channel.postMessage(message);
-      // Posted after "bye" (by an app's own pagehide listener): the peers
-      // take any message as a sign of life, so say goodbye again.
-      if (this.#hidden && message.t !== "bye") this.#channel.postMessage({ t: "bye", from: this.#me, format: FORMAT_VERSION });
     } catch (err) {
       this.#report(err);
     }
+    // Posted after "bye" (by an app's own pagehide listener): the peers
+    // take any message as a sign of life, so say goodbye again.
+    if (this.#hidden && message.t !== "bye") this.#post({ t: "bye" });
   }
 
   #tick() {
@@ -322,10 +322,10 @@ export class BroadcastSync {
           this.#doc.applyUpdate(m.update, this);
           heard();
           break;
-        case "presence":
+        case "presence": {
           heard();
+          const p = this.#peers.get(m.from);
           if ("state" in m) {
-            const p = this.#peers.get(m.from);
             changed ||= !p.hasState || m.rev === undefined || m.rev !== p.rev;
             p.state = m.state;
             p.hasState = true;
@@ -333,13 +333,13 @@ export class BroadcastSync {
           } else {
             // A heartbeat without a state: the sender has none, so one held
             // for its id is a previous instance's (restarted without a bye).
-            const p = this.#peers.get(m.from);
             changed ||= p.hasState;
             p.state = undefined;
             p.hasState = false;
             p.rev = undefined;
           }
           break;
+        }
       }
     } catch (err) {
       this.#report(err);

@@ -579,11 +579,10 @@ test("bad constructor arguments throw TypeError", () => {
   assert.throws(() => new BroadcastSync(new Doc(), ""), TypeError);
 });
 
-// a relayed update that is a view into a larger buffer is posted with
-// the whole buffer (structured clone copies a typed array's entire ArrayBuffer).
-
+// Structured clone copies a typed array's whole ArrayBuffer: a relayed view
+// must go out as its own bytes.
 test("relaying an update given as a subarray posts only its bytes, not the whole underlying buffer", async () => {
-  const channel = `rv-${Math.random().toString(36).slice(2)}`;
+  const channel = channelName();
   const relay = new Doc({ clientId: "r" });
   const sync = new BroadcastSync(relay, channel);
   const spy = new BroadcastChannel(channel);
@@ -611,10 +610,8 @@ test("relaying an update given as a subarray posts only its bytes, not the whole
   }
 });
 
-// after "bye" on pagehide, a write or setPresence made in a later
-// pagehide listener is posted and makes the departed tab a peer again.
-
-
+// After "bye" on pagehide, a write or setPresence made in a later pagehide
+// listener is still posted, and must not make the departed tab a peer again.
 for (const what of ["a write", "setPresence"]) {
   test(`a tab that said goodbye on pagehide stays gone when ${what} follows in the app's own pagehide listener`, async (t) => {
     // A window-like global, as in a browser.
@@ -625,7 +622,7 @@ for (const what of ["a write", "setPresence"]) {
       delete globalThis.addEventListener;
       delete globalThis.removeEventListener;
     });
-    const channel = `bg-${Math.random().toString(36).slice(2)}`;
+    const channel = channelName();
     const doc = new Doc({ clientId: "leaving" });
     const leaving = new BroadcastSync(doc, channel);
     // The app saves a last-seen time / marks itself away when the page goes.
@@ -650,14 +647,11 @@ for (const what of ["a write", "setPresence"]) {
   });
 }
 
-// a replica that restarts with the same client id without a goodbye
-// (crash, then reload with an app-chosen id) keeps the old instance's presence
-// state in its peers' presence(), for as long as it lives, though its
-// heartbeats say it has none.
-
-
+// A replica that restarts with the same client id without a goodbye (crash,
+// then reload with an app-chosen id) sends heartbeats without a state: its
+// peers must drop the old instance's state.
 test("a replica restarted under its client id without a goodbye does not keep its old presence state", async (t) => {
-  const channel = `sp-${Math.random().toString(36).slice(2)}`;
+  const channel = channelName();
   const opts = { heartbeatMs: 20, timeoutMs: 200 };
   const b = new BroadcastSync(new Doc({ clientId: "b" }), channel, opts);
   const first = new BroadcastSync(new Doc({ clientId: "user-42" }), channel, opts);
