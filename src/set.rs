@@ -487,14 +487,21 @@ impl Set {
             debug_assert!(self.index_in_step());
             return changed;
         }
+        // A remove this replica has seen is not taken again: its record entry
+        // may have been purged after the retention, and must stay so.
+        let mut fresh = false;
         for (client, &seq) in &theirs.removes {
+            if my_seen.contains(client, seq) {
+                continue;
+            }
+            fresh = true;
             let mine = self.removes.get_or_insert_with(client, || 0);
             if seq > *mine {
                 *mine = seq;
                 changed = true;
             }
         }
-        if theirs.removed_at > self.removed_at && !theirs.removes.is_empty() {
+        if fresh && theirs.removed_at > self.removed_at {
             self.removed_at = theirs.removed_at;
             changed = true;
         }

@@ -237,6 +237,42 @@ fn fuzz_converge_purge_inside_an_open_transaction_does_not_lose_a_remove() {
     assert_eq!(b.get("r"), None, "b still holds the register a deleted");
 }
 
+/// Found in review: once a set's removal record had been purged (retention
+/// past), receiving the remove's update again put the record back and
+/// reported a change (JS fired "update" and "change") though nothing a user
+/// can see had changed. Fix: `Set::merge` takes no record entry for a remove
+/// the replica has already seen.
+#[test]
+fn a_remove_received_again_after_its_record_was_purged_changes_nothing() {
+    let clock = Rc::new(Cell::new(T0));
+    let make = |id: &str| {
+        let t = clock.clone();
+        let options = Options { tombstone_retention_ms: 10, ..Options::with_client_id(id) };
+        Doc::with_clock(options, Box::new(move || t.get())).unwrap()
+    };
+    let (mut a, mut b) = (make("a"), make("b"));
+    let mut updates = Vec::new();
+    for step in [|b: &mut Doc| b.add("s", "x"), |b: &mut Doc| b.add("s", "y"), |b: &mut Doc| b.remove("s", "x")] {
+        step(&mut b).unwrap();
+        updates.push(b.commit(true).unwrap().update.unwrap());
+    }
+    for u in &updates {
+        a.apply_update(u).unwrap();
+    }
+    assert_eq!(a.members("s"), ["y"]);
+    let b_state = b.encode_state(); // holds the record
+    clock.set(T0 + 100);
+    let _ = a.encode_delta(Some(&b.version())).unwrap(); // purges the removal record
+    let purged = a.encode_state();
+    for u in &updates {
+        assert_eq!(a.apply_update(u).unwrap(), None, "a second delivery reported a change");
+    }
+    assert_eq!(a.encode_state(), purged, "a second delivery changed the state");
+    // b's whole state, record and all, is no news either.
+    assert_eq!(a.apply_update(&b_state).unwrap(), None);
+    assert_eq!(a.members("s"), ["y"]);
+}
+
 /// Found by the `apply_state` fuzz target: a forged update files a write
 /// under another key than the one it was made for, with a dot this replica
 /// has seen (peer's change 2, its write of "blob") and a later timestamp. Alone,

@@ -579,3 +579,26 @@ test("a peer that missed a re-add catches up with a delta the size of what chang
   assert.deepEqual(peer.toJSON(), a.toJSON());
   assert.deepEqual(peer.encodeState(), state, "the re-add's remove reached the peer");
 });
+
+// Once a set's removal record has been purged (the retention has passed),
+// the remove's update arriving again is no news: no event.
+test("a remove delivered again after its removal record was purged fires nothing", () => {
+  let t = 1_000;
+  const a = new Doc({ clientId: "a", now: () => t, tombstoneRetentionMs: 10 });
+  const b = new Doc({ clientId: "b", now: () => t });
+  const updates = [];
+  b.on("update", (u) => updates.push(u));
+  b.add("s", "x");
+  b.add("s", "y");
+  b.remove("s", "x");
+  for (const u of updates) a.applyUpdate(u);
+  assert.deepEqual(a.members("s"), ["y"]);
+  t += 100;
+  a.encodeDelta(b.version()); // purges the removal record
+  const state = a.encodeState();
+  const log = record(a);
+  for (const u of updates) a.applyUpdate(u);
+  assert.equal(log.update.length, 0, "an update event for a delivery that changed nothing");
+  assert.equal(log.change.length, 0);
+  assert.deepEqual(a.encodeState(), state);
+});
