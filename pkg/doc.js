@@ -93,11 +93,16 @@ function excess(s, max) {
   return n > max ? n : 0;
 }
 
-function checkKey(key) {
+// The longest key a document with these limits takes: 1024 bytes, or
+// maxStringBytes if less (keys travel in the string table, which peers with
+// the same limits bound by it; src/limits.rs, max_key_bytes).
+const maxKeyBytes = (limits) => Math.min(MAX_KEY_BYTES, limits.maxStringBytes);
+
+function checkKey(key, max) {
   checkString(key, "a key");
   if (key === "") throw new RangeError("slotkv: a key must not be empty");
-  const n = excess(key, MAX_KEY_BYTES);
-  if (n) throw new RangeError(`slotkv: a key may be at most ${MAX_KEY_BYTES} bytes of UTF-8, this one is ${n}`);
+  const n = excess(key, max);
+  if (n) throw new RangeError(`slotkv: a key may be at most ${max} bytes of UTF-8, this one is ${n}`);
   return key;
 }
 
@@ -333,6 +338,7 @@ export class Doc {
   // Whether the core is reading the clock (see the constructor).
   #clock = { running: false };
   #limits;
+  #maxKey;
 
   constructor(options = {}) {
     if (options === null || typeof options !== "object") {
@@ -390,6 +396,7 @@ export class Doc {
       }
     };
     this.#limits = limits;
+    this.#maxKey = maxKeyBytes(limits);
     this.#raw = new RawDoc(clientId, { read }, retention, limits === LIMITS ? undefined : new Float64Array(Object.values(limits)));
     this.#core = this.#raw.core();
   }
@@ -479,11 +486,11 @@ export class Doc {
   // key, the usual kind, is checked as it is copied: such a string is
   // well-formed and short enough.
   #key(key) {
-    if (typeof key === "string" && key !== "" && key.length <= PUT_BY_CHARS && key.length <= this.#inSize) {
+    if (typeof key === "string" && key !== "" && key.length <= PUT_BY_CHARS && key.length <= this.#maxKey && key.length <= this.#inSize) {
       const n = copyAscii(key, view(), this.#in);
       if (n === key.length) return n;
     }
-    return this.#put(checkKey(key), 0);
+    return this.#put(checkKey(key, this.#maxKey), 0);
   }
 
   // Copies `bytes` to `at` in the input buffer; returns their size. (After `#c`, as `#put`.)
@@ -603,7 +610,7 @@ export class Doc {
   // ----- registers -----
   set(key, value) {
     this.#c; // a freed Doc says so first, as everywhere (and again below: the value's getters may free it)
-    checkKey(key);
+    checkKey(key, this.#maxKey);
     if (isBytes(value)) {
       const bytes = checkBytes(value, "a register value");
       const max = this.#limits.maxValueBytes;

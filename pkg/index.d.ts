@@ -34,7 +34,7 @@ export interface DocOptions {
 export interface Limits {
   /** Largest update or version `applyUpdate`, `Doc.load` and `encodeDelta` take, in bytes. Default 64 MiB. */
   maxUpdateBytes?: number;
-  /** Longest set element (and string in an update), in UTF-8 bytes. Default 64 KiB. */
+  /** Longest set element (and string in an update), in UTF-8 bytes; keys are limited to it too when it is under 1024. Default 64 KiB. */
   maxStringBytes?: number;
   /** Largest register value (its JSON text, or its bytes). Default 8 MiB. */
   maxValueBytes?: number;

@@ -24,8 +24,9 @@ pub enum ErrorKind {
 pub enum Error {
     /// A key was empty.
     EmptyKey,
-    /// A key was longer than 1024 bytes of UTF-8.
-    KeyTooLong { len: usize },
+    /// A key was longer than `max` bytes of UTF-8 (1024, or the document's
+    /// `max_string_bytes` if less).
+    KeyTooLong { len: usize, max: usize },
     /// A client id was not 1 to 64 bytes of UTF-8.
     InvalidClientId { len: usize },
     /// The platform gave no random bytes for a client id.
@@ -86,7 +87,7 @@ impl Error {
     pub fn detail(&self) -> String {
         match self {
             Error::EmptyKey => "a key must not be empty".into(),
-            Error::KeyTooLong { len } => cat!["a key may be at most 1024 bytes of UTF-8, this one is ", len],
+            Error::KeyTooLong { len, max } => cat!["a key may be at most ", max, " bytes of UTF-8, this one is ", len],
             Error::InvalidClientId { len } => cat!["clientId must be 1 to 64 bytes of UTF-8, got ", len],
             Error::NoRandomness => "no random source for a client id (crypto.getRandomValues)".into(),
             Error::UnsafeInteger { what } => cat![what, " must be a safe integer (|x| <= 2^53 - 1)"],

@@ -67,13 +67,22 @@ impl Limits {
         }
     }
 
-    /// Keys are non-empty UTF-8 of at most 1024 bytes.
+    /// The longest key this document takes: 1024 bytes, or `max_string_bytes`
+    /// if that is less (a key travels in an update's string table, which the
+    /// decoder bounds by `max_string_bytes`: a longer key could be written
+    /// but not read back under the same limits).
+    pub fn max_key_bytes(&self) -> usize {
+        usize::try_from(self.max_string_bytes).map_or(MAX_KEY_BYTES, |m| m.min(MAX_KEY_BYTES))
+    }
+
+    /// Keys are non-empty UTF-8 of at most [`Limits::max_key_bytes`] bytes.
     pub fn check_key(&self, key: &str) -> Result<(), Error> {
         if key.is_empty() {
             return Err(Error::EmptyKey);
         }
-        if key.len() > MAX_KEY_BYTES {
-            return Err(Error::KeyTooLong { len: key.len() });
+        let max = self.max_key_bytes();
+        if key.len() > max {
+            return Err(Error::KeyTooLong { len: key.len(), max });
         }
         Ok(())
     }

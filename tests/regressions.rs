@@ -769,6 +769,26 @@ fn keys_longer_than_1024_bytes_or_empty_are_refused_locally_and_from_peers() {
     }
 }
 
+#[test]
+fn a_key_longer_than_a_smaller_max_string_bytes_is_refused_locally_so_every_update_written_can_be_read_back() {
+    // Keys travel in the string table, which the decoder bounds by
+    // max_string_bytes: a document must not write a key it could not read.
+    let limits = Limits { max_string_bytes: 8, ..Limits::default() };
+    let mut d = limited(limits.clone());
+    let long = "k".repeat(9);
+    let before = d.encode_state();
+    for e in [d.increment(&long, 1), d.set(&long, Value::Json("1".into())), d.add(&long, "x"), d.delete(&long), d.remove(&long, "x")] {
+        let e = e.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Range, "{e}");
+        assert!(e.to_string().contains("a key may be at most 8 bytes of UTF-8, this one is 9"), "{e}");
+    }
+    assert_eq!(d.encode_state(), before, "nothing was written");
+    d.increment(&"k".repeat(8), 1).unwrap();
+    let mut reader = limited(limits);
+    reader.apply_update(&d.encode_state()).unwrap();
+    assert_eq!(reader.counter(&"k".repeat(8)), 1);
+}
+
 fn register_update(value_type: u8, payload: &[u8]) -> Vec<u8> {
     let mut u = Enc::header(TYPE_DELTA);
     u.tables(&["p"], &[b"r"]).u8(0).vv(&[(0, &[(1, 1)])]).v(0).v(0);

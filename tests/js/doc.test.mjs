@@ -651,6 +651,26 @@ test("limits: configurable per document, each enforced locally and on updates, w
   assert.deepEqual(Doc.load(peer.encodeState()).members("s"), ["123456789"]);
 });
 
+test("limits: a key longer than a smaller maxStringBytes is refused locally, so what a document writes a peer with its limits can read", () => {
+  const limits = { maxStringBytes: 8 };
+  const d = new Doc({ clientId: "small", limits });
+  const before = d.encodeState();
+  for (const key of ["k".repeat(9), "é".repeat(5)]) {
+    const bytes = new TextEncoder().encode(key).length;
+    for (const write of [() => d.increment(key), () => d.set(key, 1), () => d.set(key, new Uint8Array(1)), () => d.add(key, "x"), () => d.delete(key), () => d.remove(key, "x")]) {
+      assert.throws(write, (e) => e instanceof RangeError && e.message === `slotkv: a key may be at most 8 bytes of UTF-8, this one is ${bytes}`, String(write));
+    }
+  }
+  assert.deepEqual(d.encodeState(), before);
+  d.increment("k".repeat(8));
+  d.add("é".repeat(4), "x");
+  const reader = Doc.load(d.encodeState(), { limits });
+  assert.equal(reader.counter("k".repeat(8)), 1);
+  assert.deepEqual(reader.members("é".repeat(4)), ["x"]);
+  // The default limits still take 1024-byte keys.
+  new Doc().increment("k".repeat(1024));
+});
+
 test("limits: a limit per update on client ids and on entries, and a limit per document on client ids", () => {
   const writers = Array.from({ length: 3 }, (_, i) => {
     const w = new Doc({ clientId: `w${i}` });
