@@ -152,6 +152,19 @@ function checkMessage(b, what, failure, limits) {
 const APPLY = "cannot apply update";
 const SINCE = "since is not a version from version()";
 
+// `since` for encodeDelta. One too large whose header says it is a version is
+// past this document's limits, a RangeError (as in the core: src/update.rs,
+// decode_version); other bytes too large are not a version.
+function checkSince(since, limits) {
+  const bytes = checkBytes(since, "since");
+  const max = limits.maxUpdateBytes;
+  if (bytes.length <= max) return bytes;
+  if (bytes[0] === 0xb7 && bytes[1] >= 1 && bytes[1] <= FORMAT_VERSION && bytes[2] === 0) {
+    throw new RangeError(`slotkv: since is a version past this document's limits (the version's size in bytes exceeds the limit of ${max}); encodeDelta() without since gives the whole state`);
+  }
+  throw new Error(`slotkv: ${SINCE}: since is ${bytes.length} bytes, more than the limit of ${max}`);
+}
+
 function checkDelta(delta) {
   if (typeof delta !== "number") throw new TypeError(`slotkv: a counter delta must be a number, got ${describe(delta)}`);
   if (!Number.isSafeInteger(delta)) {
@@ -724,7 +737,7 @@ export class Doc {
       if (options.format !== undefined) format = checkFormat(options.format);
     }
     const core = this.#c;
-    const len = since === undefined ? NONE : this.#putBytes(checkMessage(since, "since", SINCE, this.#limits), 0);
+    const len = since === undefined ? NONE : this.#putBytes(checkSince(since, this.#limits), 0);
     const n = wasm.slotkv_encode_delta(core, len, format) >>> 0;
     this.#trim();
     if (n === NONE) throw this.#error();

@@ -145,7 +145,7 @@ export class Doc {
   /** The whole state. */
   encodeState(): Uint8Array;
   /**
-   * What a replica at version `since` (from `version()`) lacks: the whole state if omitted. Throws an `Error` if `since` is not a version.
+   * What a replica at version `since` (from `version()`) lacks: the whole state if omitted. Throws an `Error` if `since` is not a version, and a `RangeError` if it is one past this document's `limits` (a peer's naming more client ids than `maxClients`, say): such a peer can be sent the whole state, `encodeDelta()`.
    * `options.format`: the newest format version the receiver reads, for a peer of an older slotkv (default `FORMAT_VERSION`); the delta then uses nothing a newer format adds.
    */
   encodeDelta(since?: Uint8Array, options?: EncodeOptions): Uint8Array;

@@ -47,6 +47,11 @@ pub enum Error {
     Decode(DecodeError),
     /// The `since` of `encode_delta` is not a version from `version()`.
     BadVersion(DecodeError),
+    /// The `since` of `encode_delta` is a version, but larger than this
+    /// document's limits take (a peer's with more client ids than
+    /// `max_clients`, say): the whole state (`encode_delta(None)`) is what
+    /// such a peer can be sent.
+    VersionPastLimits { what: &'static str, limit: u64 },
 }
 
 /// Why bytes given to `apply_update` (or as a version) were refused.
@@ -72,6 +77,7 @@ impl Error {
         match self {
             Error::EmptyKey | Error::KeyTooLong { .. } | Error::InvalidClientId { .. } => ErrorKind::Range,
             Error::UnsafeInteger { .. } | Error::ValueTooLarge { .. } | Error::Exhausted { .. } => ErrorKind::Range,
+            Error::VersionPastLimits { .. } => ErrorKind::Range,
             Error::InvalidJson { .. } | Error::NotUtf8 { .. } => ErrorKind::Type,
             Error::NoRandomness | Error::Decode(_) | Error::BadVersion(_) => ErrorKind::Other,
         }
@@ -97,6 +103,9 @@ impl Error {
             Error::ValueTooLarge { reason } => cat!["register value or set element is too large: ", reason],
             Error::Decode(e) => cat!["cannot apply update: ", e.message()],
             Error::BadVersion(e) => cat!["since is not a version from version(): ", e.message()],
+            Error::VersionPastLimits { what, limit } => {
+                cat!["since is a version past this document's limits (", what, " exceeds the limit of ", limit, "); encodeDelta() without since gives the whole state"]
+            }
         }
     }
 

@@ -470,27 +470,33 @@ pub fn encode_version(vv: &VersionVector) -> Vec<u8> {
     body.w.finish()
 }
 
-/// Decodes a version message.
+/// Decodes a version message. One past the limits, once its header says it
+/// is a version, is [`Error::VersionPastLimits`], not garbage.
 pub fn decode_version(bytes: &[u8], limits: &Limits) -> Result<VersionVector, Error> {
-    read_version(bytes, limits).map_err(|e| match e {
+    let mut r = Reader::new(bytes);
+    let header = read_header(&mut r).and_then(|(_, kind)| match kind {
+        TYPE_VERSION => Ok(()),
+        TYPE_STATE | TYPE_DELTA => Err(Error::invalid("this is an update, not a version (from version())")),
+        other => Err(Error::invalid(cat!["unknown message type ", other])),
+    });
+    let read = header.and_then(|()| {
+        if bytes.len() as u64 > limits.max_update_bytes {
+            return Err(DecodeError::TooLarge { what: "the version's size in bytes", limit: limits.max_update_bytes }.into());
+        }
+        read_version(&mut r, limits)
+    });
+    read.map_err(|e| match e {
+        Error::Decode(DecodeError::TooLarge { what, limit }) => Error::VersionPastLimits { what, limit },
         Error::Decode(d) => Error::BadVersion(d),
         other => other,
     })
 }
 
-fn read_version(bytes: &[u8], limits: &Limits) -> Result<VersionVector, Error> {
-    if bytes.len() as u64 > limits.max_update_bytes {
-        return Err(DecodeError::TooLarge { what: "the version's size in bytes", limit: limits.max_update_bytes }.into());
-    }
-    let mut r = Reader::new(bytes);
-    match read_header(&mut r)?.1 {
-        TYPE_VERSION => {}
-        TYPE_STATE | TYPE_DELTA => return Err(Error::invalid("this is an update, not a version (from version())")),
-        other => return Err(Error::invalid(cat!["unknown message type ", other])),
-    }
+/// A version's body, after its header.
+fn read_version(r: &mut Reader, limits: &Limits) -> Result<VersionVector, Error> {
     let mut b = Budget::new(limits);
-    let t = Tables::read(&mut r, limits, &mut b)?;
-    let vv = read_vv(&mut r, &t, &mut b)?;
+    let t = Tables::read(r, limits, &mut b)?;
+    let vv = read_vv(r, &t, &mut b)?;
     r.end()?;
     Ok(vv)
 }

@@ -719,11 +719,53 @@ fn an_update_larger_than_max_update_bytes_is_refused_before_decoding() {
     // Garbage of the same size gets the same answer: the size is checked first.
     let err = d.apply_update(&[0u8; 101]).unwrap_err();
     assert!(matches!(err, Error::Decode(DecodeError::TooLarge { .. })), "{err}");
-    // Versions (the `since` of encode_delta) too.
+    // Versions (the `since` of encode_delta) too: garbage is not a version,
+    // and a real one that is too large is past this document's limits.
     let err = d.encode_delta(Some(&[0u8; 101])).unwrap_err();
-    assert!(matches!(err, Error::BadVersion(DecodeError::TooLarge { .. })), "{err}");
+    assert!(matches!(err, Error::BadVersion(DecodeError::BadMagic { .. })), "{err}");
     assert!(err.to_string().starts_with("slotkv: since is not a version from version(): "), "{err}");
+    let mut many = doc("many");
+    for i in 0..10 {
+        let mut w = doc(&format!("writer-with-a-long-name-{i}"));
+        w.increment("c", 1).unwrap();
+        many.apply_update(&w.encode_state()).unwrap();
+    }
+    let err = d.encode_delta(Some(&many.version())).unwrap_err();
+    assert_eq!(err, Error::VersionPastLimits { what: "the version's size in bytes", limit: 100 });
+    assert_eq!(err.kind(), ErrorKind::Range);
+    assert!(err.to_string().contains("encodeDelta() without since gives the whole state"), "{err}");
     assert!(d.apply_update(&doc("small").encode_state()).is_ok());
+}
+
+/// A peer's version naming more client ids (or entries) than this document's
+/// limits take is not garbage: it is refused as past the limits (a
+/// RangeError in JS), so a sync provider can send the whole state instead
+/// (BroadcastSync does). Found in review: a joiner with `maxClients: 4` never
+/// sent its writes to a peer whose writes came from ten clients.
+#[test]
+fn a_version_past_the_limits_is_told_apart_from_one_that_is_not_a_version() {
+    let mut many = doc("many");
+    for i in 0..10 {
+        let mut w = doc(&format!("w{i}"));
+        w.increment("c", 1).unwrap();
+        many.apply_update(&w.encode_state()).unwrap();
+    }
+    let version = many.version();
+    let mut d = limited(Limits { max_clients: 4, ..Limits::default() });
+    let err = d.encode_delta(Some(&version)).unwrap_err();
+    assert!(matches!(err, Error::VersionPastLimits { limit: 4, .. }), "{err}");
+    assert_eq!(err.kind(), ErrorKind::Range);
+    let mut d = limited(Limits { max_entries: 5, ..Limits::default() });
+    assert!(matches!(d.encode_delta(Some(&version)).unwrap_err(), Error::VersionPastLimits { limit: 5, .. }));
+    // With the defaults the same version is read.
+    assert!(doc("d").encode_delta(Some(&version)).is_ok());
+    // What is not a version stays a plain error, whatever the limits.
+    let mut d = limited(Limits { max_clients: 1, max_update_bytes: 4, ..Limits::default() });
+    for bad in [&b""[..], &[0xb7], &[0xb7, 1, 1, 0, 0], &[1, 2, 3, 4, 5, 6], &many.encode_state()] {
+        let err = d.encode_delta(Some(bad)).unwrap_err();
+        assert!(matches!(err, Error::BadVersion(_)), "{bad:?}: {err}");
+        assert_eq!(err.kind(), ErrorKind::Other);
+    }
 }
 
 #[test]

@@ -678,3 +678,54 @@ test("a replica restarted under its client id without a goodbye does not keep it
   assert.deepEqual(b.peers, ["user-42"]);
   assert.equal(b.presence().has("user-42"), false, `b still shows ${JSON.stringify(b.presence().get("user-42"))} for a replica that set no presence`);
 });
+
+/** A Doc holding one increment of "c" from each of `n` writers. */
+function writtenByMany(clientId, n) {
+  const d = new Doc({ clientId });
+  for (let i = 0; i < n; i++) {
+    const w = new Doc({ clientId: `${clientId}-w${i}` });
+    w.increment("c");
+    d.applyUpdate(w.encodeState());
+  }
+  return d;
+}
+
+// A replica whose limits refuse a peer's version (it names more client ids
+// than maxClients) cannot read that peer's updates, but what it wrote must
+// still reach the peer: it sends its whole state instead of a delta.
+test("a joiner whose limits refuse a peer's version still sends it what it wrote", async (t) => {
+  const channel = channelName();
+  const p = writtenByMany("p", 10);
+  const sp = new BroadcastSync(p, channel);
+  const j = new Doc({ clientId: "j", limits: { maxClients: 4 } });
+  j.add("s", "written-before-joining");
+  const sj = new BroadcastSync(j, channel);
+  const errors = [];
+  sj.on("error", (e) => errors.push(e.message));
+  t.after(() => {
+    sp.close();
+    sj.close();
+  });
+  await until(() => p.members("s").includes("written-before-joining"));
+  assert.equal(p.counter("c"), 10);
+  // p's updates stay past j's limits: reported, j unchanged.
+  await until(() => errors.length > 0);
+  assert.match(errors[0], /cannot apply update: .*exceeds the limit of 4/);
+  assert.equal(j.counter("c"), 0);
+});
+
+test("a replica whose limits refuse a joiner's version answers its hello with the whole state", async (t) => {
+  const channel = channelName();
+  const small = new Doc({ clientId: "small", limits: { maxClients: 4 } });
+  small.increment("n", 5);
+  const ss = new BroadcastSync(small, channel);
+  ss.on("error", () => {}); // the joiner's updates are past its limits
+  const joiner = writtenByMany("joiner", 10);
+  const sj = new BroadcastSync(joiner, channel);
+  t.after(() => {
+    ss.close();
+    sj.close();
+  });
+  await until(() => joiner.counter("n") === 5);
+  assert.deepEqual(sj.peers, ["small"]);
+});

@@ -671,6 +671,30 @@ test("limits: a key longer than a smaller maxStringBytes is refused locally, so 
   new Doc().increment("k".repeat(1024));
 });
 
+test("limits: encodeDelta of a version past this document's limits is a RangeError; of bytes that are not a version, an Error", () => {
+  const many = new Doc({ clientId: "many" });
+  for (let i = 0; i < 10; i++) {
+    const w = new Doc({ clientId: `writer-${i}` });
+    w.increment("c");
+    many.applyUpdate(w.encodeState());
+  }
+  const version = many.version();
+  for (const limits of [{ maxClients: 4 }, { maxEntries: 5 }, { maxUpdateBytes: version.length - 1 }]) {
+    const d = new Doc({ clientId: "d", limits });
+    assert.throws(
+      () => d.encodeDelta(version),
+      (e) => e instanceof RangeError && /^slotkv: since is a version past this document's limits \(.* exceeds the limit of \d+\); encodeDelta\(\) without since gives the whole state$/.test(e.message),
+      JSON.stringify(limits),
+    );
+    many.applyUpdate(d.encodeDelta());
+  }
+  assert.ok(new Doc().encodeDelta(version) instanceof Uint8Array);
+  const d = new Doc({ limits: { maxClients: 1, maxUpdateBytes: 4 } });
+  for (const bad of [new Uint8Array(), new Uint8Array([0xb7]), new Uint8Array(100), many.encodeState()]) {
+    assert.throws(() => d.encodeDelta(bad), (e) => e.constructor === Error && /^slotkv: since is not a version from version\(\)/.test(e.message), String(bad.length));
+  }
+});
+
 test("limits: a limit per update on client ids and on entries, and a limit per document on client ids", () => {
   const writers = Array.from({ length: 3 }, (_, i) => {
     const w = new Doc({ clientId: `w${i}` });
