@@ -22,7 +22,7 @@
 // came; when it is in a newer format than some replica heard from reads, a
 // new hello follows, so that replica catches up through the syncs it brings.
 import { FORMAT_VERSION, isFreed } from "./doc.js";
-import { FROM_TABS, MAX_DELAY_MS, formatOf, isFormat, isId, readOptions } from "./message.js";
+import { FROM_TABS, MAX_DELAY_MS, catchUp, formatOf, isFormat, isId, readOptions } from "./message.js";
 
 const DEFAULTS = { heartbeatMs: 2500, timeoutMs: 10000 };
 
@@ -299,7 +299,7 @@ export class BroadcastSync {
     try {
       switch (m.t) {
         case "hello": {
-          const update = this.#deltaFor(m.version, m.format ?? 1);
+          const update = catchUp(this.#doc, m.version, m.format ?? 1);
           heard();
           this.#post({ t: "sync", to: m.from, update, version: this.#doc.version(), lowest: this.#formatOfAll() });
           if (this.#hasPresence) this.#postPresence();
@@ -311,7 +311,7 @@ export class BroadcastSync {
             // limits, say), what this replica wrote still reaches them.
             // (A joiner may not have heard every replica yet; the sender of the sync has.)
             const format = Math.min(this.#formatOfAll(), m.format ?? 1, m.lowest ?? 1);
-            this.#post({ t: "update", update: this.#deltaFor(m.version, format) });
+            this.#post({ t: "update", update: catchUp(this.#doc, m.version, format) });
             this.#doc.applyUpdate(m.update, this);
             heard();
           } else {
@@ -349,19 +349,6 @@ export class BroadcastSync {
     // it: a replica that hears its peers answers for itself when its own
     // heartbeat is late, so it stays among theirs.
     if (now() - this.#lastBeat > this.#opts.heartbeatMs) this.#beat();
-  }
-
-  // What a replica at `version` lacks; the whole state when that version is
-  // past this Doc's limits (a RangeError: more client ids than its
-  // maxClients, say), so what this replica wrote still reaches it. Bytes
-  // that are not a version throw.
-  #deltaFor(version, format) {
-    try {
-      return this.#doc.encodeDelta(version, { format });
-    } catch (err) {
-      if (!(err instanceof RangeError)) throw err;
-      return this.#doc.encodeDelta(undefined, { format });
-    }
   }
 
   #emit(event, ...args) {

@@ -18,6 +18,20 @@ export const formatOf = (bytes) => bytes[1];
 // the magic byte, then a larger version.
 export const isNewerFormat = (bytes, version) => bytes[0] === 0xb7 && formatOf(bytes) > version;
 
+// What a replica at `version` (another tab's) lacks of `doc`, in `format`;
+// the whole state when that version is past the Doc's limits (encodeDelta's
+// RangeError: it names more client ids than its maxClients, say), so what
+// this tab wrote still reaches one whose updates it cannot read. Bytes that
+// are not a version throw.
+export function catchUp(doc, version, format) {
+  try {
+    return doc.encodeDelta(version, { format });
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    return doc.encodeDelta(undefined, { format });
+  }
+}
+
 // The longest delay setTimeout and setInterval take: they run a longer one
 // after 1 ms, so a timer option above it would do the opposite of what it asks.
 export const MAX_DELAY_MS = 2 ** 31 - 1;

@@ -39,7 +39,7 @@
 //    the writer holds (and has stored) everything the non-writer ever wrote.
 
 import { FORMAT_VERSION, applyStored, isDoc, isFreed } from "./doc.js";
-import { FROM_TABS, MAX_DELAY_MS, formatOf, isFormat, isId, isNewerFormat, readOptions } from "./message.js";
+import { FROM_TABS, MAX_DELAY_MS, catchUp, formatOf, isFormat, isId, isNewerFormat, readOptions } from "./message.js";
 
 const DEFAULTS = { compactAfter: 500, compactAfterBytes: 4 << 20, ackTimeoutMs: 2000 };
 const SNAPSHOT = "snapshot";
@@ -521,7 +521,7 @@ class Persistence {
         else if (m.t === "flush") this.#ackFlush(m);
         else if (m.t === "hello") this.#post({ t: "writer", to: m.from, version: this.#doc.version(), format: FORMAT_VERSION });
       } else if (m.t === "writer" && (m.to === undefined || m.to === this.#id)) {
-        this.#postUpdate(this.#doc.encodeDelta(m.version, { format: m.format ?? 1 }));
+        this.#postUpdate(catchUp(this.#doc, m.version, m.format ?? 1));
         this.#writerId = m.from;
         for (const flush of this.#waiting) this.#sendFlush(flush);
       }

@@ -492,6 +492,36 @@ test("a non-writer's flush() rejects when the writer cannot take its update or c
   assert.ok(errors.length > 0 && errors.every((e) => /could not write IndexedDB/.test(e)), errors.join("\n"));
 });
 
+// Found in review: a tab whose Doc's limits refuse the writer's version (it
+// names more client ids than maxClients: every tab session is a new client
+// id) threw on the writer's announcement, so it never caught the writer up,
+// and its flush() never resolved. It now sends its whole state instead.
+test("a tab whose limits refuse the writer's version still gets its writes stored", { timeout: TEST_TIMEOUT }, async () => {
+  const name = fresh("past-limits");
+  const a = await tab();
+  await open(a, name);
+  await a.evaluate(() => {
+    for (let i = 0; i < 10; i++) {
+      const w = new t.slotkv.Doc({ clientId: `session-${i}` });
+      w.increment("c");
+      t.doc.applyUpdate(w.encodeState());
+    }
+  });
+  await flush(a);
+  const b = await tab();
+  await open(b, name, {}, { limits: { maxClients: 4 } });
+  assert.equal(await isWriter(b), false);
+  await b.evaluate(() => t.doc.add("s", "from-b"));
+  const outcome = await b.evaluate(() =>
+    Promise.race([t.p.flush().then(() => "resolved", (e) => e.message), new Promise((r) => setTimeout(() => r("still waiting after 10 s"), 10000))]),
+  );
+  assert.equal(outcome, "resolved");
+  const stored = await a.evaluate((n) => t.stored(n), name);
+  assert.deepEqual(stored.sets, { s: ["from-b"] });
+  assert.equal(stored.counters.c, 10);
+  assertNoErrors();
+});
+
 test("a takeover whose first rewrite fails still gets the other tabs' unsaved writes", { timeout: TEST_TIMEOUT }, async () => {
   // (Found in review: the new writer announced itself only if its takeover
   // rewrite succeeded, so a tab's write the crashed writer never stored
