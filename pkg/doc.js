@@ -93,16 +93,14 @@ function excess(s, max) {
   return n > max ? n : 0;
 }
 
-// The longest key a document with these limits takes: 1024 bytes, or
-// maxStringBytes if less (keys travel in the string table, which peers with
-// the same limits bound by it; src/limits.rs, max_key_bytes).
-const maxKeyBytes = (limits) => Math.min(MAX_KEY_BYTES, limits.maxStringBytes);
-
-function checkKey(key, max) {
+// (A write checks the key against the document's limits too, in the core:
+// under 1024 bytes when maxStringBytes is less. A read takes any key a
+// document can hold, its storage's included.)
+function checkKey(key) {
   checkString(key, "a key");
   if (key === "") throw new RangeError("slotkv: a key must not be empty");
-  const n = excess(key, max);
-  if (n) throw new RangeError(`slotkv: a key may be at most ${max} bytes of UTF-8, this one is ${n}`);
+  const n = excess(key, MAX_KEY_BYTES);
+  if (n) throw new RangeError(`slotkv: a key may be at most ${MAX_KEY_BYTES} bytes of UTF-8, this one is ${n}`);
   return key;
 }
 
@@ -150,11 +148,12 @@ function checkMessage(b, what, failure, limits) {
 }
 
 const APPLY = "cannot apply update";
-const SINCE = "since is not a version from version()";
 
 // `since` for encodeDelta. One too large whose header says it is a version is
-// past this document's limits, a RangeError (as in the core: src/update.rs,
-// decode_version); other bytes too large are not a version.
+// past this document's limits, a RangeError; of other bytes too large only
+// the header goes to the core, which says why they are not a version (as
+// the core reads a version: header first, then size; src/update.rs,
+// decode_version).
 function checkSince(since, limits) {
   const bytes = checkBytes(since, "since");
   const max = limits.maxUpdateBytes;
@@ -162,7 +161,7 @@ function checkSince(since, limits) {
   if (bytes[0] === 0xb7 && bytes[1] >= 1 && bytes[1] <= FORMAT_VERSION && bytes[2] === 0) {
     throw new RangeError(`slotkv: since is a version past this document's limits (the version's size in bytes exceeds the limit of ${max}); encodeDelta() without since gives the whole state`);
   }
-  throw new Error(`slotkv: ${SINCE}: since is ${bytes.length} bytes, more than the limit of ${max}`);
+  return bytes.subarray(0, 12); // a header is at most 12 bytes: magic, a varint, the type
 }
 
 function checkDelta(delta) {
@@ -351,7 +350,6 @@ export class Doc {
   // Whether the core is reading the clock (see the constructor).
   #clock = { running: false };
   #limits;
-  #maxKey;
 
   constructor(options = {}) {
     if (options === null || typeof options !== "object") {
@@ -409,7 +407,6 @@ export class Doc {
       }
     };
     this.#limits = limits;
-    this.#maxKey = maxKeyBytes(limits);
     this.#raw = new RawDoc(clientId, { read }, retention, limits === LIMITS ? undefined : new Float64Array(Object.values(limits)));
     this.#core = this.#raw.core();
   }
@@ -499,11 +496,11 @@ export class Doc {
   // key, the usual kind, is checked as it is copied: such a string is
   // well-formed and short enough.
   #key(key) {
-    if (typeof key === "string" && key !== "" && key.length <= PUT_BY_CHARS && key.length <= this.#maxKey && key.length <= this.#inSize) {
+    if (typeof key === "string" && key !== "" && key.length <= PUT_BY_CHARS && key.length <= this.#inSize) {
       const n = copyAscii(key, view(), this.#in);
       if (n === key.length) return n;
     }
-    return this.#put(checkKey(key, this.#maxKey), 0);
+    return this.#put(checkKey(key), 0);
   }
 
   // Copies `bytes` to `at` in the input buffer; returns their size. (After `#c`, as `#put`.)
@@ -623,7 +620,7 @@ export class Doc {
   // ----- registers -----
   set(key, value) {
     this.#c; // a freed Doc says so first, as everywhere (and again below: the value's getters may free it)
-    checkKey(key, this.#maxKey);
+    checkKey(key);
     if (isBytes(value)) {
       const bytes = checkBytes(value, "a register value");
       const max = this.#limits.maxValueBytes;

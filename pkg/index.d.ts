@@ -90,7 +90,7 @@ export interface RegisterInfo {
 }
 
 /**
- * A replicated key-value document. Keys are non-empty strings of at most 1024 bytes of UTF-8 and set elements at most 64 KiB; every
+ * A replicated key-value document. Keys are non-empty strings of at most 1024 bytes of UTF-8 (a key written, also at most `limits.maxStringBytes`) and set elements at most 64 KiB; every
  * method that takes one throws a `TypeError` for a non-string or a lone surrogate and a `RangeError` for a bad length. After `free()`,
  * every method throws an `Error`.
  */

@@ -2,6 +2,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Doc, FORMAT_VERSION, wasmMemoryBytes } from "slotkv";
+// How persist loads a document's own storage (the same module instance: node_modules/slotkv links to pkg/).
+import { applyStored } from "../../pkg/doc.js";
 
 function exchange(a, b) {
   b.applyUpdate(a.encodeDelta(b.version()));
@@ -692,7 +694,28 @@ test("limits: encodeDelta of a version past this document's limits is a RangeErr
   const d = new Doc({ limits: { maxClients: 1, maxUpdateBytes: 4 } });
   for (const bad of [new Uint8Array(), new Uint8Array([0xb7]), new Uint8Array(100), many.encodeState()]) {
     assert.throws(() => d.encodeDelta(bad), (e) => e.constructor === Error && /^slotkv: since is not a version from version\(\)/.test(e.message), String(bad.length));
+    // The same reason as with limits that let the bytes through.
+    let reason;
+    try {
+      new Doc().encodeDelta(bad);
+    } catch (e) {
+      reason = e.message;
+    }
+    assert.throws(() => d.encodeDelta(bad), { message: reason });
   }
+});
+
+test("limits: a key longer than maxStringBytes that the document holds from its storage can still be read", () => {
+  const big = new Doc({ clientId: "big" });
+  const key = "k".repeat(12);
+  big.increment(key);
+  big.add(`${key}-set`, "x");
+  const d = new Doc({ clientId: "small", limits: { maxStringBytes: 8 } });
+  applyStored(d, big.encodeState()); // as persist loads its own storage: no limits on sizes
+  assert.equal(d.counter(key), 1);
+  assert.deepEqual(d.members(`${key}-set`), ["x"]);
+  assert.equal(d.has(`${key}-set`, "x"), true);
+  assert.throws(() => d.increment(key), { name: "RangeError", message: "slotkv: a key may be at most 8 bytes of UTF-8, this one is 12" });
 });
 
 test("limits: a limit per update on client ids and on entries, and a limit per document on client ids", () => {
