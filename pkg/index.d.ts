@@ -117,7 +117,7 @@ export class Doc {
   set(key: string, value: unknown): void;
   /** The register's value (a fresh copy: a plain object, array, primitive or `Uint8Array`); `undefined` when absent or deleted. */
   get(key: string): unknown;
-  /** Deletes register `key` (a timestamped tombstone: a later `set` elsewhere still wins). */
+  /** Deletes register `key` (a timestamped tombstone: a later `set` elsewhere still wins, and it beats an earlier one, even one this replica has not seen: so it is written whether or not the key holds a value here). */
   delete(key: string): void;
   /** Who last wrote register `key` and when, or `undefined` if it was never written (or its tombstone was purged). */
   registerInfo(key: string): RegisterInfo | undefined;

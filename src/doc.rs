@@ -347,14 +347,13 @@ impl Doc {
         self.write_register(key, Some(value))
     }
 
-    /// Deletes register `key` with a timestamped tombstone. Deleting a register
-    /// that holds no value changes nothing.
+    /// Deletes register `key` with a timestamped tombstone, whether or not it
+    /// holds a value here: a peer may hold one this replica has not seen, and
+    /// the delete beats it if it is later (SPEC: "a later set beats an
+    /// earlier delete and vice versa").
     pub fn delete(&mut self, key: &str) -> Result<(), Error> {
         self.limits.check_key(key)?;
-        if self.get(key).is_some() {
-            self.write_register(key, None)?;
-        }
-        Ok(())
+        self.write_register(key, None)
     }
 
     fn write_register(&mut self, key: &str, value: Option<Value>) -> Result<(), Error> {

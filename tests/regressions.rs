@@ -273,6 +273,38 @@ fn a_remove_received_again_after_its_record_was_purged_changes_nothing() {
     assert_eq!(a.members("s"), ["y"]);
 }
 
+/// Found in review: `delete` of a key this replica held no value for did
+/// nothing, so a later delete lost to an earlier concurrent set (SPEC: "a
+/// later set beats an earlier delete and vice versa"). Deleting again after
+/// a delete did nothing too, so it lost to a set made in between elsewhere.
+#[test]
+fn a_delete_is_a_timestamped_write_even_where_the_key_holds_no_value() {
+    let sync = |x: &mut Doc, y: &mut Doc| {
+        y.apply_update(&x.encode_delta(Some(&y.version())).unwrap()).unwrap();
+        x.apply_update(&y.encode_delta(Some(&x.version())).unwrap()).unwrap();
+    };
+    let (ta, tb) = (Rc::new(Cell::new(T0 + 10)), Rc::new(Cell::new(T0 + 20)));
+    let (mut a, mut b) = (doc_on("a", &ta, Limits::default()), doc_on("b", &tb, Limits::default()));
+    a.set("k", Value::Json("1".into())).unwrap();
+    b.delete("k").unwrap(); // later, never having seen a's set
+    sync(&mut a, &mut b);
+    assert_eq!((a.get("k"), b.get("k")), (None, None));
+    assert!(a.register("k").is_some_and(|r| r.is_tombstone() && r.writer.as_str() == "b"));
+
+    // Deleting what is already deleted here, after a set elsewhere.
+    let (ta, tb) = (Rc::new(Cell::new(T0 + 10)), Rc::new(Cell::new(T0 + 15)));
+    let (mut a, mut b) = (doc_on("a", &ta, Limits::default()), doc_on("b", &tb, Limits::default()));
+    a.set("k", Value::Json("1".into())).unwrap();
+    sync(&mut a, &mut b);
+    b.delete("k").unwrap();
+    ta.set(T0 + 17);
+    a.set("k", Value::Json("2".into())).unwrap(); // offline
+    tb.set(T0 + 20);
+    b.delete("k").unwrap(); // b holds no value: its delete must still count
+    sync(&mut a, &mut b);
+    assert_eq!((a.get("k"), b.get("k")), (None, None));
+}
+
 /// Found by the `apply_state` fuzz target: a forged update files a write
 /// under another key than the one it was made for, with a dot this replica
 /// has seen (peer's change 2, its write of "blob") and a later timestamp. Alone,

@@ -90,7 +90,9 @@ test("transact: one update and one change event for all writes, with the origin"
   assert.deepEqual(b.toJSON(), { counters: { c: 2 }, registers: { r: [1] }, sets: { s: ["x"] } });
 });
 
-test("no-ops fire nothing: zero delta, removing a non-member, deleting nothing, a duplicate update, an empty transaction", () => {
+// (Deleting a key that holds no value is not a no-op: a tombstone, written to
+// beat an earlier set elsewhere; see "delete of a key that holds no value".)
+test("no-ops fire nothing: zero delta, removing a non-member, a duplicate update, an empty transaction", () => {
   const a = new Doc();
   const b = new Doc();
   b.increment("c");
@@ -99,7 +101,6 @@ test("no-ops fire nothing: zero delta, removing a non-member, deleting nothing, 
   const log = record(a);
   a.increment("c", 0);
   a.remove("s", "nobody");
-  a.delete("nothing");
   a.applyUpdate(u);
   a.transact(() => {});
   assert.deepEqual(log, { update: [], change: [] });
@@ -312,7 +313,6 @@ test("transact: a transaction of no-ops, or one that only reads, fires nothing",
   const log = record(a);
   a.transact(() => {
     a.increment("c", 0);
-    a.delete("never-set");
     a.remove("s", "not-there");
     a.has("s", "x");
     a.counter("c");
@@ -601,4 +601,23 @@ test("a remove delivered again after its removal record was purged fires nothing
   assert.equal(log.update.length, 0, "an update event for a delivery that changed nothing");
   assert.equal(log.change.length, 0);
   assert.deepEqual(a.encodeState(), state);
+});
+
+// SPEC §1: "delete writes a tombstone with a timestamp: a later set beats an
+// earlier delete and vice versa", so a delete is a write even where the key
+// holds no value (a peer may hold one this replica has not seen).
+test("delete of a key that holds no value here is a write: one update, and it beats an earlier set elsewhere", () => {
+  const a = new Doc({ clientId: "a", now: () => 10 });
+  const b = new Doc({ clientId: "b", now: () => 20 });
+  a.set("k", 1);
+  const log = record(b);
+  b.delete("k");
+  assert.equal(log.update.length, 1);
+  assert.equal(log.update[0].local, true);
+  assert.deepEqual(log.change.map((e) => e.registers), [["k"]]);
+  a.applyUpdate(log.update[0].update);
+  b.applyUpdate(a.encodeDelta(b.version()));
+  assert.equal(a.get("k"), undefined);
+  assert.equal(b.get("k"), undefined);
+  assert.deepEqual(a.registerInfo("k"), { writer: "b", wall: 20, logical: 0, deleted: true });
 });
