@@ -35,8 +35,20 @@ const LIMITS = {
   maxEntries: 1 << 20,
   maxDocClients: 1 << 20,
 };
-// Deeper would risk the stack of the checks here and in the core.
-const MAX_VALUE_DEPTH_CAP = 1000;
+// The largest each limit may be set to. Deeper would risk the stack of the
+// checks here and in the core; larger sizes and counts would let one input
+// claim more than the 4 GiB a wasm32 module can address (an update costs a
+// few times its bytes, and each entry a few hundred bytes, once decoded), and
+// running out of memory aborts the module instead of throwing.
+const LIMIT_CAPS = {
+  maxUpdateBytes: 2 ** 28,
+  maxStringBytes: 2 ** 28,
+  maxValueBytes: 2 ** 28,
+  maxValueDepth: 1000,
+  maxClients: 2 ** 22,
+  maxEntries: 2 ** 22,
+  maxDocClients: Number.MAX_SAFE_INTEGER,
+};
 
 function checkLimits(limits) {
   if (limits === undefined) return LIMITS;
@@ -46,7 +58,7 @@ function checkLimits(limits) {
     const v = limits[name];
     if (v === undefined) continue;
     if (typeof v !== "number") throw new TypeError(`slotkv: limits.${name} must be a number, got ${describe(v)}`);
-    const max = name === "maxValueDepth" ? MAX_VALUE_DEPTH_CAP : Number.MAX_SAFE_INTEGER;
+    const max = LIMIT_CAPS[name];
     if (!Number.isSafeInteger(v) || v < 1 || v > max) throw new RangeError(`slotkv: limits.${name} must be an integer from 1 to ${max}, got ${v}`);
     out[name] = v;
   }
@@ -457,9 +469,10 @@ export class Doc {
 
   #grow(size) {
     // (Growing keeps what the buffer holds.)
-    // (Addresses and sizes come back as i32: made unsigned, past 2 GiB.)
-    const at = wasm.slotkv_input_buffer(this.#c, size) >>> 0;
-    if (!at) throw new RangeError(`slotkv: no memory left for a ${size}-byte key or element`);
+    // (Addresses and sizes come back as i32: made unsigned, past 2 GiB. A
+    // size past 4 GiB would wrap, and the limits keep inputs far below.)
+    const at = size < 2 ** 32 ? wasm.slotkv_input_buffer(this.#c, size) >>> 0 : 0;
+    if (!at) throw new RangeError(`slotkv: no memory left for a ${size}-byte input`);
     this.#in = at;
     this.#inSize = size;
   }

@@ -30,19 +30,19 @@ export interface DocOptions {
   limits?: Limits;
 }
 
-/** Each a positive integer; omitted fields keep their defaults. */
+/** Each a positive integer, at most the cap given (past it, a `RangeError`: the caps keep one input within what a wasm32 module can address); omitted fields keep their defaults. */
 export interface Limits {
-  /** Largest update or version `applyUpdate`, `Doc.load` and `encodeDelta` take, in bytes. Default 64 MiB. */
+  /** Largest update or version `applyUpdate`, `Doc.load` and `encodeDelta` take, in bytes. Default 64 MiB, at most 256 MiB. */
   maxUpdateBytes?: number;
-  /** Longest set element (and string in an update), in UTF-8 bytes; keys are limited to it too when it is under 1024. Default 64 KiB. */
+  /** Longest set element (and string in an update), in UTF-8 bytes; keys are limited to it too when it is under 1024. Default 64 KiB, at most 256 MiB. */
   maxStringBytes?: number;
-  /** Largest register value (its JSON text, or its bytes). Default 8 MiB. */
+  /** Largest register value (its JSON text, or its bytes). Default 8 MiB, at most 256 MiB. */
   maxValueBytes?: number;
   /** Deepest nesting of arrays and objects in a register value, at most 1000. Default 128. */
   maxValueDepth?: number;
-  /** Most client ids one update may name. Default 65 536. */
+  /** Most client ids one update may name. Default 65 536, at most 4 194 304. */
   maxClients?: number;
-  /** Most entries (strings, version ranges, slots, registers, elements, tags…) one update may hold. Default 1 048 576. */
+  /** Most entries (strings, version ranges, slots, registers, elements, tags…) one update may hold. Default 1 048 576, at most 4 194 304. */
   maxEntries?: number;
   /** Most client ids the document holds, its own included. Default 1 048 576. */
   maxDocClients?: number;
@@ -100,7 +100,7 @@ export class Doc {
   static load(state: Uint8Array, options?: DocOptions): Doc;
   readonly clientId: string;
 
-  /** Adds `delta` (default 1, may be negative) to this replica's slot of counter `key`. A zero delta does nothing. */
+  /** Adds `delta` (default 1, may be negative) to this replica's slot of counter `key`. A zero delta does nothing. A `RangeError` if `delta` or the counter would not be a safe integer, or if this replica's lifetime total of increments on `key`, or of decrements, would pass 2^53 − 1 (docs/SECURITY.md). */
   increment(key: string, delta?: number): void;
   /** Subtracts `delta` (default 1). */
   decrement(key: string, delta?: number): void;

@@ -742,6 +742,17 @@ test("limits: bad values are a TypeError or RangeError", () => {
   assert.throws(() => new Doc({ limits: { maxEntries: "1" } }), TypeError);
   for (const v of [0, -1, 1.5, NaN, Infinity, 2 ** 53]) assert.throws(() => new Doc({ limits: { maxEntries: v } }), RangeError, String(v));
   assert.throws(() => new Doc({ limits: { maxValueDepth: 1001 } }), /from 1 to 1000/);
+  // Caps that keep one input within what wasm32 addresses (a size of 2^32
+  // wrapped to 0 at the boundary and corrupted wasm memory for every Doc).
+  for (const name of ["maxUpdateBytes", "maxStringBytes", "maxValueBytes"]) {
+    assert.throws(() => new Doc({ limits: { [name]: 2 ** 28 + 1 } }), { name: "RangeError", message: `slotkv: limits.${name} must be an integer from 1 to 268435456, got ${2 ** 28 + 1}` });
+    assert.doesNotThrow(() => new Doc({ limits: { [name]: 2 ** 28 } }));
+  }
+  for (const name of ["maxClients", "maxEntries"]) {
+    assert.throws(() => new Doc({ limits: { [name]: 2 ** 22 + 1 } }), { name: "RangeError", message: /from 1 to 4194304/ });
+  }
+  assert.throws(() => new Doc({ limits: { maxUpdateBytes: 2 ** 40 } }), RangeError);
+  assert.doesNotThrow(() => new Doc({ limits: { maxDocClients: Number.MAX_SAFE_INTEGER } }));
   assert.equal(new Doc({ limits: {} }).counter("x"), 0);
 });
 
@@ -757,6 +768,20 @@ test("an error the core finds is thrown with its own class and message, and the 
   assert.throws(() => d.encodeDelta(Uint8Array.of(1, 2, 3)), is(Error, "slotkv: since is not a version from version(): not a slotkv update (first byte is 0x01, expected 0xb7)"));
   d.increment("y", -1);
   assert.equal(d.counter("y"), Number.MAX_SAFE_INTEGER - 1);
+});
+
+// Documented (index.d.ts, docs/SECURITY.md): a slot's two halves, the
+// client's total increments and total decrements, are safe integers too.
+test("a client's lifetime total of increments on a counter is at most 2^53 - 1, whatever the value", () => {
+  const d = new Doc({ clientId: "a" });
+  const M = Number.MAX_SAFE_INTEGER;
+  d.increment("x", M);
+  d.decrement("x", M);
+  assert.equal(d.counter("x"), 0);
+  assert.throws(() => d.increment("x", 1), { name: "RangeError", message: /this client's total of increments or decrements must be a safe integer/ });
+  assert.equal(d.counter("x"), 0);
+  d.decrement("other", 1); // other counters, and the Doc, still work
+  assert.equal(d.counter("other"), -1);
 });
 
 test("a counter pushed past 2^53 - 1 by concurrent clients reads as 2^53 - 1 everywhere", () => {
