@@ -175,6 +175,9 @@ test("malformed messages are dropped and reported, never fatal", async () => {
     { t: "sync", from: "x", to: "a", update: new Uint8Array([0xb7, 9]), version: new Uint8Array() },
     { t: "launch-missiles", from: "x" },
     { t: "update", from: "y".repeat(65), update: new Uint8Array() },
+    // 64 code units but 128 bytes of UTF-8, and a lone surrogate: neither is a client id.
+    { t: "presence", from: "ä".repeat(64), state: 1 },
+    { t: "presence", from: "\ud800", state: 1 },
   ];
   for (const m of bad) evil.postMessage(m);
   await until(() => errors.length === bad.length);
