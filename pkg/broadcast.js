@@ -77,6 +77,12 @@ export class BroadcastSync {
   #hidden = false;
   #helloPending = false;
   #sharedIdReported = false;
+  // Whether what the Doc held before joining has gone out: in the catch-up
+  // answering the first sync addressed to this replica, or, if none came by
+  // the first heartbeat (no replica was there to answer the hello, or none
+  // did), in the whole state posted then. Until then, leaving posts the
+  // whole state first, or those writes would reach no one.
+  #caughtUp = false;
 
   constructor(doc, channel, options = {}) {
     if (!doc || typeof doc.applyUpdate !== "function" || typeof doc.on !== "function" || typeof doc.encodeDelta !== "function") {
@@ -136,7 +142,7 @@ export class BroadcastSync {
       // pageshow (an answer to a message heard meanwhile would make this
       // replica a peer again, for a timeout, in tabs it has left).
       this.#onPageHide = () => {
-        this.#post({ t: "bye" });
+        this.#leaving();
         this.#hidden = true;
       };
       // Back from the back/forward cache: the peers heard "bye", and updates
@@ -191,7 +197,7 @@ export class BroadcastSync {
 
   close() {
     if (this.#closed) return;
-    this.#post({ t: "bye" });
+    this.#leaving();
     this.#closed = true;
     clearInterval(this.#timer);
     this.#off();
@@ -201,6 +207,22 @@ export class BroadcastSync {
     }
     this.#channel.close();
     this.#peers.clear();
+  }
+
+  // "bye", after the whole state if the writes made before joining have not
+  // gone out yet (a replica that leaves within its first round trip).
+  #leaving() {
+    if (!this.#caughtUp && !this.#hidden && !isFreed(this.#doc)) this.#postState();
+    this.#post({ t: "bye" });
+  }
+
+  #postState() {
+    this.#caughtUp = true;
+    try {
+      this.#post({ t: "update", update: this.#doc.encodeState() }); // (a state reads the same in every format)
+    } catch (err) {
+      this.#report(err);
+    }
   }
 
   #post(message) {
@@ -219,6 +241,13 @@ export class BroadcastSync {
 
   #tick() {
     if (this.#hidden || !this.#alive()) return;
+    if (!this.#caughtUp) {
+      // A replica heard from but no sync: its answer to the hello went
+      // astray. None heard: there was no one, and whoever joins later
+      // gets what it lacks in the sync answering its hello.
+      if (this.#peers.size) this.#postState();
+      this.#caughtUp = true;
+    }
     this.#beat();
     this.#expire();
   }
@@ -312,6 +341,7 @@ export class BroadcastSync {
             // (A joiner may not have heard every replica yet; the sender of the sync has.)
             const format = Math.min(this.#formatOfAll(), m.format ?? 1, m.lowest ?? 1);
             this.#post({ t: "update", update: catchUp(this.#doc, m.version, format) });
+            this.#caughtUp = true;
             this.#doc.applyUpdate(m.update, this);
             heard();
           } else {
