@@ -830,9 +830,6 @@ proptest! {
                         _ => None,
                     };
                     let doc = &mut docs[r];
-                    if value.is_none() && doc.get(KEYS[k]).is_none() {
-                        continue; // deleting nothing writes nothing
-                    }
                     let before = latest_write(doc);
                     match &value {
                         Some(text) => doc.set(KEYS[k], Value::Json(text.clone())).unwrap(),
