@@ -22,9 +22,15 @@
 // came; when it is in a newer format than some replica heard from reads, a
 // new hello follows, so that replica catches up through the syncs it brings.
 import { FORMAT_VERSION, isFreed } from "./doc.js";
-import { FROM_TABS, MAX_DELAY_MS, catchUp, formatOf, isFormat, isId, readOptions } from "./message.js";
+import { FROM_TABS, MAX_DELAY_MS, catchUp, formatOf, isEmptyVersion, isFormat, isId, readOptions } from "./message.js";
 
 const DEFAULTS = { heartbeatMs: 2500, timeoutMs: 10000 };
+
+// Doc -> channel name -> the Doc's version when a BroadcastSync on that
+// channel closed with all of it sent.
+const sent = new WeakMap();
+
+const sameBytes = (a, b) => a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
 
 function validate(m) {
   if (m === null || typeof m !== "object" || !isId(m.from)) return "not an object with a client id in `from`";
@@ -77,12 +83,15 @@ export class BroadcastSync {
   #hidden = false;
   #helloPending = false;
   #sharedIdReported = false;
-  // Whether what the Doc held before joining has gone out: in the catch-up
-  // answering the first sync addressed to this replica, or, if none came by
-  // the first heartbeat (no replica was there to answer the hello, or none
-  // did), in the whole state posted then. Until then, leaving posts the
-  // whole state first, or those writes would reach no one.
-  #caughtUp = false;
+  // Whether what the Doc held before joining has gone out: nothing to send
+  // (an empty Doc, or one whose previous BroadcastSync on this channel left
+  // with all of it sent); or the catch-up answering the first sync addressed
+  // to this replica, which every replica there hears; or, at the first
+  // heartbeat, the whole state, if a replica heard from got neither that nor
+  // a sync answering its own hello. Until then, leaving posts the whole
+  // state first, or those writes would reach no one.
+  #caughtUp;
+  #channelName;
 
   constructor(doc, channel, options = {}) {
     if (!doc || typeof doc.applyUpdate !== "function" || typeof doc.on !== "function" || typeof doc.encodeDelta !== "function") {
@@ -91,6 +100,7 @@ export class BroadcastSync {
     if (typeof channel !== "string" || channel === "") throw new TypeError("slotkv: the channel name must be a non-empty string");
     this.#doc = doc;
     this.#me = doc.clientId;
+    this.#channelName = channel;
     this.#opts = readOptions(options, DEFAULTS, "BroadcastSync", (v) => Number.isFinite(v) && v > 0, "a positive number of milliseconds", {
       heartbeatMs: MAX_DELAY_MS,
     });
@@ -134,7 +144,9 @@ export class BroadcastSync {
     }
     this.#channel.onmessage = (e) => this.#receive(e.data);
     this.#channel.onmessageerror = () => this.#report(new Error("slotkv: a BroadcastSync message could not be deserialized"));
-    this.#post({ t: "hello", version: doc.version() });
+    const version = doc.version();
+    this.#caughtUp = isEmptyVersion(version) || sameBytes(sent.get(doc)?.get(channel), version);
+    this.#post({ t: "hello", version });
     this.#lastBeat = now(); // a hello tells the peers this replica is alive, as a beat does
     this.#timer = unref(setInterval(() => this.#tick(), this.#opts.heartbeatMs));
     if (typeof addEventListener === "function") {
@@ -198,6 +210,12 @@ export class BroadcastSync {
   close() {
     if (this.#closed) return;
     this.#leaving();
+    if (!isFreed(this.#doc)) {
+      // All of it has gone out: a BroadcastSync made next for this Doc and
+      // channel (a component mounted again) has nothing to send on leaving.
+      if (!sent.has(this.#doc)) sent.set(this.#doc, new Map());
+      sent.get(this.#doc).set(this.#channelName, this.#doc.version());
+    }
     this.#closed = true;
     clearInterval(this.#timer);
     this.#off();
@@ -242,10 +260,9 @@ export class BroadcastSync {
   #tick() {
     if (this.#hidden || !this.#alive()) return;
     if (!this.#caughtUp) {
-      // A replica heard from but no sync: its answer to the hello went
-      // astray. None heard: there was no one, and whoever joins later
-      // gets what it lacks in the sync answering its hello.
-      if (this.#peers.size) this.#postState();
+      // Whoever joined later got what it lacks in the sync answering its
+      // hello; one that did not, and sent no sync either, may lack it.
+      if ([...this.#peers.values()].some((p) => !p.synced)) this.#postState();
       this.#caughtUp = true;
     }
     this.#beat();
@@ -289,7 +306,7 @@ export class BroadcastSync {
       p.format = format;
       return false;
     }
-    this.#peers.set(id, { seen: now(), format, state: undefined, hasState: false, rev: undefined });
+    this.#peers.set(id, { seen: now(), format, state: undefined, hasState: false, rev: undefined, synced: false });
     return true;
   }
 
@@ -330,6 +347,7 @@ export class BroadcastSync {
         case "hello": {
           const update = catchUp(this.#doc, m.version, m.format ?? 1);
           heard();
+          this.#peers.get(m.from).synced = true;
           this.#post({ t: "sync", to: m.from, update, version: this.#doc.version(), lowest: this.#formatOfAll() });
           if (this.#hasPresence) this.#postPresence();
           break;

@@ -23,6 +23,11 @@ export const isFormat = (f) => f === undefined || (Number.isSafeInteger(f) && f 
 // (docs/FORMAT.md; a varint, one byte for every version so far).
 export const formatOf = (bytes) => bytes[1];
 
+// Whether a version message (from Doc.version()) names no client: the Doc
+// has seen no write. Its client table's count is its fourth byte
+// (docs/FORMAT.md: magic, format, type, then the count).
+export const isEmptyVersion = (version) => version[3] === 0;
+
 // Whether `bytes` start as a message of a format newer than `FORMAT_VERSION`:
 // the magic byte, then a larger version.
 export const isNewerFormat = (bytes, version) => bytes[0] === 0xb7 && formatOf(bytes) > version;

@@ -799,3 +799,56 @@ test("a replica heard from that never answers the hello gets the writes made bef
   peer.applyUpdate(updates[0]);
   assert.deepEqual(peer.members("s"), ["before joining"]);
 });
+
+/** Records the type of every message `from` posts on `channel`. */
+function spy(channel, from) {
+  const heard = [];
+  const bc = new BroadcastChannel(channel);
+  bc.onmessage = (e) => e.data.from === from && heard.push(e.data.t);
+  return { heard, close: () => bc.close() };
+}
+
+// The cost of the above stays bounded: the whole state goes out only when
+// writes made before joining may have reached no one.
+test("leaving posts the whole state only when writes made before joining may have reached no one", async (t) => {
+  const channel = channelName();
+  const p = new Doc({ clientId: "p" });
+  const sp = new BroadcastSync(p, channel);
+  t.after(() => sp.close());
+  // An empty Doc has nothing to lose.
+  const e = spy(channel, "empty");
+  new BroadcastSync(new Doc({ clientId: "empty" }), channel).close();
+  // A Doc opened and closed again and again (a component mounted in React's
+  // StrictMode, say): the first quick close posts the state, the others have
+  // nothing new to post.
+  const j = new Doc({ clientId: "j" });
+  j.add("s", "x");
+  const js = spy(channel, "j");
+  for (let i = 0; i < 5; i++) new BroadcastSync(j, channel).close();
+  // A write between two of them is new again.
+  j.add("s", "y");
+  new BroadcastSync(j, channel).close();
+  await until(() => p.members("s").length === 2 && js.heard.filter((m) => m === "bye").length === 6 && e.heard.includes("bye"));
+  e.close();
+  js.close();
+  assert.deepEqual(e.heard, ["hello", "bye"]);
+  assert.equal(js.heard.filter((m) => m === "update").length, 2, js.heard.join(" "));
+});
+
+test("a replica that answered a later joiner's hello posts no whole state at its first heartbeat", async (t) => {
+  const channel = channelName();
+  const first = new Doc({ clientId: "first" });
+  first.add("s", "x");
+  const opts = { heartbeatMs: 20, timeoutMs: 1000 };
+  const heard = spy(channel, "first");
+  const sf = new BroadcastSync(first, channel, opts);
+  const later = new Doc({ clientId: "later" });
+  const sl = new BroadcastSync(later, channel, opts);
+  t.after(() => {
+    heard.close();
+    sf.close();
+    sl.close();
+  });
+  await until(() => later.members("s").length === 1 && heard.heard.filter((m) => m === "presence").length >= 3);
+  assert.deepEqual(heard.heard.filter((m) => m !== "presence"), ["hello", "sync"]);
+});
