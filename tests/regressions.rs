@@ -39,6 +39,12 @@ fn doc_on(id: &str, clock: &Time, limits: Limits) -> Doc {
     Doc::with_clock(Options { limits, ..Options::with_client_id(id) }, Box::new(move || t.get())).unwrap()
 }
 
+/// A document on `clock` that keeps tombstones and removal records for `retention_ms`.
+fn retaining(id: &str, clock: &Time, retention_ms: u64) -> Doc {
+    let t = clock.clone();
+    Doc::with_clock(Options { tombstone_retention_ms: retention_ms, ..Options::with_client_id(id) }, Box::new(move || t.get())).unwrap()
+}
+
 fn doc(id: &str) -> Doc {
     doc_on(id, &Rc::new(Cell::new(T0)), Limits::default())
 }
@@ -209,12 +215,7 @@ fn a_wall_clock_beyond_2_53_ms_does_not_make_the_document_unloadable() {
 #[test]
 fn fuzz_converge_purge_inside_an_open_transaction_does_not_lose_a_remove() {
     let clock = Rc::new(Cell::new(T0));
-    let make = |id: &str| {
-        let t = clock.clone();
-        let options = Options { tombstone_retention_ms: 1_000, ..Options::with_client_id(id) };
-        Doc::with_clock(options, Box::new(move || t.get())).unwrap()
-    };
-    let (mut a, mut b) = (make("a"), make("b"));
+    let (mut a, mut b) = (retaining("a", &clock, 1_000), retaining("b", &clock, 1_000));
     a.add("s", "x").unwrap();
     a.set("r", Value::Json("1".into())).unwrap();
     let u1 = a.commit(true).unwrap().update.unwrap();
@@ -245,12 +246,7 @@ fn fuzz_converge_purge_inside_an_open_transaction_does_not_lose_a_remove() {
 #[test]
 fn a_remove_received_again_after_its_record_was_purged_changes_nothing() {
     let clock = Rc::new(Cell::new(T0));
-    let make = |id: &str| {
-        let t = clock.clone();
-        let options = Options { tombstone_retention_ms: 10, ..Options::with_client_id(id) };
-        Doc::with_clock(options, Box::new(move || t.get())).unwrap()
-    };
-    let (mut a, mut b) = (make("a"), make("b"));
+    let (mut a, mut b) = (retaining("a", &clock, 10), retaining("b", &clock, 10));
     let mut updates = Vec::new();
     for step in [|b: &mut Doc| b.add("s", "x"), |b: &mut Doc| b.add("s", "y"), |b: &mut Doc| b.remove("s", "x")] {
         step(&mut b).unwrap();
@@ -1233,10 +1229,7 @@ fn fuzz_converge_retention_counts_on_the_document_clock_that_a_fast_peer_moves()
     let retention = 100_000;
     let slow = Rc::new(Cell::new(T0));
     let fast = Rc::new(Cell::new(T0 + 1_016_304));
-    let make = |id: &str, clock: &Time| {
-        let t = clock.clone();
-        Doc::with_clock(Options { tombstone_retention_ms: retention, ..Options::with_client_id(id) }, Box::new(move || t.get())).unwrap()
-    };
+    let make = |id: &str, clock: &Time| retaining(id, clock, retention);
     let mut d = make("d", &slow);
     let mut ahead = make("ahead", &fast);
     d.set("k", Value::Json("1".into())).unwrap();
