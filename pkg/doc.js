@@ -39,7 +39,8 @@ const LIMITS = {
 // checks here and in the core; larger sizes and counts would let one input
 // claim more than the 4 GiB a wasm32 module can address (an update costs a
 // few times its bytes, and each entry a few hundred bytes, once decoded), and
-// running out of memory aborts the module instead of throwing.
+// running out of memory aborts the call instead of throwing, leaving the Doc
+// unusable.
 const LIMIT_CAPS = {
   maxUpdateBytes: 2 ** 28,
   maxStringBytes: 2 ** 28,
@@ -94,7 +95,7 @@ function checkString(s, what) {
 
 // The UTF-8 size of a well-formed string if it is more than `max` bytes
 // (exact up to 4 × max, a lower bound beyond), else 0. Short strings are not scanned.
-function excess(s, max) {
+export function excess(s, max) {
   if (s.length * 3 <= max) return 0;
   if (s.length > 4 * max) return `more than ${4 * max}`;
   let n = 0;

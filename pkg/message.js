@@ -1,19 +1,11 @@
 // What the two channel protocols, BroadcastSync's (broadcast.js) and
 // persist's (persist.js), share: the checks on the fields every message of
 // either carries, and how they read the format of the updates they carry.
+import { excess } from "./doc.js";
 
 // A sender's id as a message carries it: well-formed, 1 to 64 bytes of UTF-8,
-// as a client id is. (Up to 21 UTF-16 code units, it is at most 63 bytes.)
-export const isId = (s) => typeof s === "string" && s.length > 0 && s.length <= 64 && (s.length <= 21 || utf8Length(s) <= 64) && s.isWellFormed();
-
-function utf8Length(s) {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    n += c < 0x80 ? 1 : c < 0x800 || (c & 0xf800) === 0xd800 ? 2 : 3; // a surrogate pair: 2 + 2
-  }
-  return n;
-}
+// as a client id is.
+export const isId = (s) => typeof s === "string" && s.length > 0 && s.length <= 64 && !excess(s, 64) && s.isWellFormed();
 
 // A format version a message names: absent (sent by an earlier slotkv, which
 // reads format 1 only) or a whole number from 1 up.

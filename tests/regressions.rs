@@ -735,6 +735,17 @@ fn default_limits_are_the_documented_ones() {
     assert_eq!(slotkv::MAX_CLIENT_ID_BYTES, 64);
 }
 
+/// A document holding one increment of "c" from each of ten writers, `prefix0` to `prefix9`.
+fn written_by_ten(prefix: &str) -> Doc {
+    let mut many = doc("many");
+    for i in 0..10 {
+        let mut w = doc(&format!("{prefix}{i}"));
+        w.increment("c", 1).unwrap();
+        many.apply_update(&w.encode_state()).unwrap();
+    }
+    many
+}
+
 #[test]
 fn an_update_larger_than_max_update_bytes_is_refused_before_decoding() {
     let mut d = limited(Limits { max_update_bytes: 100, ..Limits::default() });
@@ -752,12 +763,7 @@ fn an_update_larger_than_max_update_bytes_is_refused_before_decoding() {
     let err = d.encode_delta(Some(&[0u8; 101])).unwrap_err();
     assert!(matches!(err, Error::BadVersion(DecodeError::BadMagic { .. })), "{err}");
     assert!(err.to_string().starts_with("slotkv: since is not a version from version(): "), "{err}");
-    let mut many = doc("many");
-    for i in 0..10 {
-        let mut w = doc(&format!("writer-with-a-long-name-{i}"));
-        w.increment("c", 1).unwrap();
-        many.apply_update(&w.encode_state()).unwrap();
-    }
+    let many = written_by_ten("writer-with-a-long-name-");
     let err = d.encode_delta(Some(&many.version())).unwrap_err();
     assert_eq!(err, Error::VersionPastLimits { what: "the version's size in bytes", limit: 100 });
     assert_eq!(err.kind(), ErrorKind::Range);
@@ -772,12 +778,7 @@ fn an_update_larger_than_max_update_bytes_is_refused_before_decoding() {
 /// sent its writes to a peer whose writes came from ten clients.
 #[test]
 fn a_version_past_the_limits_is_told_apart_from_one_that_is_not_a_version() {
-    let mut many = doc("many");
-    for i in 0..10 {
-        let mut w = doc(&format!("w{i}"));
-        w.increment("c", 1).unwrap();
-        many.apply_update(&w.encode_state()).unwrap();
-    }
+    let mut many = written_by_ten("w");
     let version = many.version();
     let mut d = limited(Limits { max_clients: 4, ..Limits::default() });
     let err = d.encode_delta(Some(&version)).unwrap_err();
